@@ -1,0 +1,63 @@
+"""Reads of graphics: lookups and the list queries the API and the WebSocket share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from gal_dashboard.errors import NotFound, ValidationFailed
+from graphics.models import Graphic
+
+ARCHIVED_FILTERS = ("false", "true", "all")
+
+
+def check_graphic_id(graphic_id: Any) -> int:
+    if isinstance(graphic_id, bool) or not isinstance(graphic_id, int) or graphic_id < 1:
+        raise ValidationFailed(details={"graphic_id": ["A graphic id (positive whole number) is required."]})
+    return graphic_id
+
+
+def graphic_get(*, graphic_id: Any) -> Graphic:
+    graphic_id = check_graphic_id(graphic_id)
+    try:
+        return Graphic.objects.select_related(
+            "created_by", "updated_by", "archived_by"
+        ).get(pk=graphic_id)
+    except Graphic.DoesNotExist:
+        raise NotFound(f"Graphic {graphic_id} does not exist.") from None
+
+
+def graphic_get_for_update(*, graphic_id: Any) -> Graphic:
+    """The graphic with its row locked until the transaction ends, so that lock and version
+    checks cannot interleave. (A no-op on SQLite, whose IMMEDIATE transactions already
+    serialise writers.)"""
+    graphic_id = check_graphic_id(graphic_id)
+    try:
+        return Graphic.objects.select_for_update().get(pk=graphic_id)
+    except Graphic.DoesNotExist:
+        raise NotFound(f"Graphic {graphic_id} does not exist.") from None
+
+
+def graphic_list(
+    *, archived: str = "false", event_name: str | None = None, query: str | None = None
+) -> QuerySet[Graphic]:
+    """Graphics newest first. `archived` is "false" (active), "true" or "all"; `query` searches
+    title and event name, case-insensitively."""
+    if archived not in ARCHIVED_FILTERS:
+        raise ValidationFailed(details={"archived": ["Must be one of false, true, all."]})
+    graphics = Graphic.objects.select_related("created_by", "updated_by", "archived_by")
+    if archived != "all":
+        graphics = graphics.filter(archived=(archived == "true"))
+    if event_name:
+        graphics = graphics.filter(event_name=event_name)
+    if query:
+        graphics = graphics.filter(Q(title__icontains=query) | Q(event_name__icontains=query))
+    return graphics.order_by("-updated_at", "-id")
+
+
+def graphic_event_names() -> list[str]:
+    """Distinct event names, alphabetically."""
+    return list(
+        Graphic.objects.order_by("event_name").values_list("event_name", flat=True).distinct()
+    )

@@ -1,0 +1,46 @@
+"""
+The JSON shapes of a graphic, shared by the REST API, WebSocket snapshots and broadcast events,
+so that a client sees one graphic the same way whichever path it came by.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gal_dashboard.access import user_ref
+from graphics.models import Graphic
+
+
+def iso_timestamp(value: Any) -> str | None:
+    """An aware datetime as ISO 8601 with a Z, or None."""
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def graphic_summary(graphic: Graphic) -> dict[str, Any]:
+    """Every field but the canvas: what the list view needs."""
+    return {
+        "id": graphic.pk,
+        "title": graphic.title,
+        "event_name": graphic.event_name,
+        "version": graphic.version,
+        "archived": graphic.archived,
+        "archived_at": iso_timestamp(graphic.archived_at),
+        "archived_by": user_ref(graphic.archived_by) if graphic.archived_by_id else None,
+        "created_by": user_ref(graphic.created_by) if graphic.created_by_id else None,
+        "updated_by": user_ref(graphic.updated_by) if graphic.updated_by_id else None,
+        "created_at": iso_timestamp(graphic.created_at),
+        "updated_at": iso_timestamp(graphic.updated_at),
+    }
+
+
+def graphic_payload(graphic: Graphic) -> dict[str, Any]:
+    """The whole graphic, canvas included."""
+    payload = graphic_summary(graphic)
+    payload["data"] = graphic.data
+    return payload
+
+
+def summary_from_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """A summary cut from a full payload, without touching the database."""
+    return {key: value for key, value in payload.items() if key != "data"}
+

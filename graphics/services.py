@@ -1,0 +1,198 @@
+"""
+Every write to a graphic. REST views, WebSocket handlers, admin actions and management commands
+call these functions and nothing else, so each rule is written once:
+
+- editing title, event_name or data needs the graphic's live lock and the version edited;
+- archive, restore and delete are refused while someone else holds the lock;
+- permissions come from the roles in `gal_dashboard.access`.
+
+Each function runs in one transaction. The change is recorded in the event log by the model's
+receivers inside that transaction and broadcast only after it commits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from gal_dashboard.access import (
+    ADD_GRAPHIC,
+    CHANGE_GRAPHIC,
+    DELETE_GRAPHIC,
+    VIEW_GRAPHIC,
+    require_permission,
+)
+from gal_dashboard.errors import (
+    LockConflict,
+    StateConflict,
+    ValidationFailed,
+    VersionConflict,
+)
+from graphics.canvas import check_canvas_data, empty_canvas
+from graphics.models import Graphic
+from graphics.selectors import graphic_get, graphic_get_for_update
+from locks.selectors import lock_conflict_for
+from locks.services import (
+    check_reason,
+    lock_check_not_held_by_other,
+    lock_live_or_clear_expired,
+    lock_release_held,
+)
+
+TEXT_FIELD_MAX_LENGTH = 255
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+def check_text_field(value: Any, *, field: str, max_length: int = TEXT_FIELD_MAX_LENGTH) -> str:
+    """A required one-line text: a non-blank string of at most `max_length` characters."""
+    if not isinstance(value, str):
+        raise ValidationFailed(details={field: ["Must be a string."]})
+    cleaned = value.strip()
+    if not cleaned:
+        raise ValidationFailed(details={field: ["This field may not be blank."]})
+    if len(cleaned) > max_length:
+        raise ValidationFailed(
+            details={field: [f"Ensure this field has no more than {max_length} characters."]}
+        )
+    return cleaned
+
+
+def check_version(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed(details={"version": ["A whole number is required."]})
+    if value < 1:
+        raise ValidationFailed(details={"version": ["Must be at least 1."]})
+    return value
+
+
+def graphic_create(*, user: Any, title: Any, event_name: Any, data: Any = None) -> Graphic:
+    require_permission(user, ADD_GRAPHIC)
+    title = check_text_field(title, field="title")
+    event_name = check_text_field(event_name, field="event_name")
+    if data is None:
+        data = empty_canvas()
+    check_canvas_data(data)
+    with transaction.atomic():
+        return Graphic.objects.create(
+            title=title, event_name=event_name, data=data, created_by=user, updated_by=user
+        )
+
+
+def graphic_update(
+    *,
+    user: Any,
+    graphic_id: Any,
+    version: Any,
+    title: Any = UNSET,
+    event_name: Any = UNSET,
+    data: Any = UNSET,
+) -> Graphic:
+    """Change title, event_name and/or data. The caller must hold the graphic's live lock and
+    pass the version it edited; a stale version is a VersionConflict naming the current one.
+    Values equal to the current ones change nothing and make no new version."""
+    require_permission(user, CHANGE_GRAPHIC)
+    version = check_version(version)
+    changes: dict[str, Any] = {}
+    if title is not UNSET:
+        changes["title"] = check_text_field(title, field="title")
+    if event_name is not UNSET:
+        changes["event_name"] = check_text_field(event_name, field="event_name")
+    if data is not UNSET:
+        check_canvas_data(data)
+        changes["data"] = data
+    if not changes:
+        raise ValidationFailed(
+            "Nothing to update.",
+            details={"non_field_errors": ["Give at least one of title, event_name, data."]},
+        )
+    with transaction.atomic():
+        graphic = graphic_get_for_update(graphic_id=graphic_id)
+        if graphic.archived:
+            raise StateConflict("Archived graphics cannot be edited; restore it first.")
+        lock = lock_live_or_clear_expired(graphic)
+        if lock is None:
+            raise LockConflict(
+                "You must hold the graphic's lock to edit it.",
+                details={"graphic_id": graphic.pk, "locked_by": None, "expires_at": None},
+            )
+        if lock.holder_id != user.pk:
+            raise lock_conflict_for(lock)
+        if version != graphic.version:
+            raise VersionConflict(
+                f"The graphic is at version {graphic.version}; you edited version {version}.",
+                details={"current_version": graphic.version, "your_version": version},
+            )
+        for name, value in changes.items():
+            setattr(graphic, name, value)
+        graphic.updated_by = user
+        graphic.save()
+        return graphic
+
+
+def graphic_archive(*, user: Any, graphic_id: Any, reason: Any = "") -> Graphic:
+    require_permission(user, CHANGE_GRAPHIC)
+    reason = check_reason(reason)
+    with transaction.atomic():
+        graphic = graphic_get_for_update(graphic_id=graphic_id)
+        if graphic.archived:
+            raise StateConflict("The graphic is already archived.")
+        own_lock = lock_check_not_held_by_other(graphic=graphic, user=user)
+        if own_lock is not None:
+            # An archived graphic cannot be edited; a lock on it would only block others later.
+            lock_release_held(own_lock, graphic=graphic, user=user, note="graphic archived")
+        graphic.archived = True
+        graphic.archived_at = timezone.now()
+        graphic.archived_by = user
+        graphic.change_reason = reason
+        graphic.save()
+        return graphic
+
+
+def graphic_restore(*, user: Any, graphic_id: Any, reason: Any = "") -> Graphic:
+    require_permission(user, CHANGE_GRAPHIC)
+    reason = check_reason(reason)
+    with transaction.atomic():
+        graphic = graphic_get_for_update(graphic_id=graphic_id)
+        if not graphic.archived:
+            raise StateConflict("The graphic is not archived.")
+        lock_check_not_held_by_other(graphic=graphic, user=user)
+        graphic.archived = False
+        graphic.archived_at = None
+        graphic.archived_by = None
+        graphic.updated_by = user
+        graphic.change_reason = reason
+        graphic.save()
+        return graphic
+
+
+def graphic_duplicate(*, user: Any, graphic_id: Any, title: Any = None) -> Graphic:
+    """A new, active copy of a graphic; its title defaults to "<title> (Copy)"."""
+    require_permission(user, VIEW_GRAPHIC, ADD_GRAPHIC)
+    source = graphic_get(graphic_id=graphic_id)
+    if title is None or title == "":
+        title = f"{source.title} (Copy)"[:TEXT_FIELD_MAX_LENGTH]
+    return graphic_create(user=user, title=title, event_name=source.event_name, data=source.data)
+
+
+def graphic_delete(*, user: Any, graphic_id: Any, reason: Any = "") -> None:
+    """Delete permanently. The event log and the lock audit keep their records of it."""
+    require_permission(user, DELETE_GRAPHIC)
+    reason = check_reason(reason)
+    with transaction.atomic():
+        graphic = graphic_get_for_update(graphic_id=graphic_id)
+        own_lock = lock_check_not_held_by_other(graphic=graphic, user=user)
+        if own_lock is not None:
+            lock_release_held(own_lock, graphic=graphic, user=user, note="graphic deleted")
+        graphic.deleted_by_id = user.pk
+        graphic.change_reason = reason
+        graphic.delete()
+
