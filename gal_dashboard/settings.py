@@ -123,7 +123,8 @@ else:
             "NAME": VAR_DIR / "db.sqlite3",
             # The test database is a file, not memory, so that a daphne process started by the
             # end-to-end tests sees the same data as the test itself.
-            "TEST": {"NAME": str(VAR_DIR / "test-db.sqlite3")},
+            # One file per test run (by process id) so that parallel runs never share it.
+            "TEST": {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")},
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

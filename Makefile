@@ -1,0 +1,71 @@
+# GAL Live. Two commands matter: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The PostgreSQL and Redis used by the second test pass (and by CI).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run install dev-install migrate test test-sqlite test-services lint typecheck bench soak clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+
+dev-install: $(VENV)/.dev-installed
+
+# Development server: DEBUG on (so a development SECRET_KEY is allowed), SQLite and the
+# in-memory channel layer unless DATABASE_URL / REDIS_URL say otherwise.
+run: install
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	DEBUG=$${DEBUG:-true} $(BIN)/daphne -b $(HOST) -p $(PORT) gal_dashboard.asgi:application
+
+lint: dev-install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: dev-install
+	$(BIN)/mypy .
+
+# The SQLite + in-memory pass; tests that need PostgreSQL or Redis skip and say how to enable them.
+test-sqlite: dev-install
+	$(BIN)/pytest
+
+# The PostgreSQL + Redis pass.
+test-services: dev-install
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
+
+# Lint, types, then the suite: on SQLite, and again on PostgreSQL + Redis when they answer
+# (with CI=true they must).
+test: dev-install lint typecheck
+	@if [ "$$CI" = "true" ] || $(BIN)/python -m gal_dashboard.services_check $(TEST_DATABASE_URL) $(TEST_REDIS_URL); then \
+		echo "== pass 1: SQLite + in-memory channel layer"; \
+		GAL_SERVICES_PASS=later $(BIN)/pytest && \
+		echo "== pass 2: PostgreSQL + Redis" && \
+		DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest; \
+	else \
+		echo "== SQLite + in-memory only: PostgreSQL or Redis not reachable (tests that need them skip)"; \
+		$(BIN)/pytest; \
+	fi
+
+bench: dev-install
+	$(BIN)/python bench/fanout.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var/static var/bench .pytest_cache .mypy_cache .ruff_cache
