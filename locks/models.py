@@ -73,24 +73,30 @@ class CanvasLock(models.Model):
         return f"Lock on graphic {self.graphic_id} held by user {self.holder_id}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pending_change is None:
-            action = LockAction.ACQUIRED if self._state.adding else LockAction.REFRESHED
-            self.pending_change = LockChange(action=action, actor_id=self.holder_id)
+        # Atomic so that the receivers' audit row and event commit (or roll back) with it.
         with transaction.atomic(using=kwargs.get("using")):
             super().save(*args, **kwargs)
+        self.pending_change = None
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        if self.pending_change is None or self.pending_change.action in (
-            LockAction.ACQUIRED,
-            LockAction.REFRESHED,
-        ):
-            self.pending_change = LockChange(
+        with transaction.atomic(using=kwargs.get("using")):
+            result = super().delete(*args, **kwargs)
+        self.pending_change = None
+        return result
+
+    def change_for(self, *, created: bool = False, deleted: bool = False) -> LockChange:
+        """The change a save/delete of this lock made: the service's `pending_change`, or for a
+        plain save in a shell (or a cascade), acquired/refreshed/released by the holder."""
+        if self.pending_change is not None:
+            return self.pending_change
+        if deleted:
+            return LockChange(
                 action=LockAction.RELEASED,
                 actor_id=self.holder_id,
                 previous_holder_id=self.holder_id,
             )
-        with transaction.atomic(using=kwargs.get("using")):
-            return super().delete(*args, **kwargs)
+        action = LockAction.ACQUIRED if created else LockAction.REFRESHED
+        return LockChange(action=action, actor_id=self.holder_id)
 
     @property
     def is_live(self) -> bool:

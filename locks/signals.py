@@ -11,22 +11,13 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from locks.models import CanvasLock, LockAction, LockChange, LockEvent
-
-
-def _default_change(lock: CanvasLock, *, deleted: bool, created: bool) -> LockChange:
-    if deleted:
-        return LockChange(
-            action=LockAction.RELEASED, actor_id=lock.holder_id, previous_holder_id=lock.holder_id
-        )
-    action = LockAction.ACQUIRED if created else LockAction.REFRESHED
-    return LockChange(action=action, actor_id=lock.holder_id)
+from locks.models import CanvasLock, LockEvent
 
 
 def record_lock_event(
     lock: CanvasLock, *, deleted: bool, created: bool = False, graphic_deleted: bool = False
 ) -> LockEvent:
-    change = lock.pending_change or _default_change(lock, deleted=deleted, created=created)
+    change = lock.change_for(created=created, deleted=deleted)
     graphic = lock.graphic
     return LockEvent.objects.create(
         # A lock removed because its graphic is being deleted must not point at that graphic.
