@@ -115,6 +115,7 @@ class Graphic(models.Model):
         with transaction.atomic(using=kwargs.get("using")):
             super().save(*args, **kwargs)
         self._remember_saved_state()
+        self.pending_change = None
         self.change_reason = ""
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
@@ -122,7 +123,9 @@ class Graphic(models.Model):
             action="deleted", actor_id=self.deleted_by_id, reason=self.change_reason
         )
         with transaction.atomic(using=kwargs.get("using")):
-            return super().delete(*args, **kwargs)
+            result = super().delete(*args, **kwargs)
+        self.pending_change = None
+        return result
 
     def _remember_saved_state(self) -> None:
         deferred = self.get_deferred_fields()
