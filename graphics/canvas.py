@@ -26,7 +26,9 @@ LIST_ELEMENT_TYPES = ("players", "scores", "placements")
 # Numbers: JSON has one number type, so integers and floats are both fine; strings and booleans
 # are not (the models are strict). Validation does not rewrite the stored data.
 Number = Annotated[float, Field(allow_inf_nan=False)]
-HexColor = Annotated[StrictStr, Field(pattern=r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")]
+HexColor = Annotated[
+    StrictStr, Field(pattern=r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+]
 # Backgrounds are uploaded files referenced by URL (or a path under MEDIA_URL); inline data URLs
 # are accepted for images pasted by older clients.
 ImageUrl = Annotated[StrictStr, Field(min_length=1, pattern=r"^(https?://|/|data:image/)")]
@@ -97,17 +99,29 @@ def canvas_size_bytes(data: Any) -> int:
     return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-def _field_path(location: tuple[int | str, ...]) -> str:
-    # Pydantic puts the discriminator value in the location of union members
-    # (`elements.0.text.x`); operators think of `elements[0].x`.
+# Every key a canvas may contain. Pydantic also puts union members in an error's location
+# (`elements.0.text.x`, `elements.1.players.round_id.constrained-str`); operators think of
+# `elements[0].x` and `elements[1].round_id`, so location parts that are not keys are dropped.
+_CANVAS_KEYS = frozenset(
+    name
+    for model in (Canvas, Background, TextElement, PlayersElement, ScoresElement, PlacementsElement)
+    for name in model.model_fields
+)
+# Pydantic reports a missing or unknown element type at the element itself (`elements.1`);
+# the field an operator has to fix is that element's `type`.
+_TAG_ERRORS = ("union_tag_invalid", "union_tag_not_found")
+
+
+def _field_path(location: tuple[int | str, ...], error_type: str = "") -> str:
     path = "data"
-    previous: int | str | None = None
-    for part in location:
+    last = len(location) - 1
+    for position, part in enumerate(location):
         if isinstance(part, int):
             path += f"[{part}]"
-        elif not (isinstance(previous, int) and part in ELEMENT_TYPES):
+        elif part in _CANVAS_KEYS or (error_type == "extra_forbidden" and position == last):
             path += f".{part}"
-        previous = part
+    if error_type in _TAG_ERRORS:
+        path += ".type"
     return path
 
 
@@ -116,7 +130,14 @@ def check_canvas_data(data: Any) -> None:
     Raise `TooLarge` if `data` is over `GRAPHIC_DATA_MAX_BYTES`, `ValidationFailed` with one
     message per offending field if it is not a valid canvas; return None otherwise.
     """
-    size = canvas_size_bytes(data)
+    try:
+        size = canvas_size_bytes(data)
+    except (TypeError, ValueError):
+        # A Python caller (a command, the admin) can pass a set, bytes or a cycle; that is
+        # invalid input, not a server error.
+        raise ValidationFailed(
+            "Canvas data is invalid.", details={"data": ["Must be plain JSON."]}
+        ) from None
     limit = settings.GRAPHIC_DATA_MAX_BYTES
     if size > limit:
         raise TooLarge(
@@ -130,7 +151,9 @@ def check_canvas_data(data: Any) -> None:
     except PydanticValidationError as exc:
         details: dict[str, list[str]] = {}
         for error in exc.errors(include_url=False):
-            details.setdefault(_field_path(tuple(error["loc"])), []).append(error["msg"])
+            details.setdefault(_field_path(tuple(error["loc"]), error["type"]), []).append(
+                error["msg"]
+            )
         raise ValidationFailed("Canvas data is invalid.", details=details) from None
     seen: set[str] = set()
     for index, element in enumerate(canvas.elements):
