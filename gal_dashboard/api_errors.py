@@ -1,1 +1,197 @@
-"""Placeholder replaced by the REST API work."""
+"""
+One error shape for every failed API request:
+
+    {"error": {"code": str, "message": str, "details": {...}}}
+
+`api_exception_handler` (DRF's EXCEPTION_HANDLER) turns domain errors, DRF's exceptions and
+Django's Http404/PermissionDenied into it; `JSONBodyParser` makes sure a malformed, too deeply
+nested or oversized body ends as one of these errors and never as a 500; `api_not_found` answers
+unknown URLs under /api/ the same way. `ErrorResponse` describes the shape in the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from gal_dashboard.errors import DomainError, TooLarge
+
+# DRF exception -> our code. Checked in order, so subclasses come before their bases.
+_CODES: tuple[tuple[type[exceptions.APIException], str], ...] = (
+    (exceptions.ParseError, "invalid_json"),
+    (exceptions.ValidationError, "validation_error"),
+    (exceptions.NotAuthenticated, "not_authenticated"),
+    (exceptions.AuthenticationFailed, "not_authenticated"),
+    (exceptions.PermissionDenied, "permission_denied"),
+    (exceptions.NotFound, "not_found"),
+    (exceptions.MethodNotAllowed, "method_not_allowed"),
+    (exceptions.NotAcceptable, "not_acceptable"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
+    (exceptions.Throttled, "throttled"),
+)
+
+_VALIDATION_MESSAGE = "The request has invalid fields."
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """The response for an exception raised by an API view, in the one error shape.
+    Returns None for anything unexpected, which Django turns into a 500."""
+    if isinstance(exc, DomainError):
+        response = Response({"error": exc.as_dict()}, status=exc.http_status)
+    else:
+        if isinstance(exc, Http404):
+            exc = exceptions.NotFound(*exc.args)
+        elif isinstance(exc, DjangoPermissionDenied):
+            exc = exceptions.PermissionDenied(*exc.args)
+        if not isinstance(exc, exceptions.APIException):
+            return None
+        response = Response(_describe(exc), status=exc.status_code)
+        if isinstance(exc, exceptions.Throttled) and exc.wait:
+            response["Retry-After"] = str(int(exc.wait))
+    if response.status_code == 401:
+        # RFC 7235 requires the challenge on every 401, including the ones our services raise.
+        header = getattr(exc, "auth_header", None) or _authenticate_header(context)
+        if header:
+            response["WWW-Authenticate"] = header
+    set_rollback()
+    return response
+
+
+def _describe(exc: exceptions.APIException) -> dict[str, Any]:
+    code = next(
+        (name for exc_class, name in _CODES if isinstance(exc, exc_class)),
+        exc.default_code if isinstance(exc.default_code, str) else "error",
+    )
+    if code == "not_authenticated" and exc.status_code == 403:
+        # DRF downgrades a failed authentication to 403 on views that accept no credentials.
+        code = "permission_denied"
+    detail = exc.detail
+    if code == "validation_error":
+        if isinstance(detail, dict):
+            return error_body(code, _VALIDATION_MESSAGE, dict(detail))
+        messages = detail if isinstance(detail, list) else [detail]
+        return error_body(code, _VALIDATION_MESSAGE, {"non_field_errors": messages})
+    if isinstance(detail, dict):
+        # simplejwt's errors: {"detail", "code", "messages": [{"message", ...}]}.
+        details: dict[str, Any] = {}
+        token_messages = [str(item["message"]) for item in detail.get("messages", [])]
+        if token_messages:
+            details["token"] = token_messages
+        return error_body(code, str(detail.get("detail", exc.default_detail)), details)
+    return error_body(code, str(detail))
+
+
+def _authenticate_header(context: dict[str, Any]) -> str | None:
+    view, request = context.get("view"), context.get("request")
+    if view is None or request is None:
+        return None
+    header: str | None = view.get_authenticate_header(request)
+    return header
+
+
+class JSONBodyParser(JSONParser):
+    """
+    DRF's JSON parser with the two limits it lacks.
+
+    Size: DRF streams the body past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check, so a client could
+    make the server read any amount; the same limit is applied here (413 too_large). The canvas
+    has its own, smaller limit (GRAPHIC_DATA_MAX_BYTES), checked by the services.
+
+    Depth: the json module raises RecursionError, not ValueError, on deeply nested input, which
+    DRF does not catch; that is a malformed body for us (400 invalid_json), not a 500.
+    """
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        request = (parser_context or {}).get("request")
+        if limit is not None and request is not None:
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > limit:
+                raise TooLarge(
+                    f"The request body is {length} bytes; the limit is {limit} bytes.",
+                    details={"body": [f"Must be at most {limit} bytes."]},
+                )
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError(
+                "JSON parse error - the body is nested too deeply."
+            ) from None
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """404 in the error shape for any URL under /api/ that names no endpoint."""
+    message = f"No API endpoint at {request.path}."
+    if not request.path.endswith("/"):
+        # APPEND_SLASH cannot redirect here (this catch-all matches), so say what was meant.
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            message += f" Did you mean {request.path}/?"
+    return JsonResponse(error_body("not_found", message), status=404)
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        help_text=(
+            "validation_error (400), invalid_json (400), not_authenticated (401), "
+            "permission_denied (403), not_found (404), method_not_allowed (405), "
+            "lock_conflict, version_conflict, state_conflict (409), too_large (413), "
+            "unsupported_media_type (415)."
+        )
+    )
+    message = serializers.CharField(help_text="For people: what went wrong.")
+    details = serializers.DictField(
+        child=serializers.JSONField(),
+        help_text=(
+            "For programs. validation_error: field name -> list of messages. lock_conflict: "
+            "graphic_id, locked_by, locked_by_id, expires_at. version_conflict: "
+            "current_version, your_version. permission_denied: required permissions."
+        ),
+    )
+
+
+class ErrorResponse(serializers.Serializer):
+    """Every failed request answers with this body."""
+
+    error = ErrorDetailSerializer()
+
+
+_STATUS_DESCRIPTIONS = {
+    400: "Invalid fields (validation_error) or a malformed JSON body (invalid_json).",
+    401: "No credentials, or an invalid or expired token (not_authenticated).",
+    403: "The user lacks the permission (permission_denied).",
+    404: "No such graphic (not_found).",
+    405: "Method not allowed (method_not_allowed).",
+    409: "Conflict with the graphic's lock, version or state.",
+    413: "The canvas data or the body is too large (too_large).",
+    415: "The body is not JSON (unsupported_media_type).",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    """OpenAPI responses in the error shape, for `extend_schema(responses=...)`."""
+    return {
+        status: OpenApiResponse(ErrorResponse, description=_STATUS_DESCRIPTIONS[status])
+        for status in statuses
+    }

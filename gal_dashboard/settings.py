@@ -203,6 +203,7 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
+    "DEFAULT_PARSER_CLASSES": ["gal_dashboard.api_errors.JSONBodyParser"],
 }
 
 SPECTACULAR_SETTINGS = {
@@ -224,6 +225,8 @@ LOCK_TTL_SECONDS = env_int("LOCK_TTL_SECONDS", 300, minimum=1)
 GRAPHIC_DATA_MAX_BYTES = env_int("GRAPHIC_DATA_MAX_BYTES", 1024 * 1024, minimum=1024)
 
 LOGGING = {
+    # 3.1 is JSON Schema, so the canvas schema generated from graphics.canvas fits as it is.
+    "OAS_VERSION": "3.1.0",
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_secrets": {"()": "gal_dashboard.logging.RedactSecretsFilter"}},
