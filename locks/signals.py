@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -15,23 +17,43 @@ from locks.models import CanvasLock, LockEvent
 
 
 def record_lock_event(
-    lock: CanvasLock, *, deleted: bool, created: bool = False, graphic_deleted: bool = False
+    lock: CanvasLock,
+    *,
+    deleted: bool,
+    created: bool = False,
+    graphic_deleted: bool = False,
+    holder_deleted: bool = False,
 ) -> LockEvent:
     change = lock.change_for(created=created, deleted=deleted)
     graphic = lock.graphic
+
+    def existing_user(user_id: int | None) -> int | None:
+        # A lock removed because its holder's account is being deleted must not point at that
+        # account: the new record would fail the foreign key when the deletion commits.
+        return None if holder_deleted and user_id == lock.holder_id else user_id
+
     return LockEvent.objects.create(
-        # A lock removed because its graphic is being deleted must not point at that graphic.
+        # Likewise for a lock removed because its graphic is being deleted.
         graphic_id=None if graphic_deleted else graphic.pk,
         graphic_ref=graphic.pk,
         graphic_title=graphic.title,
         action=change.action,
-        actor_id=change.actor_id,
-        previous_holder_id=change.previous_holder_id,
+        actor_id=existing_user(change.actor_id),
+        previous_holder_id=existing_user(change.previous_holder_id),
         holder_id=None if deleted else lock.holder_id,
-        reason=change.note,
+        reason=change.note or ("holder's account deleted" if holder_deleted else ""),
         fencing_token=lock.fencing_token,
         expires_at=None if deleted else lock.expires_at,
     )
+
+
+def _deleted_model_label(origin: Any) -> str | None:
+    """The model whose deletion cascaded to a lock: `origin` is the instance, or the queryset
+    (the admin's "delete selected"), that `delete()` was called on."""
+    if isinstance(origin, QuerySet):
+        return origin.model._meta.label
+    meta = getattr(origin, "_meta", None)
+    return meta.label if meta is not None else None
 
 
 @receiver(post_save, sender=CanvasLock, dispatch_uid="locks.audit_save")
@@ -41,8 +63,12 @@ def audit_lock_saved(sender: Any, instance: CanvasLock, created: bool, **kwargs:
 
 @receiver(post_delete, sender=CanvasLock, dispatch_uid="locks.audit_delete")
 def audit_lock_deleted(sender: Any, instance: CanvasLock, **kwargs: Any) -> None:
-    origin = kwargs.get("origin")
-    graphic_deleted = origin is not None and not isinstance(origin, CanvasLock) and (
-        getattr(origin, "_meta", None) is not None and origin._meta.label == "graphics.Graphic"
+    deleted_model = _deleted_model_label(kwargs.get("origin"))
+    record_lock_event(
+        instance,
+        deleted=True,
+        graphic_deleted=deleted_model == "graphics.Graphic",
+        # A lock's only link to a user is its holder, so a user deletion reaching a lock is
+        # the deletion of its holder.
+        holder_deleted=deleted_model == settings.AUTH_USER_MODEL,
     )
-    record_lock_event(instance, deleted=True, graphic_deleted=graphic_deleted)
