@@ -34,14 +34,14 @@ run: install
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	DEBUG=$${DEBUG:-true} $(BIN)/daphne -b $(HOST) -p $(PORT) gal_dashboard.asgi:application
+	DEBUG=$${DEBUG:-true} $(BIN)/python -m gal_dashboard.serve -b $(HOST) -p $(PORT) gal_dashboard.asgi:application
 
 lint: dev-install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: dev-install
-	$(BIN)/mypy .
+	DEBUG=true $(BIN)/mypy .
 
 # The SQLite + in-memory pass; tests that need PostgreSQL or Redis skip and say how to enable them.
 test-sqlite: dev-install

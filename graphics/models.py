@@ -91,7 +91,7 @@ class Graphic(models.Model):
         adding = self._state.adding
         saved = self._saved_state
         changed = () if adding or saved is None else self._changed_content_fields(saved)
-        if changed:
+        if changed and saved is not None:
             self.version = saved["version"] + 1
             update_fields = kwargs.get("update_fields")
             if update_fields is not None:

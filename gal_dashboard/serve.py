@@ -1,0 +1,52 @@
+"""
+`python -m gal_dashboard.serve [daphne options] gal_dashboard.asgi:application`
+
+Daphne with one difference: everything it writes to stdout and stderr passes through
+`redact_secrets`. Daphne's access log prints the full request URI, query string included, so a
+`?token=` or `?key=` would otherwise reach the log; our own loggers are redacted by a filter.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from typing import TextIO
+
+from daphne.cli import CommandLineInterface
+
+from gal_dashboard.logging import redact_secrets
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that redacts each line before passing it on."""
+
+    def __init__(self, target: TextIO):
+        self.target = target
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        self._partial += text
+        *lines, self._partial = self._partial.split("\n")
+        for line in lines:
+            self.target.write(redact_secrets(line) + "\n")
+        self.target.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self._partial:
+            self.target.write(redact_secrets(self._partial))
+            self._partial = ""
+        self.target.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.stdout = RedactingStream(sys.stdout)
+    sys.stderr = RedactingStream(sys.stderr)
+    CommandLineInterface().run(sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    main()

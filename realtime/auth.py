@@ -1,0 +1,131 @@
+"""
+Who is on the other end of a WebSocket, decided before the consumer runs.
+
+`OriginCheckMiddleware` refuses the handshake (HTTP 403) when the `Origin` header names a host
+outside ALLOWED_HOSTS. `WebSocketAuthMiddleware` then authenticates, in this order:
+
+1. a JWT access token in `?token=`: if present it must be valid, or the connection is closed
+   with 4001 (no fallback to the cookie, so a stale token is never silently ignored);
+2. the Django session cookie, only when the browser sent an `Origin` (a page of ours), so a
+   cookie alone can never authenticate a cross-site or scripted connection.
+
+It stores the outcome in the scope: `user`, `auth_method` ("token" | "session" | None),
+`auth_error` (an error code, or None) and `token_expires_at` (a UNIX time, token auth only).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from channels.auth import get_user as get_session_user
+from channels.db import database_sync_to_async
+from channels.security.websocket import WebsocketDenier
+from channels.sessions import CookieMiddleware, SessionMiddleware
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.http.request import validate_host
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+from gal_dashboard.errors import DomainError
+
+TOKEN_QUERY_PARAMETER = "token"
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for header_name, value in scope.get("headers", []):
+        if header_name == name:
+            return value.decode("latin1")
+    return None
+
+
+def origin_allowed(origin: str | None) -> bool:
+    """No Origin (a non-browser client) passes here; a present one must name an allowed host."""
+    if origin is None:
+        return True
+    parsed = urlparse(origin)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return False
+    host = parsed.hostname if parsed.port is None else f"{parsed.hostname}:{parsed.port}"
+    return validate_host(host, settings.ALLOWED_HOSTS) or validate_host(
+        parsed.hostname, settings.ALLOWED_HOSTS
+    )
+
+
+class OriginCheckMiddleware:
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if scope["type"] == "websocket" and not origin_allowed(_header(scope, b"origin")):
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+class TokenRejected(DomainError):
+    code = "token_invalid"
+    http_status = 401
+    default_message = "The token is invalid."
+
+
+class TokenExpired(TokenRejected):
+    code = "token_expired"
+    default_message = "The token has expired; log in again."
+
+
+def authenticate_access_token(raw_token: str) -> tuple[Any, int]:
+    """Return (user, expiry as UNIX time) for a valid access token of an active user.
+    Raise TokenExpired or TokenRejected otherwise. Runs in a thread (database access)."""
+    if not raw_token or len(raw_token) > 4096:
+        raise TokenRejected()
+    try:
+        token = AccessToken(raw_token)  # type: ignore[arg-type]  # stubs say Token; str is the API
+    except TokenError as exc:
+        if "expired" in str(exc).lower():
+            raise TokenExpired() from None
+        raise TokenRejected() from None
+    try:
+        user = JWTAuthentication().get_user(token)
+    except InvalidToken:
+        raise TokenRejected() from None
+    except Exception as exc:  # simplejwt raises AuthenticationFailed for inactive users
+        raise TokenRejected(str(exc)) from None
+    if not user.is_active:
+        raise TokenRejected("The user is inactive.")
+    return user, int(token["exp"])
+
+
+class WebSocketAuthMiddleware:
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        scope = dict(scope)
+        scope.update(user=AnonymousUser(), auth_method=None, auth_error=None, token_expires_at=None)
+        params = parse_qs(scope.get("query_string", b"").decode("latin1"))
+        tokens = params.get(TOKEN_QUERY_PARAMETER)
+        if tokens is not None:
+            try:
+                user, expires_at = await database_sync_to_async(authenticate_access_token)(
+                    tokens[0]
+                )
+            except TokenRejected as exc:
+                scope["auth_error"] = exc.code
+            else:
+                scope.update(user=user, auth_method="token", token_expires_at=expires_at)
+        elif _header(scope, b"origin") is not None:
+            user = await get_session_user(scope)
+            if user.is_authenticated and user.is_active:
+                scope.update(user=user, auth_method="session")
+            else:
+                scope["auth_error"] = "not_authenticated"
+        else:
+            scope["auth_error"] = "not_authenticated"
+        return await self.app(scope, receive, send)
+
+
+def websocket_auth_stack(app: Any) -> Any:
+    """Origin check, cookies and session, then token-or-session authentication."""
+    return OriginCheckMiddleware(CookieMiddleware(SessionMiddleware(WebSocketAuthMiddleware(app))))

@@ -1,0 +1,377 @@
+"""
+The /ws/graphics consumer: one instance per WebSocket connection.
+
+It is an edge: each client message type maps to one handler that validates the shape, calls
+one service or snapshot, and sends one reply (`ack`, `pong` or `error`) carrying the request's
+`request_id`. Events reach it from the process's hub (`realtime.hub`), not from the channel
+layer, so it takes no channel-layer channel of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import DatabaseError
+
+from gal_dashboard.access import VIEW_GRAPHIC, user_ref
+from gal_dashboard.errors import DomainError, ValidationFailed
+from graphics.serialization import graphic_payload
+from graphics.services import (
+    UNSET,
+    graphic_archive,
+    graphic_create,
+    graphic_delete,
+    graphic_restore,
+    graphic_update,
+)
+from locks.selectors import lock_live, lock_state
+from locks.services import lock_acquire, lock_release
+from realtime.auth import TokenRejected, authenticate_access_token
+from realtime.hub import ALL, SubscriptionKey, get_hub
+from realtime.protocol import (
+    CLOSE_FORBIDDEN,
+    CLOSE_UNAUTHENTICATED,
+    PROTOCOL_VERSION,
+    ClientMessage,
+    ProtocolError,
+    encode_frame,
+    error_data,
+    parse_client_frame,
+    server_time,
+)
+from realtime.snapshots import graphic_snapshot, list_snapshot
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[["GraphicsConsumer", ClientMessage], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class Subscription:
+    """Where one subscription of this connection stands in the event stream."""
+
+    last_seq: int = 0
+    # While the snapshot is being read, live events wait here (then those after the snapshot's
+    # seq are sent), so nothing is lost or sent twice between the snapshot and the stream.
+    pending: list[tuple[int, str]] | None = field(default_factory=list)
+
+
+def _allowed_keys(message: ClientMessage, allowed: set[str]) -> None:
+    unknown = set(message.data) - allowed
+    if unknown:
+        raise ValidationFailed(
+            details={key: ["Unknown field."] for key in sorted(unknown)},
+        )
+
+
+def _graphic_key(value: Any) -> SubscriptionKey:
+    if value == ALL:
+        return ALL
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationFailed(
+            details={"graphic_id": ['A graphic id (positive whole number) or "all".']}
+        )
+    return value
+
+
+class GraphicsConsumer(AsyncWebsocketConsumer):
+    # No channel-layer channel per connection: the hub delivers to this object directly.
+    channel_layer_alias = "__no_channel_layer__"
+
+    connection_id: str
+    user_id: int | None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels 4 awaits `aclose_old_connections()` (a thread hop) before every handler.
+        # Our handlers reach the database only through `database_sync_to_async`, which closes
+        # stale connections itself, so the hop is pure cost on every frame.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    # -- connection lifecycle ------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        self.connection_id = uuid.uuid4().hex
+        self.user = self.scope["user"]
+        self.user_id = self.user.pk if self.user.is_authenticated else None
+        self.subscriptions: dict[SubscriptionKey, Subscription] = {}
+        self._expiry_task: asyncio.Task[None] | None = None
+        self._attached = False
+        await self.accept()
+        auth_error = self.scope.get("auth_error")
+        if auth_error is not None or not self.user.is_authenticated:
+            await self._refuse(
+                CLOSE_UNAUTHENTICATED,
+                auth_error or "not_authenticated",
+                "Authentication failed; log in again.",
+            )
+            return
+        if not await database_sync_to_async(self.user.has_perm)(VIEW_GRAPHIC):
+            await self._refuse(
+                CLOSE_FORBIDDEN, "permission_denied", "You do not have permission to view graphics."
+            )
+            return
+        await get_hub().attach(self)
+        self._attached = True
+        self._schedule_token_expiry(self.scope.get("token_expires_at"))
+        await self._send(
+            "welcome",
+            {
+                "connection_id": self.connection_id,
+                "user": user_ref(self.user),
+                "server_time": server_time(),
+                "protocol_version": PROTOCOL_VERSION,
+                "auth_method": self.scope.get("auth_method"),
+                "token_expires_at": self.scope.get("token_expires_at"),
+            },
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if self._expiry_task is not None:
+            self._expiry_task.cancel()
+        if getattr(self, "_attached", False):
+            self._attached = False
+            await get_hub().detach(self)
+
+    async def _refuse(self, close_code: int, error_code: str, message: str) -> None:
+        await self._send("error", error_data(error_code, message))
+        await self.close(code=close_code)
+
+    def _schedule_token_expiry(self, expires_at: int | None) -> None:
+        if self._expiry_task is not None:
+            self._expiry_task.cancel()
+            self._expiry_task = None
+        if expires_at is not None:
+            self._expiry_task = asyncio.create_task(self._close_at_expiry(expires_at))
+
+    async def _close_at_expiry(self, expires_at: int) -> None:
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        await self._refuse(
+            CLOSE_UNAUTHENTICATED,
+            "token_expired",
+            "Your access token expired; send a fresh one with `auth` in time.",
+        )
+
+    # -- frames in -----------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not getattr(self, "_attached", False):
+            return  # a refused connection that has not closed yet
+        if text_data is None:
+            await self._send(
+                "error",
+                error_data("invalid_message", "Binary frames are not supported; send JSON text."),
+            )
+            return
+        request_id: str | None = None
+        try:
+            message = parse_client_frame(text_data)
+            request_id = message.request_id
+            handler = self.handlers.get(message.type)
+            if handler is None:
+                raise ProtocolError(
+                    "unknown_type",
+                    f"Unknown message type {message.type!r}.",
+                    request_id=request_id,
+                )
+            if message.type == "ping":
+                await self._send("pong", {"server_time": server_time()}, request_id=request_id)
+                return
+            result = await handler(self, message)
+        except ProtocolError as exc:
+            await self._send("error", error_data(exc.code, exc.message), request_id=exc.request_id)
+            return
+        except DomainError as exc:
+            await self._send("error", exc.as_dict(), request_id=request_id)
+            return
+        except DatabaseError:
+            logger.warning("database unavailable while handling a frame", exc_info=True)
+            await self._send(
+                "error",
+                error_data("unavailable", "The database is unavailable; try again shortly."),
+                request_id=request_id,
+            )
+            return
+        await self._send("ack", result, request_id=request_id)
+        await self._flush_pending()
+
+    # -- handlers: one service call each -------------------------------------------------------
+
+    async def handle_subscribe(self, message: ClientMessage) -> dict[str, Any]:
+        _allowed_keys(message, {"graphic_id"})
+        key = _graphic_key(message.data.get("graphic_id"))
+        hub = get_hub()
+        hub.unsubscribe(self, key)
+        subscription = self.subscriptions[key] = Subscription()
+        hub.subscribe(self, key)
+        try:
+            if key == ALL:
+                snapshot = await database_sync_to_async(list_snapshot)()
+            else:
+                snapshot = await database_sync_to_async(graphic_snapshot)(graphic_id=key)
+        except BaseException:
+            self.subscriptions.pop(key, None)
+            hub.unsubscribe(self, key)
+            raise
+        subscription.last_seq = snapshot["seq"]
+        return snapshot
+
+    async def handle_unsubscribe(self, message: ClientMessage) -> dict[str, Any]:
+        _allowed_keys(message, {"graphic_id"})
+        key = _graphic_key(message.data.get("graphic_id"))
+        if self.subscriptions.pop(key, None) is None:
+            raise ProtocolError(
+                "not_subscribed", f"Not subscribed to {key!r}.", request_id=message.request_id
+            )
+        get_hub().unsubscribe(self, key)
+        return {"graphic_id": key}
+
+    async def handle_create(self, message: ClientMessage) -> dict[str, Any]:
+        _allowed_keys(message, {"title", "event_name", "data"})
+        graphic = await database_sync_to_async(graphic_create)(
+            user=self.user,
+            title=message.data.get("title"),
+            event_name=message.data.get("event_name"),
+            data=message.data.get("data"),
+        )
+        return {"graphic": graphic_payload(graphic)}
+
+    async def handle_update(self, message: ClientMessage) -> dict[str, Any]:
+        _allowed_keys(message, {"graphic_id", "version", "title", "event_name", "data"})
+        graphic = await database_sync_to_async(graphic_update)(
+            user=self.user,
+            graphic_id=message.data.get("graphic_id"),
+            version=message.data.get("version"),
+            title=message.data.get("title", UNSET),
+            event_name=message.data.get("event_name", UNSET),
+            data=message.data.get("data", UNSET),
+        )
+        return {"graphic": graphic_payload(graphic)}
+
+    async def handle_delete(self, message: ClientMessage) -> dict[str, Any]:
+        _allowed_keys(message, {"graphic_id", "reason"})
+        graphic_id = message.data.get("graphic_id")
+        await database_sync_to_async(graphic_delete)(
+            user=self.user, graphic_id=graphic_id, reason=message.data.get("reason", "")
+        )
+        return {"graphic_id": graphic_id, "deleted": True}
+
+    async def handle_archive(self, message: ClientMessage) -> dict[str, Any]:
+        _allowed_keys(message, {"graphic_id", "reason"})
+        graphic = await database_sync_to_async(graphic_archive)(
+            user=self.user,
+            graphic_id=message.data.get("graphic_id"),
+            reason=message.data.get("reason", ""),
+        )
+        return {"graphic": graphic_payload(graphic)}
+
+    async def handle_restore(self, message: ClientMessage) -> dict[str, Any]:
+        _allowed_keys(message, {"graphic_id", "reason"})
+        graphic = await database_sync_to_async(graphic_restore)(
+            user=self.user,
+            graphic_id=message.data.get("graphic_id"),
+            reason=message.data.get("reason", ""),
+        )
+        return {"graphic": graphic_payload(graphic)}
+
+    async def handle_lock(self, message: ClientMessage) -> dict[str, Any]:
+        _allowed_keys(message, {"graphic_id"})
+        graphic_id = message.data.get("graphic_id")
+        lock = await database_sync_to_async(lock_acquire)(user=self.user, graphic_id=graphic_id)
+        return {"graphic_id": graphic_id, "lock": lock_state(lock)}
+
+    async def handle_unlock(self, message: ClientMessage) -> dict[str, Any]:
+        _allowed_keys(message, {"graphic_id"})
+        graphic_id = message.data.get("graphic_id")
+        released = await database_sync_to_async(lock_release)(user=self.user, graphic_id=graphic_id)
+        lock = await database_sync_to_async(lock_live)(graphic_id=graphic_id)
+        return {"graphic_id": graphic_id, "released": released, "lock": lock_state(lock)}
+
+    async def handle_auth(self, message: ClientMessage) -> dict[str, Any]:
+        _allowed_keys(message, {"token"})
+        token = message.data.get("token")
+        if not isinstance(token, str):
+            raise ValidationFailed(details={"token": ["An access token string is required."]})
+        try:
+            user, expires_at = await database_sync_to_async(authenticate_access_token)(token)
+        except TokenRejected as exc:
+            raise ValidationFailed(exc.message, details={"token": [exc.message]}) from None
+        if user.pk != self.user_id:
+            raise ValidationFailed(details={"token": ["The token belongs to another user."]})
+        if self.scope.get("auth_method") == "token":
+            self._schedule_token_expiry(expires_at)
+        return {"token_expires_at": expires_at}
+
+    async def handle_ping(self, message: ClientMessage) -> dict[str, Any]:
+        return {}  # answered with `pong` in receive()
+
+    handlers: dict[str, Handler] = {
+        "subscribe": handle_subscribe,
+        "unsubscribe": handle_unsubscribe,
+        "create": handle_create,
+        "update": handle_update,
+        "delete": handle_delete,
+        "archive": handle_archive,
+        "restore": handle_restore,
+        "lock": handle_lock,
+        "unlock": handle_unlock,
+        "auth": handle_auth,
+        "ping": handle_ping,
+    }
+
+    # -- frames out ----------------------------------------------------------------------------
+
+    async def deliver(self, key: SubscriptionKey, seq: int, frame: str) -> None:
+        """Called by the hub, in seq order, for each event of a subscription of ours."""
+        subscription = self.subscriptions.get(key)
+        if subscription is None:
+            return
+        if subscription.pending is not None:
+            subscription.pending.append((seq, frame))
+            return
+        if seq <= subscription.last_seq:
+            return
+        subscription.last_seq = seq
+        await self.base_send({"type": "websocket.send", "text": frame})
+
+    async def hub_command(self, command: dict[str, Any]) -> None:
+        """Commands for this connection from any server (see `realtime.hub`)."""
+        if command.get("command") == "send":
+            await self.base_send({"type": "websocket.send", "text": command["frame"]})
+        elif command.get("command") == "close":
+            await self.close(code=int(command.get("code", CLOSE_UNAUTHENTICATED)))
+
+    async def _flush_pending(self) -> None:
+        for subscription in list(self.subscriptions.values()):
+            if subscription.pending is None:
+                continue
+            while subscription.pending:
+                seq, frame = subscription.pending.pop(0)
+                if seq > subscription.last_seq:
+                    subscription.last_seq = seq
+                    await self.base_send({"type": "websocket.send", "text": frame})
+            # No await between the emptiness check above and this: nothing can slip in.
+            subscription.pending = None
+
+    async def _send(
+        self, message_type: str, data: dict[str, Any], *, request_id: str | None = None
+    ) -> None:
+        with contextlib.suppress(Exception):
+            await self.base_send(
+                {
+                    "type": "websocket.send",
+                    "text": encode_frame(message_type, data, request_id=request_id),
+                }
+            )

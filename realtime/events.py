@@ -1,0 +1,126 @@
+"""
+Recording and publishing events.
+
+`record_graphic_change` and `record_lock_change` append one row to the event log inside the
+transaction that made the change, and register `publish_event` to run after it commits: a
+rolled-back change is never broadcast, and a committed one is always in the log, whether or not
+the broadcast reaches anyone (hubs catch up from the log).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from graphics.models import Graphic, GraphicChange
+from graphics.serialization import graphic_payload, iso_timestamp, summary_from_payload
+from locks.models import CanvasLock, LockChange
+from locks.selectors import lock_state
+from realtime.models import Event, EventType
+
+logger = logging.getLogger(__name__)
+
+# Every server process's hub listens on this channel-layer group: one message per event per
+# process, fanned out locally to that process's sockets.
+HUB_GROUP = "gal.hub"
+
+
+def _username(user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
+    User = get_user_model()
+    return User.objects.filter(pk=user_id).values_list("username", flat=True).first()
+
+
+def graphic_event_data(
+    *, graphic: Graphic, change: GraphicChange, payload: dict[str, Any], at: Any
+) -> dict[str, Any]:
+    return {
+        "id": graphic.pk,
+        "action": change.action,
+        "payload": payload,
+        "version": graphic.version,
+        "changed_fields": list(change.changed_fields),
+        "reason": change.reason,
+        "timestamp": iso_timestamp(at),
+        "user": _username(change.actor_id),
+        "user_id": change.actor_id,
+    }
+
+
+def record_graphic_change(
+    graphic: Graphic, change: GraphicChange, *, payload: dict[str, Any] | None = None
+) -> Event:
+    """Append a `graphic_update` event for `change` and publish it after commit."""
+    now = timezone.now()
+    data = graphic_event_data(
+        graphic=graphic,
+        change=change,
+        payload=payload if payload is not None else graphic_payload(graphic),
+        at=now,
+    )
+    return _append_and_publish(graphic_id=graphic.pk, type=EventType.GRAPHIC_UPDATE, data=data)
+
+
+def record_lock_change(lock: CanvasLock, change: LockChange, *, deleted: bool) -> Event:
+    """Append a `lock_status` event for `change` and publish it after commit."""
+    now = timezone.now()
+    state = lock_state(None if deleted else lock)
+    data = {
+        "graphic_id": lock.graphic_id,
+        **state,
+        "reason": change.action,
+        "actor": _username(change.actor_id),
+        "actor_id": change.actor_id,
+        "previous_holder": _username(change.previous_holder_id),
+        "previous_holder_id": change.previous_holder_id,
+        "note": change.note,
+        "timestamp": iso_timestamp(now),
+    }
+    return _append_and_publish(graphic_id=lock.graphic_id, type=EventType.LOCK_STATUS, data=data)
+
+
+def _append_and_publish(*, graphic_id: int, type: str, data: dict[str, Any]) -> Event:
+    event = Event.objects.append(graphic_id=graphic_id, type=type, data=data)
+    # robust: a broadcast that fails (Redis away) is logged, never turned into an error for a
+    # change that has already committed; hubs recover it from the log.
+    transaction.on_commit(partial(publish_event, event_message(event)), robust=True)
+    return event
+
+
+def event_message(event: Event) -> dict[str, Any]:
+    """The channel-layer message that tells every hub about a committed event."""
+    return {
+        "type": "hub.event",
+        "seq": event.pk,
+        "graphic_id": event.graphic_id,
+        "event_type": event.type,
+        "data": event.data,
+    }
+
+
+def publish_event(message: dict[str, Any]) -> None:
+    """Send a committed event to every server's hub. Call from synchronous code only."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(HUB_GROUP, message)
+    except Exception:
+        logger.warning(
+            "could not publish event seq=%s; hubs will pick it up from the event log",
+            message.get("seq"),
+            exc_info=True,
+        )
+
+
+def deleted_graphic_payload(graphic: Graphic) -> dict[str, Any]:
+    """What subscribers learn about a graphic that no longer exists: its last summary."""
+    return summary_from_payload(graphic_payload(graphic))

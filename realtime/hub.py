@@ -1,0 +1,343 @@
+"""
+The hub: one per server process (per event loop), between the event log and the sockets.
+
+Every committed event reaches each hub once, as one channel-layer message to the group
+`gal.hub` (one Redis PUBLISH for all servers). The hub then fans it out in-process to the
+connections subscribed to that graphic and to the list ("all"), serialising the frame once per
+audience rather than once per socket, and never sending one channel-layer message per member.
+
+The hub also guarantees order and completeness: it keeps a cursor (the last seq delivered) and
+delivers strictly in seq order. A message whose seq is not the next one makes it read the
+missing events from the log; a periodic read of the log picks up anything whose broadcast was
+lost (Redis away, a process without a channel layer). Because seqs are assigned in commit order
+(`EventManager.append`), "everything up to seq N" is complete once N has committed.
+
+The same periodic loop expires locks past `expires_at` (the database decides which server
+records each expiry), so expiry is broadcast within seconds with no user action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import weakref
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from graphics.serialization import summary_from_payload
+from locks.services import lock_expire_due
+from realtime.events import HUB_GROUP
+from realtime.models import Event
+from realtime.snapshots import events_after, latest_seq
+
+logger = logging.getLogger(__name__)
+
+ALL = "all"
+SubscriptionKey = int | str  # a graphic id, or "all"
+
+# How many events one catch-up read fetches at a time.
+CATCH_UP_BATCH = 500
+
+
+class HubMember(Protocol):
+    """A connection the hub delivers to (the WebSocket consumer)."""
+
+    connection_id: str
+    user_id: int | None
+
+    async def deliver(self, key: SubscriptionKey, seq: int, frame: str) -> None: ...
+
+    async def hub_command(self, command: dict[str, Any]) -> None: ...
+
+
+class EventFrames:
+    """The frames of one event, each encoded at most once, whatever the number of sockets."""
+
+    def __init__(self, *, seq: int, graphic_id: int, event_type: str, data: dict[str, Any]):
+        self.seq = seq
+        self.graphic_id = graphic_id
+        self.event_type = event_type
+        self.data = data
+        self._graphic_frame: str | None = None
+        self._list_frame: str | None = None
+
+    @classmethod
+    def from_event(cls, event: Event) -> EventFrames:
+        return cls(
+            seq=event.pk, graphic_id=event.graphic_id, event_type=event.type, data=event.data
+        )
+
+    def for_graphic(self) -> str:
+        if self._graphic_frame is None:
+            self._graphic_frame = encode_event(
+                self.event_type, self.data, seq=self.seq, subscription=self.graphic_id
+            )
+        return self._graphic_frame
+
+    def for_list(self) -> str:
+        if self._list_frame is None:
+            self._list_frame = encode_event(
+                self.event_type,
+                list_view_data(self.event_type, self.data),
+                seq=self.seq,
+                subscription=ALL,
+            )
+        return self._list_frame
+
+
+def list_view_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The list view's copy of an event: graphic payloads without the canvas."""
+    if event_type == "graphic_update" and "payload" in data:
+        return {**data, "payload": summary_from_payload(data["payload"])}
+    return data
+
+
+def encode_event(
+    event_type: str, data: dict[str, Any], *, seq: int, subscription: SubscriptionKey
+) -> str:
+    return json.dumps(
+        {"type": event_type, "subscription": subscription, "data": {**data, "seq": seq}},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+class EventHub:
+    def __init__(self) -> None:
+        self.cursor = 0
+        self.members: dict[str, HubMember] = {}
+        self.subscriptions: dict[SubscriptionKey, set[HubMember]] = defaultdict(set)
+        self._deliver_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started: asyncio.Future[None] | None = None
+        self._channel_name: str | None = None
+        self._keep_running = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def ensure_started(self) -> None:
+        if self._started is None:
+            self._started = asyncio.get_running_loop().create_future()
+            try:
+                await self._start()
+            except BaseException as exc:
+                self._started.set_exception(exc)
+                self._started = None
+                raise
+            self._started.set_result(None)
+        await asyncio.shield(self._started)
+
+    async def _start(self) -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            self._channel_name = await layer.new_channel()
+            await layer.group_add(HUB_GROUP, self._channel_name)
+        self.cursor = await database_sync_to_async(latest_seq)()
+        if layer is not None:
+            self._tasks.append(asyncio.create_task(self._listen(layer), name="hub-listen"))
+        self._tasks.append(asyncio.create_task(self._poll_log(), name="hub-poll"))
+        self._tasks.append(asyncio.create_task(self._expire_locks(), name="hub-lock-expiry"))
+
+    def keep_running(self) -> None:
+        """Keep the hub alive without members (a server process serving HTTP too)."""
+        self._keep_running = True
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        layer = get_channel_layer()
+        if layer is not None and self._channel_name is not None:
+            with contextlib.suppress(Exception):
+                await layer.group_discard(HUB_GROUP, self._channel_name)
+        self._channel_name = None
+        self._started = None
+
+    # -- membership ----------------------------------------------------------------------------
+
+    async def attach(self, member: HubMember) -> None:
+        await self.ensure_started()
+        self.members[member.connection_id] = member
+
+    async def detach(self, member: HubMember) -> None:
+        self.members.pop(member.connection_id, None)
+        for key in [key for key, members in self.subscriptions.items() if member in members]:
+            self.unsubscribe(member, key)
+        if not self.members and not self._keep_running:
+            await self.stop()
+
+    def subscribe(self, member: HubMember, key: SubscriptionKey) -> None:
+        self.subscriptions[key].add(member)
+
+    def unsubscribe(self, member: HubMember, key: SubscriptionKey) -> None:
+        members = self.subscriptions.get(key)
+        if members is not None:
+            members.discard(member)
+            if not members:
+                del self.subscriptions[key]
+
+    def members_of_user(self, user_id: int) -> Iterable[HubMember]:
+        return [member for member in self.members.values() if member.user_id == user_id]
+
+    # -- delivery ------------------------------------------------------------------------------
+
+    async def receive_committed(self, message: dict[str, Any]) -> None:
+        """Handle one published event: deliver it in order, reading any gap from the log."""
+        async with self._deliver_lock:
+            seq = message["seq"]
+            if seq <= self.cursor:
+                return
+            if seq > self.cursor + 1:
+                await self._catch_up_locked(until=seq - 1)
+            if seq > self.cursor:
+                await self._fan_out(
+                    EventFrames(
+                        seq=seq,
+                        graphic_id=message["graphic_id"],
+                        event_type=message["event_type"],
+                        data=message["data"],
+                    )
+                )
+
+    async def catch_up(self) -> None:
+        async with self._deliver_lock:
+            await self._catch_up_locked(until=None)
+
+    async def _catch_up_locked(self, *, until: int | None) -> None:
+        while True:
+            events = await database_sync_to_async(events_after)(
+                seq=self.cursor, limit=CATCH_UP_BATCH
+            )
+            for event in events:
+                if until is not None and event.pk > until:
+                    return
+                await self._fan_out(EventFrames.from_event(event))
+            if len(events) < CATCH_UP_BATCH:
+                return
+
+    async def _fan_out(self, frames: EventFrames) -> None:
+        self.cursor = frames.seq
+        graphic_members = self.subscriptions.get(frames.graphic_id)
+        if graphic_members:
+            frame = frames.for_graphic()
+            for member in list(graphic_members):
+                await self._deliver_to(member, frames.graphic_id, frames.seq, frame)
+        list_members = self.subscriptions.get(ALL)
+        if list_members:
+            frame = frames.for_list()
+            for member in list(list_members):
+                await self._deliver_to(member, ALL, frames.seq, frame)
+
+    async def _deliver_to(
+        self, member: HubMember, key: SubscriptionKey, seq: int, frame: str
+    ) -> None:
+        # One broken socket must not stop delivery to the others.
+        try:
+            await member.deliver(key, seq, frame)
+        except Exception:
+            logger.exception("delivery to connection %s failed", member.connection_id)
+
+    # -- background loops ----------------------------------------------------------------------
+
+    async def _listen(self, layer: Any) -> None:
+        assert self._channel_name is not None
+        while True:
+            try:
+                message = await layer.receive(self._channel_name)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("channel layer receive failed; retrying", exc_info=True)
+                await asyncio.sleep(1)
+                continue
+            try:
+                await self._handle(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("hub failed to handle %s", message.get("type"))
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "hub.event":
+            await self.receive_committed(message)
+        elif message.get("type") == "hub.command":
+            await self._run_command(message)
+
+    async def _run_command(self, message: dict[str, Any]) -> None:
+        """Commands addressed to connections by user or by connection id, on every server."""
+        targets: list[HubMember] = []
+        if message.get("user_id") is not None:
+            targets = list(self.members_of_user(message["user_id"]))
+        elif message.get("connection_id") in self.members:
+            targets = [self.members[message["connection_id"]]]
+        for member in targets:
+            try:
+                await member.hub_command(message)
+            except Exception:
+                logger.exception("command to connection %s failed", member.connection_id)
+
+    async def _poll_log(self) -> None:
+        while True:
+            await asyncio.sleep(settings.EVENT_POLL_INTERVAL_SECONDS)
+            try:
+                await self.catch_up()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("reading the event log failed; retrying", exc_info=True)
+
+    async def _expire_locks(self) -> None:
+        while True:
+            await asyncio.sleep(settings.LOCK_SWEEP_INTERVAL_SECONDS)
+            try:
+                await database_sync_to_async(lock_expire_due)()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("expiring locks failed; retrying", exc_info=True)
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, EventHub] = weakref.WeakKeyDictionary()
+
+
+def get_hub() -> EventHub:
+    """The hub of the running event loop (one per server process)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = EventHub()
+    return hub
+
+
+class StartHubMiddleware:
+    """Starts this process's hub on its first request, HTTP included, and keeps it running:
+    lock expiry and the log reader must run on a server that only serves REST and polling."""
+
+    def __init__(self, app: Any):
+        self.app = app
+        self._started_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if scope["type"] in ("http", "websocket"):
+            loop = asyncio.get_running_loop()
+            if loop not in self._started_loops:
+                self._started_loops.add(loop)
+                hub = get_hub()
+                hub.keep_running()
+                try:
+                    await hub.ensure_started()
+                except Exception:
+                    # The database may be briefly away; the next request tries again.
+                    self._started_loops.discard(loop)
+                    logger.warning("could not start the event hub", exc_info=True)
+        return await self.app(scope, receive, send)

@@ -1,0 +1,64 @@
+"""
+The event log: every change to a graphic or a lock, in commit order.
+
+An event's id is its `seq`, the number clients resume and poll from. Ids are handed out in
+commit order (see `EventManager.append`), so "every event up to seq N" is a well-defined prefix
+of the log on every server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connections, models, router
+from django.utils import timezone
+
+# The key of the PostgreSQL advisory lock that orders event appends. Any fixed 64-bit number
+# works; this one spells "GALEVENT" in hex-ish so it is recognisable in pg_locks.
+EVENT_APPEND_LOCK_KEY = 0x6A1E_7E47
+
+
+class EventType(models.TextChoices):
+    GRAPHIC_UPDATE = "graphic_update", "Graphic update"
+    LOCK_STATUS = "lock_status", "Lock status"
+
+
+class EventManager(models.Manager["Event"]):
+    def append(self, *, graphic_id: int, type: str, data: dict[str, Any]) -> Event:
+        """
+        Append an event inside the caller's transaction.
+
+        On PostgreSQL a sequence hands out ids when rows are inserted, not when they commit, so
+        two concurrent transactions could commit seq 11 before seq 10 and a client resuming
+        from 11 would never see 10. A transaction-scoped advisory lock, taken just before the
+        insert and held until commit, makes id order equal commit order. (SQLite's IMMEDIATE
+        transactions already serialise every writer.)
+        """
+        connection = connections[router.db_for_write(Event)]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_APPEND_LOCK_KEY])
+        return self.create(graphic_id=graphic_id, type=type, data=data)
+
+
+class Event(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    # A plain number, not a foreign key: events outlive the graphics they describe.
+    graphic_id = models.BigIntegerField(db_index=True)
+    type = models.CharField(max_length=32, choices=EventType.choices)
+    # The message's `data` as subscribers of the graphic receive it, without `seq`.
+    data = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = EventManager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["graphic_id", "id"], name="event_graphic_seq")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.type} graphic {self.graphic_id}"
+
+    @property
+    def seq(self) -> int:
+        return self.pk

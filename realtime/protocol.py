@@ -1,0 +1,103 @@
+"""
+The wire format of /ws/graphics, as documented in docs/protocol.md.
+
+Every frame is one JSON object `{"type": str, "data": object, "request_id"?: str}`. This module
+parses client frames into `ClientMessage`s (or raises `ProtocolError` with a documented code)
+and encodes server frames. It knows nothing about graphics or locks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+PROTOCOL_VERSION = 1
+
+# Close codes (RFC 6455 reserves 4000-4999 for applications).
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_UNAUTHENTICATED = 4001  # log in again: missing, invalid or expired credentials
+CLOSE_FORBIDDEN = 4003  # authenticated, but not allowed to view graphics
+CLOSE_POLICY = 4008  # persistent flooding
+CLOSE_TOO_MANY_CONNECTIONS = 4029
+
+REQUEST_ID_MAX_LENGTH = 128
+
+
+class ProtocolError(Exception):
+    """A frame that is not a well-formed request. `code` is one of the documented error codes."""
+
+    def __init__(self, code: str, message: str, *, request_id: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+@dataclass(frozen=True)
+class ClientMessage:
+    type: str
+    data: dict[str, Any]
+    request_id: str | None
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; Python's parser accepts them unless told not to.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_client_frame(text: str) -> ClientMessage:
+    """Parse one text frame; raise ProtocolError(invalid_json | invalid_message)."""
+    try:
+        content = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise ProtocolError("invalid_json", "The frame is not valid JSON.") from None
+    if not isinstance(content, dict):
+        raise ProtocolError("invalid_message", "A frame must be a JSON object.")
+    request_id = content.get("request_id")
+    if request_id is not None and (
+        not isinstance(request_id, str) or not 0 < len(request_id) <= REQUEST_ID_MAX_LENGTH
+    ):
+        raise ProtocolError(
+            "invalid_message",
+            f"request_id must be a string of 1 to {REQUEST_ID_MAX_LENGTH} characters.",
+        )
+    message_type = content.get("type")
+    if not isinstance(message_type, str) or not message_type:
+        raise ProtocolError(
+            "invalid_message", "A frame needs a string `type`.", request_id=request_id
+        )
+    data = content.get("data", {})
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            "invalid_message", "`data` must be a JSON object.", request_id=request_id
+        )
+    unknown_keys = set(content) - {"type", "data", "request_id"}
+    if unknown_keys:
+        raise ProtocolError(
+            "invalid_message",
+            f"Unknown top-level keys: {', '.join(sorted(unknown_keys))}.",
+            request_id=request_id,
+        )
+    return ClientMessage(type=message_type, data=data, request_id=request_id)
+
+
+def encode_frame(
+    message_type: str, data: dict[str, Any], *, request_id: str | None = None, **extra: Any
+) -> str:
+    frame: dict[str, Any] = {"type": message_type, "data": data}
+    if request_id is not None:
+        frame["request_id"] = request_id
+    frame.update(extra)
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def error_data(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "details": details or {}}
+
+
+def server_time() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")

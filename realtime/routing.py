@@ -1,0 +1,9 @@
+"""WebSocket routes."""
+
+from django.urls import path
+
+from realtime.consumers import GraphicsConsumer
+
+websocket_urlpatterns = [
+    path("ws/graphics", GraphicsConsumer.as_asgi()),
+]
