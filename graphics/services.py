@@ -179,7 +179,10 @@ def graphic_duplicate(*, user: Any, graphic_id: Any, title: Any = None) -> Graph
     require_permission(user, VIEW_GRAPHIC, ADD_GRAPHIC)
     source = graphic_get(graphic_id=graphic_id)
     if title is None or title == "":
-        title = f"{source.title} (Copy)"[:TEXT_FIELD_MAX_LENGTH]
+        # Shorten the source title, not the suffix: a copy of a long title must still read as
+        # a copy rather than as a second graphic with the same name.
+        suffix = " (Copy)"
+        title = source.title[: TEXT_FIELD_MAX_LENGTH - len(suffix)].rstrip() + suffix
     return graphic_create(user=user, title=title, event_name=source.event_name, data=source.data)
 
 
@@ -195,4 +198,3 @@ def graphic_delete(*, user: Any, graphic_id: Any, reason: Any = "") -> None:
         graphic.deleted_by_id = user.pk
         graphic.change_reason = reason
         graphic.delete()
-
