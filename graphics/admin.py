@@ -1,0 +1,205 @@
+"""
+The Graphic admin: a staff view of every graphic, with archive, restore and delete.
+
+Every write goes through `graphics.services`, as in the dashboard and the API, so the admin can
+never save around a canvas lock: the change form is read-only, and adding, archiving, restoring
+and deleting call the service for each graphic and report its refusals as messages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as confirm_delete_selected
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
+
+from gal_dashboard.errors import DomainError
+from graphics.canvas import check_canvas_data
+from graphics.models import Graphic
+from graphics.services import graphic_archive, graphic_create, graphic_delete, graphic_restore
+from locks.selectors import lock_state
+
+
+def error_messages(error: DomainError) -> list[str]:
+    """A domain error as form messages: one per offending field, addressed like the API does."""
+    found = [
+        f"{field}: {message}" if field not in ("data", "non_field_errors") else message
+        for field, field_messages in error.details.items()
+        if isinstance(field_messages, list)
+        for message in field_messages
+    ]
+    return found or [error.message]
+
+
+class GraphicCreateForm(forms.ModelForm):
+    class Meta:
+        model = Graphic
+        fields = ["title", "event_name", "data"]
+        help_texts = {
+            "data": 'Canvas JSON: {"background": {...} or null, "elements": [...]}.',
+        }
+
+    def clean_data(self) -> Any:
+        data = self.cleaned_data["data"]
+        # The canvas rules live in graphics.canvas; asking them here shows each problem on the
+        # form instead of failing the save in graphic_create.
+        try:
+            check_canvas_data(data)
+        except DomainError as error:
+            raise forms.ValidationError(error_messages(error)) from None
+        return data
+
+
+@admin.register(Graphic)
+class GraphicAdmin(admin.ModelAdmin):
+    form = GraphicCreateForm
+    list_display = [
+        "title",
+        "event_name",
+        "version",
+        "archived",
+        "updated_at",
+        "updated_by",
+        "lock_holder",
+    ]
+    list_filter = ["archived", "event_name"]
+    search_fields = ["title", "event_name"]
+    actions = ["archive_selected", "restore_selected", "delete_selected"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Graphic]:
+        return super().get_queryset(request).select_related("updated_by", "lock__holder")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Graphic | None = None) -> Any:
+        if obj is None:
+            return [(None, {"fields": ["title", "event_name", "data"]})]
+        return [
+            (None, {"fields": ["title", "event_name", "version", "lock_holder"]}),
+            ("Archive", {"fields": ["archived", "archived_at", "archived_by"]}),
+            ("History", {"fields": ["created_by", "created_at", "updated_by", "updated_at"]}),
+            ("Canvas", {"fields": ["canvas"]}),
+        ]
+
+    def has_change_permission(self, request: HttpRequest, obj: Graphic | None = None) -> bool:
+        # Editing a graphic needs its canvas lock and the version edited (graphic_update), which
+        # the dashboard and the API carry and a form does not. Without change permission Django
+        # shows the graphic read-only, with no Save button that could write around the lock.
+        return False
+
+    @admin.display(description="Lock holder")
+    def lock_holder(self, graphic: Graphic) -> str | None:
+        # An expired lock counts as free everywhere, so it shows as empty here too.
+        return lock_state(getattr(graphic, "lock", None))["locked_by"]
+
+    @admin.display(description="Canvas")
+    def canvas(self, graphic: Graphic) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(graphic.data, indent=2, ensure_ascii=False))
+
+    def save_model(self, request: HttpRequest, obj: Graphic, form: Any, change: bool) -> None:
+        # Only adds get here (the change form is read-only). Creating through the service makes
+        # an admin-made graphic validated, attributed and broadcast like any other; the admin
+        # needs only the new primary key to log the addition and redirect.
+        created = graphic_create(
+            user=request.user, title=obj.title, event_name=obj.event_name, data=obj.data
+        )
+        obj.pk = created.pk
+
+    def delete_model(self, request: HttpRequest, obj: Graphic) -> None:
+        # A refusal propagates to delete_view, which rolls back the admin log entry and reports it.
+        graphic_delete(user=request.user, graphic_id=obj.pk)
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as error:
+            self.message_user(request, f"Could not delete: {error.message}", messages.ERROR)
+            change_url = f"{self.admin_site.name}:graphics_graphic_change"
+            return HttpResponseRedirect(reverse(change_url, args=[object_id]))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Graphic]) -> None:
+        deleted = self._apply_to_each(
+            request,
+            list(queryset),
+            verb="delete",
+            done="Deleted",
+            call=lambda graphic: graphic_delete(user=request.user, graphic_id=graphic.pk),
+        )
+        if deleted:
+            self.log_deletions(request, deleted)  # type: ignore[arg-type]
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # graphic_delete decides who may delete and removes the graphic's lock row with it. The
+        # admin's own walk would also demand delete permission on that lock row, which nobody
+        # has (locks change only through the lock services), and so refuse every locked graphic.
+        deleted_objects, model_count, _perms_needed, protected = super().get_deleted_objects(
+            objs, request
+        )
+        return deleted_objects, model_count, set(), protected
+
+    @admin.action(description="Archive selected graphics")
+    def archive_selected(self, request: HttpRequest, queryset: QuerySet[Graphic]) -> None:
+        self._apply_to_each(
+            request,
+            queryset,
+            verb="archive",
+            done="Archived",
+            call=lambda graphic: graphic_archive(user=request.user, graphic_id=graphic.pk),
+        )
+
+    @admin.action(description="Restore selected graphics")
+    def restore_selected(self, request: HttpRequest, queryset: QuerySet[Graphic]) -> None:
+        self._apply_to_each(
+            request,
+            queryset,
+            verb="restore",
+            done="Restored",
+            call=lambda graphic: graphic_restore(user=request.user, graphic_id=graphic.pk),
+        )
+
+    @admin.action(permissions=["delete"], description="Delete selected graphics permanently")
+    def delete_selected(
+        self, request: HttpRequest, queryset: QuerySet[Graphic]
+    ) -> HttpResponse | None:
+        # Replaces Django's action of the same name, which would announce "Successfully deleted"
+        # for graphics the service refused. Its confirmation page is kept.
+        if request.POST.get("post"):
+            self.delete_queryset(request, queryset)
+            return None
+        return confirm_delete_selected(self, request, queryset)
+
+    def _apply_to_each(
+        self,
+        request: HttpRequest,
+        graphics: Iterable[Graphic],
+        *,
+        verb: str,
+        done: str,
+        call: Callable[[Graphic], Any],
+    ) -> list[Graphic]:
+        """Call the service for each graphic on its own, so one refusal does not undo the
+        others; report every refusal and then the successes. Returns the graphics it changed."""
+        succeeded: list[Graphic] = []
+        for graphic in graphics:
+            try:
+                call(graphic)
+            except DomainError as error:
+                self.message_user(
+                    request, f"Could not {verb} “{graphic.title}”: {error.message}", messages.ERROR
+                )
+            else:
+                succeeded.append(graphic)
+        if succeeded:
+            titles = ", ".join(f"“{graphic.title}”" for graphic in succeeded)
+            noun = "graphic" if len(succeeded) == 1 else "graphics"
+            self.message_user(
+                request, f"{done} {len(succeeded)} {noun}: {titles}.", messages.SUCCESS
+            )
+        return succeeded
