@@ -1,7 +1,8 @@
-"""Pages. (The home page is filled in by the admin/demo work.)"""
+"""Pages: for now the home page, which points at the API docs and the admin."""
 
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("GAL Live")
+    return render(request, "home.html")
