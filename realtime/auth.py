@@ -104,7 +104,9 @@ class WebSocketAuthMiddleware:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         scope = dict(scope)
         scope.update(user=AnonymousUser(), auth_method=None, auth_error=None, token_expires_at=None)
-        params = parse_qs(scope.get("query_string", b"").decode("latin1"))
+        # keep_blank_values: `?token=` is a token that is present (and invalid), not a missing
+        # one; dropping it would let the session cookie authenticate in its place.
+        params = parse_qs(scope.get("query_string", b"").decode("latin1"), keep_blank_values=True)
         tokens = params.get(TOKEN_QUERY_PARAMETER)
         if tokens is not None:
             try:
