@@ -3,10 +3,11 @@ One error shape for every failed API request:
 
     {"error": {"code": str, "message": str, "details": {...}}}
 
-`api_exception_handler` (DRF's EXCEPTION_HANDLER) turns domain errors, DRF's exceptions and
-Django's Http404/PermissionDenied into it; `JSONBodyParser` makes sure a malformed, too deeply
-nested or oversized body ends as one of these errors and never as a 500; `api_not_found` answers
-unknown URLs under /api/ the same way. `ErrorResponse` describes the shape in the OpenAPI schema.
+`api_exception_handler` (DRF's EXCEPTION_HANDLER) puts domain errors, DRF's exceptions, Django's
+Http404 and PermissionDenied, and bodies over DATA_UPLOAD_MAX_MEMORY_SIZE into it.
+`JSONBodyParser` turns a body nested too deeply into one of these errors rather than a 500.
+`api_not_found` answers unknown URLs under /api/ the same way. `ErrorResponse` describes the
+shape in the OpenAPI schema.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
@@ -22,7 +24,6 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
 
 from gal_dashboard.errors import DomainError, TooLarge
 
@@ -50,6 +51,16 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """The response for an exception raised by an API view, in the one error shape.
     Returns None for anything unexpected, which Django turns into a 500."""
+    # Imported here, not at the top: rest_framework.views loads DEFAULT_PARSER_CLASSES when it is
+    # imported, and that setting names JSONBodyParser in this module.
+    from rest_framework.views import set_rollback
+
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        exc = TooLarge(
+            f"The request body is over the limit of {limit} bytes.",
+            details={"body": [f"Must be at most {limit} bytes."]},
+        )
     if isinstance(exc, DomainError):
         response = Response({"error": exc.as_dict()}, status=exc.http_status)
     else:
@@ -60,8 +71,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if not isinstance(exc, exceptions.APIException):
             return None
         response = Response(_describe(exc), status=exc.status_code)
-        if isinstance(exc, exceptions.Throttled) and exc.wait:
-            response["Retry-After"] = str(int(exc.wait))
+        wait = getattr(exc, "wait", None)  # set by Throttled
+        if wait:
+            response["Retry-After"] = str(int(wait))
     if response.status_code == 401:
         # RFC 7235 requires the challenge on every 401, including the ones our services raise.
         header = getattr(exc, "auth_header", None) or _authenticate_header(context)
@@ -79,7 +91,7 @@ def _describe(exc: exceptions.APIException) -> dict[str, Any]:
     if code == "not_authenticated" and exc.status_code == 403:
         # DRF downgrades a failed authentication to 403 on views that accept no credentials.
         code = "permission_denied"
-    detail = exc.detail
+    detail: Any = exc.detail
     if code == "validation_error":
         if isinstance(detail, dict):
             return error_body(code, _VALIDATION_MESSAGE, dict(detail))
@@ -105,29 +117,11 @@ def _authenticate_header(context: dict[str, Any]) -> str | None:
 
 class JSONBodyParser(JSONParser):
     """
-    DRF's JSON parser with the two limits it lacks.
-
-    Size: DRF streams the body past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check, so a client could
-    make the server read any amount; the same limit is applied here (413 too_large). The canvas
-    has its own, smaller limit (GRAPHIC_DATA_MAX_BYTES), checked by the services.
-
-    Depth: the json module raises RecursionError, not ValueError, on deeply nested input, which
-    DRF does not catch; that is a malformed body for us (400 invalid_json), not a 500.
+    DRF's JSON parser, but a body nested too deeply is a ParseError (400 invalid_json): the json
+    module raises RecursionError there, not ValueError, and DRF lets that through as a 500.
     """
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        request = (parser_context or {}).get("request")
-        if limit is not None and request is not None:
-            try:
-                length = int(request.META.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
-            if length > limit:
-                raise TooLarge(
-                    f"The request body is {length} bytes; the limit is {limit} bytes.",
-                    details={"body": [f"Must be at most {limit} bytes."]},
-                )
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError:

@@ -1,3 +1,52 @@
-"""REST API routes, mounted under /api/. (Filled in by the REST API work.)"""
+"""REST API routes, mounted under /api/ (namespace "api"). Unknown URLs answer 404 as JSON."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from gal_dashboard import auth_api
+from gal_dashboard.api_errors import api_not_found
+from graphics import api as graphics_api
+from locks import api as locks_api
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token/", auth_api.TokenObtainView.as_view(), name="token-obtain"),
+    path("auth/token/refresh/", auth_api.TokenRefreshPairView.as_view(), name="token-refresh"),
+    path("auth/token/verify/", auth_api.TokenCheckView.as_view(), name="token-verify"),
+    path("auth/logout/", auth_api.LogoutView.as_view(), name="logout"),
+    path("graphics/", graphics_api.GraphicListView.as_view(), name="graphic-list"),
+    path("graphics/events/", graphics_api.GraphicEventNamesView.as_view(), name="event-names"),
+    path(
+        "graphics/<int:graphic_id>/",
+        graphics_api.GraphicDetailView.as_view(),
+        name="graphic-detail",
+    ),
+    path(
+        "graphics/<int:graphic_id>/archive/",
+        graphics_api.GraphicArchiveView.as_view(),
+        name="graphic-archive",
+    ),
+    path(
+        "graphics/<int:graphic_id>/restore/",
+        graphics_api.GraphicRestoreView.as_view(),
+        name="graphic-restore",
+    ),
+    path(
+        "graphics/<int:graphic_id>/duplicate/",
+        graphics_api.GraphicDuplicateView.as_view(),
+        name="graphic-duplicate",
+    ),
+    path("graphics/<int:graphic_id>/lock/", locks_api.GraphicLockView.as_view(), name="lock"),
+    path(
+        "graphics/<int:graphic_id>/lock/override/",
+        locks_api.GraphicLockOverrideView.as_view(),
+        name="lock-override",
+    ),
+    path("locks/", locks_api.LockListView.as_view(), name="lock-list"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"^.*$", api_not_found),
+]

@@ -1,0 +1,279 @@
+"""
+The graphics REST API: list, read, create, edit, archive, restore, duplicate and delete.
+
+Each view checks the shape of the request (a JSON object), calls one function of
+`graphics.services`, and answers with the shapes of `graphics.serialization` plus the graphic's
+lock state (`locks.selectors.lock_state`), exactly as the WebSocket sends them. Values go to the
+services as received: they check types and permissions and raise the errors the client sees.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gal_dashboard.access import VIEW_GRAPHIC, require_permission
+from gal_dashboard.api_errors import error_responses
+from gal_dashboard.errors import ValidationFailed
+from graphics.api_serializers import (
+    DuplicateSerializer,
+    GraphicCreateSerializer,
+    GraphicPageSerializer,
+    GraphicSerializer,
+    GraphicUpdateSerializer,
+    ReasonSerializer,
+)
+from graphics.models import Graphic
+from graphics.selectors import ARCHIVED_FILTERS, graphic_event_names, graphic_get, graphic_list
+from graphics.serialization import graphic_payload, graphic_summary
+from graphics.services import (
+    UNSET,
+    graphic_archive,
+    graphic_create,
+    graphic_delete,
+    graphic_duplicate,
+    graphic_restore,
+    graphic_update,
+)
+from locks.models import CanvasLock
+from locks.selectors import lock_live, lock_state
+
+TAG = "graphics"
+
+
+class CanViewGraphics(BasePermission):
+    """
+    Reads need `graphics.view_graphic`; writes need a signed-in user here and are authorised by
+    their service. Both go through `require_permission`, so a 401 or 403 from a read has the
+    same code and details as one from a service.
+    """
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            require_permission(request.user, VIEW_GRAPHIC)
+        else:
+            require_permission(request.user)
+        return True
+
+
+class GraphicPagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    # A whole event's graphics fit in one page; more would make one response too heavy to send.
+    max_page_size = 200
+
+
+class GraphicsAPIView(APIView):
+    permission_classes = [CanViewGraphics]
+
+
+def request_object(request: Request) -> dict[str, Any]:
+    """The request's JSON object body ({} when there is no body)."""
+    body = request.data
+    if not isinstance(body, dict):
+        raise ValidationFailed(
+            "The request body must be a JSON object.",
+            details={"non_field_errors": ["Expected a JSON object."]},
+        )
+    return body
+
+
+def graphic_with_lock(graphic: Graphic, lock: CanvasLock | None) -> dict[str, Any]:
+    return {**graphic_payload(graphic), "lock": lock_state(lock)}
+
+
+def summary_with_lock(graphic: Graphic) -> dict[str, Any]:
+    # The list selects the lock with each graphic; a graphic without one has no attribute.
+    return {**graphic_summary(graphic), "lock": lock_state(getattr(graphic, "lock", None))}
+
+
+GRAPHIC_ID = OpenApiParameter("graphic_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+class GraphicListView(GraphicsAPIView):
+    pagination_class = GraphicPagination
+
+    @extend_schema(
+        tags=[TAG],
+        summary="List graphics",
+        operation_id="graphics_list",
+        description="Summaries (no canvas) with their lock, most recently changed first.",
+        parameters=[
+            OpenApiParameter(
+                "archived",
+                OpenApiTypes.STR,
+                enum=list(ARCHIVED_FILTERS),
+                default="false",
+                description="false: active graphics; true: the archive; all: both.",
+            ),
+            OpenApiParameter("event_name", OpenApiTypes.STR, description="Exact event name."),
+            OpenApiParameter(
+                "q", OpenApiTypes.STR, description="Search title and event name (any case)."
+            ),
+            OpenApiParameter("page", OpenApiTypes.INT, description="1-based page number."),
+            OpenApiParameter(
+                "page_size",
+                OpenApiTypes.INT,
+                description=f"Default 50, at most {GraphicPagination.max_page_size}.",
+            ),
+        ],
+        responses={200: GraphicPageSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        graphics = graphic_list(
+            archived=params.get("archived", "false"),
+            event_name=params.get("event_name") or None,
+            query=params.get("q") or None,
+        ).select_related("lock__holder")
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(graphics, request, view=self) or []
+        return paginator.get_paginated_response([summary_with_lock(graphic) for graphic in page])
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Create a graphic",
+        request=GraphicCreateSerializer,
+        responses={201: GraphicSerializer, **error_responses(400, 401, 403, 413)},
+    )
+    def post(self, request: Request) -> Response:
+        body = request_object(request)
+        graphic = graphic_create(
+            user=request.user,
+            title=body.get("title"),
+            event_name=body.get("event_name"),
+            data=body.get("data"),
+        )
+        # A graphic that did not exist a moment ago has no lock.
+        return Response(graphic_with_lock(graphic, None), status=201)
+
+
+class GraphicDetailView(GraphicsAPIView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Read a graphic",
+        parameters=[GRAPHIC_ID],
+        responses={200: GraphicSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, graphic_id: int) -> Response:
+        graphic = graphic_get(graphic_id=graphic_id)
+        return Response(graphic_with_lock(graphic, lock_live(graphic_id=graphic.pk)))
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Edit a graphic",
+        description=(
+            "Change title, event_name and/or data. You must hold the graphic's lock "
+            "(lock_conflict otherwise) and send the version you edited (version_conflict "
+            "names the current one otherwise)."
+        ),
+        parameters=[GRAPHIC_ID],
+        request=GraphicUpdateSerializer,
+        responses={200: GraphicSerializer, **error_responses(400, 401, 403, 404, 409, 413)},
+    )
+    def patch(self, request: Request, graphic_id: int) -> Response:
+        body = request_object(request)
+        graphic = graphic_update(
+            user=request.user,
+            graphic_id=graphic_id,
+            version=body.get("version"),
+            title=body.get("title", UNSET),
+            event_name=body.get("event_name", UNSET),
+            data=body.get("data", UNSET),
+        )
+        return Response(graphic_with_lock(graphic, lock_live(graphic_id=graphic.pk)))
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Delete a graphic permanently",
+        description=(
+            "Needs graphics.delete_graphic (Lock admin). Refused while someone else holds the "
+            "lock. The reason may come in the JSON body or as ?reason=."
+        ),
+        parameters=[
+            GRAPHIC_ID,
+            OpenApiParameter("reason", OpenApiTypes.STR, description="Why; kept in the log."),
+        ],
+        request=ReasonSerializer,
+        responses={204: None, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def delete(self, request: Request, graphic_id: int) -> Response:
+        body = request_object(request)
+        reason = body.get("reason", request.query_params.get("reason", ""))
+        graphic_delete(user=request.user, graphic_id=graphic_id, reason=reason)
+        return Response(status=204)
+
+
+class GraphicArchiveView(GraphicsAPIView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Archive a graphic",
+        description="Refused while someone else holds the lock; your own lock is released.",
+        parameters=[GRAPHIC_ID],
+        request=ReasonSerializer,
+        responses={200: GraphicSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, graphic_id: int) -> Response:
+        body = request_object(request)
+        graphic = graphic_archive(
+            user=request.user, graphic_id=graphic_id, reason=body.get("reason", "")
+        )
+        # Archiving releases the archiver's lock and refuses anyone else's: none is left.
+        return Response(graphic_with_lock(graphic, None))
+
+
+class GraphicRestoreView(GraphicsAPIView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Restore an archived graphic",
+        parameters=[GRAPHIC_ID],
+        request=ReasonSerializer,
+        responses={200: GraphicSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, graphic_id: int) -> Response:
+        body = request_object(request)
+        graphic = graphic_restore(
+            user=request.user, graphic_id=graphic_id, reason=body.get("reason", "")
+        )
+        return Response(graphic_with_lock(graphic, lock_live(graphic_id=graphic.pk)))
+
+
+class GraphicDuplicateView(GraphicsAPIView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Duplicate a graphic",
+        description="A new, active copy with the same event and canvas.",
+        parameters=[GRAPHIC_ID],
+        request=DuplicateSerializer,
+        responses={201: GraphicSerializer, **error_responses(400, 401, 403, 404, 413)},
+    )
+    def post(self, request: Request, graphic_id: int) -> Response:
+        body = request_object(request)
+        graphic = graphic_duplicate(
+            user=request.user, graphic_id=graphic_id, title=body.get("title")
+        )
+        # The copy is new, so nobody holds its lock.
+        return Response(graphic_with_lock(graphic, None), status=201)
+
+
+class GraphicEventNamesView(GraphicsAPIView):
+    @extend_schema(
+        tags=[TAG],
+        summary="List event names",
+        description=(
+            "GET /api/graphics/events/: the distinct event names of all graphics (archived "
+            "ones included), alphabetically, for the event filter."
+        ),
+        responses={
+            200: OpenApiResponse({"type": "array", "items": {"type": "string"}}),
+            **error_responses(401, 403),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        return Response(graphic_event_names())

@@ -1,0 +1,144 @@
+"""
+The bodies of the REST API, as the OpenAPI schema shows them.
+
+These serializers describe; they build nothing and check nothing. Responses are made by
+`graphics.serialization` and `locks.selectors.lock_state` (the shapes the WebSocket sends too),
+and request values go to the services as received, because the services are where values are
+checked. `tests/test_openapi.py` keeps these descriptions in step with the real shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import (
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
+from rest_framework import serializers
+
+from graphics.canvas import Canvas
+from graphics.services import TEXT_FIELD_MAX_LENGTH
+from locks.services import REASON_MAX_LENGTH
+
+
+class CanvasField(serializers.JSONField):
+    """A canvas document; its schema is the one `graphics.canvas.Canvas` validates against."""
+
+
+class CanvasFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = CanvasField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
+        return auto_schema.resolve_serializer(Canvas, direction).ref
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class LockStateSerializer(serializers.Serializer):
+    """A graphic's lock. An expired lock shows as free: locked false and every other field null."""
+
+    locked = serializers.BooleanField()
+    locked_by = serializers.CharField(allow_null=True, help_text="The holder's username.")
+    locked_by_id = serializers.IntegerField(allow_null=True)
+    lock_time = serializers.DateTimeField(allow_null=True, help_text="When the holder took it.")
+    expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="Free after this unless the holder refreshes it."
+    )
+    fencing_token = serializers.IntegerField(
+        allow_null=True, help_text="Grows with every new holder of this graphic's lock."
+    )
+
+
+class GraphicSummarySerializer(serializers.Serializer):
+    """A graphic without its canvas, as the list shows it."""
+
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    event_name = serializers.CharField()
+    version = serializers.IntegerField(help_text="Grows with every change of title, event or data.")
+    archived = serializers.BooleanField()
+    archived_at = serializers.DateTimeField(allow_null=True)
+    archived_by = UserRefSerializer(allow_null=True)
+    created_by = UserRefSerializer(allow_null=True)
+    updated_by = UserRefSerializer(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    lock = LockStateSerializer()
+
+
+class GraphicSerializer(GraphicSummarySerializer):
+    """The whole graphic, canvas included."""
+
+    # A field named data shadows Serializer.data only for type checkers: DRF's metaclass
+    # moves declared fields into _declared_fields.
+    data = CanvasField()  # type: ignore[assignment]
+
+
+class GraphicPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = GraphicSummarySerializer(many=True)
+
+
+class GraphicCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=TEXT_FIELD_MAX_LENGTH)
+    event_name = serializers.CharField(max_length=TEXT_FIELD_MAX_LENGTH)
+    data = CanvasField(  # type: ignore[assignment]
+        required=False, allow_null=True, help_text="Omitted or null: an empty canvas."
+    )
+
+
+class GraphicUpdateSerializer(serializers.Serializer):
+    version = serializers.IntegerField(
+        min_value=1, help_text="The version you edited; a stale one is a version_conflict."
+    )
+    title = serializers.CharField(max_length=TEXT_FIELD_MAX_LENGTH, required=False)
+    event_name = serializers.CharField(max_length=TEXT_FIELD_MAX_LENGTH, required=False)
+    data = CanvasField(required=False)  # type: ignore[assignment]
+
+
+class GraphicUpdateSerializerExtension(OpenApiSerializerExtension):
+    target_class = GraphicUpdateSerializer
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+        # The schema generator makes every field of a PATCH body optional; version is not.
+        return auto_schema._map_serializer(self.target_class(), direction, bypass_extensions=True)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=REASON_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="Why; kept in the event log.",
+    )
+
+
+class DuplicateSerializer(serializers.Serializer):
+    title = serializers.CharField(
+        max_length=TEXT_FIELD_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text='Omitted or blank: "<title> (Copy)".',
+    )
+
+
+class LockOverrideSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=REASON_MAX_LENGTH, help_text="Kept in the lock audit."
+    )
+    take_over = serializers.BooleanField(
+        default=False,
+        help_text="true: you become the holder. false (default): the lock is released.",
+    )
+
+
+class LiveLockSerializer(serializers.Serializer):
+    graphic_id = serializers.IntegerField()
+    graphic_title = serializers.CharField()
+    lock = LockStateSerializer()
