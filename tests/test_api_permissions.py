@@ -1,0 +1,158 @@
+"""
+Who may do what through the API: every role against every endpoint.
+
+Each cell is a real request with a real access token against a graphic set up so that the
+action would succeed for someone allowed to do it (the actor holds the lock before editing, the
+graphic is archived before restoring, someone else holds the lock before an override). A refused
+request changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from gal_dashboard.access import EDITOR, LOCK_ADMIN, VIEWER
+from graphics.models import Graphic
+from graphics.services import graphic_archive
+from locks.models import CanvasLock
+from locks.services import lock_acquire
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    # PBKDF2 spends half a second on each user by design; these tests need no such protection.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+ROLES = ("anonymous", "no_role", "viewer", "editor", "lock_admin", "superuser")
+READ = (401, 403, 200, 200, 200, 200)
+
+
+@dataclass(frozen=True)
+class Action:
+    method: str
+    path: str  # {id} is the graphic's id
+    body: dict[str, Any] | None = None
+    # Runs before the request with (graphic, actor, someone_else).
+    setup: Callable[[Any, Any, Any], None] = field(default=lambda graphic, actor, other: None)
+
+
+def hold_lock_if_allowed(graphic: Any, actor: Any, other: Any) -> None:
+    if actor is not None and actor.has_perm("locks.acquire_lock"):
+        lock_acquire(user=actor, graphic_id=graphic.pk)
+
+
+def archive_first(graphic: Any, actor: Any, other: Any) -> None:
+    graphic_archive(user=other, graphic_id=graphic.pk)
+
+
+def someone_else_holds_the_lock(graphic: Any, actor: Any, other: Any) -> None:
+    lock_acquire(user=other, graphic_id=graphic.pk)
+
+
+ACTIONS: dict[str, Action] = {
+    "list": Action("get", "/api/graphics/"),
+    "retrieve": Action("get", "/api/graphics/{id}/"),
+    "event_names": Action("get", "/api/graphics/events/"),
+    "create": Action("post", "/api/graphics/", {"title": "New", "event_name": "Week 2"}),
+    "update": Action(
+        "patch", "/api/graphics/{id}/", {"version": 1, "title": "Edited"}, hold_lock_if_allowed
+    ),
+    "delete": Action("delete", "/api/graphics/{id}/"),
+    "archive": Action("post", "/api/graphics/{id}/archive/"),
+    "restore": Action("post", "/api/graphics/{id}/restore/", setup=archive_first),
+    "duplicate": Action("post", "/api/graphics/{id}/duplicate/"),
+    "lock_status": Action("get", "/api/graphics/{id}/lock/"),
+    "lock_acquire": Action("post", "/api/graphics/{id}/lock/"),
+    "lock_release": Action("delete", "/api/graphics/{id}/lock/", setup=hold_lock_if_allowed),
+    "lock_override": Action(
+        "post",
+        "/api/graphics/{id}/lock/override/",
+        {"reason": "Operator left", "take_over": True},
+        someone_else_holds_the_lock,
+    ),
+    "locks_list": Action("get", "/api/locks/"),
+}
+
+#                  anonymous  no role  Viewer  Editor  Lock admin  superuser
+MATRIX: dict[str, tuple[int, ...]] = {
+    "list": READ,
+    "retrieve": READ,
+    "event_names": READ,
+    "lock_status": READ,
+    "locks_list": READ,
+    "create": (401, 403, 403, 201, 201, 201),
+    "update": (401, 403, 403, 200, 200, 200),
+    "delete": (401, 403, 403, 403, 204, 204),
+    "archive": (401, 403, 403, 200, 200, 200),
+    "restore": (401, 403, 403, 200, 200, 200),
+    "duplicate": (401, 403, 403, 201, 201, 201),
+    "lock_acquire": (401, 403, 403, 200, 200, 200),
+    "lock_release": (401, 403, 403, 204, 204, 204),
+    "lock_override": (401, 403, 403, 403, 200, 200),
+}
+
+CASES = [
+    pytest.param(action, role, status, id=f"{action}-{role}")
+    for action, statuses in MATRIX.items()
+    for role, status in zip(ROLES, statuses, strict=True)
+]
+
+
+def make_actor(make_user: Callable[..., Any], role: str) -> Any:
+    if role == "anonymous":
+        return None
+    if role == "superuser":
+        return make_user("actor", superuser=True)
+    group = {"no_role": None, "viewer": VIEWER, "editor": EDITOR, "lock_admin": LOCK_ADMIN}[role]
+    return make_user("actor", role=group)
+
+
+def snapshot() -> tuple[Any, ...]:
+    graphics = tuple(
+        Graphic.objects.order_by("pk").values_list("pk", "title", "version", "archived")
+    )
+    locks = tuple(CanvasLock.objects.order_by("pk").values_list("graphic_id", "holder_id"))
+    return graphics, locks
+
+
+def test_the_matrix_covers_every_action() -> None:
+    """Every endpoint in the table has a row, and every row has a cell for each role."""
+    assert set(MATRIX) == set(ACTIONS)
+    assert all(len(row) == len(ROLES) for row in MATRIX.values())
+
+
+@pytest.mark.parametrize(("action", "role", "expected"), CASES)
+def test_permission_matrix(
+    action: str, role: str, expected: int, make_user: Callable[..., Any], make_graphic: Any
+) -> None:
+    """Reads need the Viewer role; creating, editing, archiving, restoring, duplicating and
+    locking need Editor; deleting and overriding locks need Lock admin; superusers may do all;
+    anonymous requests are 401 and refused ones 403, in the error shape, changing nothing."""
+    other = make_user("other", role=EDITOR)
+    graphic = make_graphic(by=other)
+    actor = make_actor(make_user, role)
+    spec = ACTIONS[action]
+    spec.setup(graphic, actor, other)
+    client = APIClient()
+    if actor is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(actor)}")
+    before = snapshot()
+
+    response = getattr(client, spec.method)(
+        spec.path.format(id=graphic.pk), spec.body, format="json"
+    )
+
+    assert response.status_code == expected, response.content
+    if expected in (401, 403):
+        code = "not_authenticated" if expected == 401 else "permission_denied"
+        assert response.json()["error"]["code"] == code
+        assert snapshot() == before
