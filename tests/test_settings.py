@@ -1,0 +1,176 @@
+"""Settings come from the environment and fail loudly when they are wrong.
+
+Each case starts a fresh Python with a clean environment (only what the case sets), because
+settings are read once at import and the test process has already imported them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET_KEY = "settings-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
+
+PROBE = """
+import json, os
+os.environ["DJANGO_SETTINGS_MODULE"] = "gal_dashboard.settings"
+import django
+django.setup()
+from django.conf import settings
+database = settings.DATABASES["default"]
+layer = settings.CHANNEL_LAYERS["default"]
+print(json.dumps({
+    "DEBUG": settings.DEBUG,
+    "SECRET_KEY": settings.SECRET_KEY,
+    "ALLOWED_HOSTS": settings.ALLOWED_HOSTS,
+    "ENGINE": database["ENGINE"],
+    "NAME": str(database["NAME"]),
+    "HOST": database.get("HOST", ""),
+    "PORT": database.get("PORT", ""),
+    "USER": database.get("USER", ""),
+    "OPTIONS": database.get("OPTIONS", {}),
+    "CHANNEL_BACKEND": layer["BACKEND"],
+    "CHANNEL_CONFIG": layer.get("CONFIG", {}),
+    "LOCK_TTL_SECONDS": settings.LOCK_TTL_SECONDS,
+    "GRAPHIC_DATA_MAX_BYTES": settings.GRAPHIC_DATA_MAX_BYTES,
+}))
+"""
+
+
+def start_django(**environ: str) -> subprocess.CompletedProcess[str]:
+    """Import the settings and set Django up in a new interpreter whose environment holds
+    only PATH and `environ`."""
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1", **environ}
+    return subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def loaded_settings(**environ: str) -> dict[str, Any]:
+    """The settings Django starts with under `environ` (which must be valid)."""
+    result = start_django(**environ)
+    assert result.returncode == 0, result.stderr
+    settings: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return settings
+
+
+def refusal(**environ: str) -> str:
+    """The error output of a start that `environ` must make fail with ImproperlyConfigured."""
+    result = start_django(**environ)
+    assert result.returncode != 0, result.stdout
+    assert "django.core.exceptions.ImproperlyConfigured" in result.stderr, result.stderr
+    return result.stderr
+
+
+@pytest.mark.parametrize("debug", [None, "", "false", "0", "no"])
+def test_without_a_secret_key_production_refuses_to_start(debug: str | None) -> None:
+    """With DEBUG unset or false and no SECRET_KEY, the server does not start, and the error
+    says what to set."""
+    environ = {} if debug is None else {"DEBUG": debug}
+    message = refusal(**environ)
+    assert "SECRET_KEY is not set" in message
+    assert "DEBUG=true" in message
+
+
+def test_debug_starts_with_a_development_key() -> None:
+    """For local development, DEBUG=true without a SECRET_KEY starts with a fixed development
+    key that says it is insecure."""
+    settings = loaded_settings(DEBUG="true")
+    assert settings["DEBUG"] is True
+    assert settings["SECRET_KEY"]
+    assert "insecure" in settings["SECRET_KEY"]
+
+
+def test_a_given_secret_key_is_used_and_debug_is_off_by_default() -> None:
+    """Production sets SECRET_KEY; DEBUG is off unless asked for, and the documented
+    defaults apply."""
+    settings = loaded_settings(SECRET_KEY=TEST_SECRET_KEY)
+    assert settings["SECRET_KEY"] == TEST_SECRET_KEY
+    assert settings["DEBUG"] is False
+    assert settings["ALLOWED_HOSTS"] == ["127.0.0.1", "localhost"]
+    assert settings["LOCK_TTL_SECONDS"] == 300
+    assert settings["GRAPHIC_DATA_MAX_BYTES"] == 1024 * 1024
+
+
+def test_without_database_url_the_database_is_sqlite_with_immediate_transactions() -> None:
+    """The default database is a SQLite file under var/, whose writers queue (IMMEDIATE)
+    rather than fail with "database is locked"."""
+    settings = loaded_settings(SECRET_KEY=TEST_SECRET_KEY)
+    assert settings["ENGINE"] == "django.db.backends.sqlite3"
+    assert settings["NAME"] == str(PROJECT_ROOT / "var" / "db.sqlite3")
+    assert settings["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_a_postgres_database_url_selects_postgresql() -> None:
+    """DATABASE_URL=postgres://... is parsed into the PostgreSQL engine with its host, port,
+    user and database name (nothing connects at start)."""
+    settings = loaded_settings(
+        SECRET_KEY=TEST_SECRET_KEY,
+        DATABASE_URL="postgres://gal:s3cret@db.example.internal:5433/gal_live",
+    )
+    assert settings["ENGINE"] == "django.db.backends.postgresql"
+    assert settings["NAME"] == "gal_live"
+    assert (settings["HOST"], settings["PORT"], settings["USER"]) == (
+        "db.example.internal",
+        5433,
+        "gal",
+    )
+
+
+def test_redis_url_selects_the_redis_pubsub_channel_layer() -> None:
+    """With REDIS_URL several servers share the Redis pub/sub channel layer at that URL."""
+    settings = loaded_settings(SECRET_KEY=TEST_SECRET_KEY, REDIS_URL="redis://127.0.0.1:6379/3")
+    assert settings["CHANNEL_BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert settings["CHANNEL_CONFIG"]["hosts"] == ["redis://127.0.0.1:6379/3"]
+
+
+def test_without_redis_url_the_channel_layer_is_in_memory() -> None:
+    """Without REDIS_URL, one server process uses the in-memory channel layer."""
+    settings = loaded_settings(SECRET_KEY=TEST_SECRET_KEY)
+    assert settings["CHANNEL_BACKEND"] == "channels.layers.InMemoryChannelLayer"
+
+
+def test_integer_settings_are_read_from_the_environment() -> None:
+    """LOCK_TTL_SECONDS and GRAPHIC_DATA_MAX_BYTES take whole numbers from the environment;
+    ALLOWED_HOSTS is a comma-separated list."""
+    settings = loaded_settings(
+        SECRET_KEY=TEST_SECRET_KEY,
+        LOCK_TTL_SECONDS="30",
+        GRAPHIC_DATA_MAX_BYTES="4096",
+        ALLOWED_HOSTS=" live.gal.example , localhost ,",
+    )
+    assert settings["LOCK_TTL_SECONDS"] == 30
+    assert settings["GRAPHIC_DATA_MAX_BYTES"] == 4096
+    assert settings["ALLOWED_HOSTS"] == ["live.gal.example", "localhost"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("LOCK_TTL_SECONDS", "abc", "LOCK_TTL_SECONDS must be a whole number"),
+        ("LOCK_TTL_SECONDS", "2.5", "LOCK_TTL_SECONDS must be a whole number"),
+        ("LOCK_TTL_SECONDS", "0", "LOCK_TTL_SECONDS must be at least 1"),
+        ("GRAPHIC_DATA_MAX_BYTES", "1MB", "GRAPHIC_DATA_MAX_BYTES must be a whole number"),
+        ("GRAPHIC_DATA_MAX_BYTES", "100", "GRAPHIC_DATA_MAX_BYTES must be at least 1024"),
+        ("DEBUG", "maybe", "DEBUG must be true or false"),
+    ],
+)
+def test_a_malformed_setting_refuses_to_start_naming_it(name: str, value: str, says: str) -> None:
+    """A setting that is not what it should be stops the start with a message naming the
+    setting and the bad value, rather than running with a surprise."""
+    message = refusal(SECRET_KEY=TEST_SECRET_KEY, **{name: value})
+    assert says in message
+    assert repr(value) in message or value in message
