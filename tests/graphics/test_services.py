@@ -560,12 +560,14 @@ ACTIONS_ON_A_GRAPHIC: list[tuple[Callable[..., Any], dict[str, Any]]] = [
 
 
 @pytest.mark.parametrize(("action", "extra"), ACTIONS_ON_A_GRAPHIC)
+@pytest.mark.parametrize("graphic_id", [999_999, 2**70])
 def test_a_graphic_that_does_not_exist_is_not_found(
-    superuser: Any, action: Callable[..., Any], extra: dict[str, Any]
+    superuser: Any, action: Callable[..., Any], extra: dict[str, Any], graphic_id: int
 ) -> None:
-    """Every action on a missing graphic id says not_found (404)."""
+    """Every action on a missing graphic id, even one too large for the database's id
+    column, says not_found (404)."""
     with pytest.raises(NotFound) as caught:
-        action(user=superuser, graphic_id=999_999, **extra)
+        action(user=superuser, graphic_id=graphic_id, **extra)
     assert caught.value.http_status == 404
 
 
