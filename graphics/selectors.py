@@ -14,16 +14,18 @@ ARCHIVED_FILTERS = ("false", "true", "all")
 
 def check_graphic_id(graphic_id: Any) -> int:
     if isinstance(graphic_id, bool) or not isinstance(graphic_id, int) or graphic_id < 1:
-        raise ValidationFailed(details={"graphic_id": ["A graphic id (positive whole number) is required."]})
+        raise ValidationFailed(
+            details={"graphic_id": ["A graphic id (positive whole number) is required."]}
+        )
     return graphic_id
 
 
 def graphic_get(*, graphic_id: Any) -> Graphic:
     graphic_id = check_graphic_id(graphic_id)
     try:
-        return Graphic.objects.select_related(
-            "created_by", "updated_by", "archived_by"
-        ).get(pk=graphic_id)
+        return Graphic.objects.select_related("created_by", "updated_by", "archived_by").get(
+            pk=graphic_id
+        )
     except Graphic.DoesNotExist:
         raise NotFound(f"Graphic {graphic_id} does not exist.") from None
 

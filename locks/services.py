@@ -41,7 +41,9 @@ def check_reason(value: Any, *, required: bool = False) -> str:
         raise ValidationFailed(details={"reason": ["A reason is required."]})
     if len(cleaned) > REASON_MAX_LENGTH:
         raise ValidationFailed(
-            details={"reason": [f"Ensure this field has no more than {REASON_MAX_LENGTH} characters."]}
+            details={
+                "reason": [f"Ensure this field has no more than {REASON_MAX_LENGTH} characters."]
+            }
         )
     return cleaned
 
