@@ -64,7 +64,13 @@ test: dev-install lint typecheck
 		$(BIN)/pytest; \
 	fi
 
-bench: dev-install
+$(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	@touch $(VENV)/.installed $(VENV)/.dev-installed $@
+
+# Fan-out benchmark against a raw websockets ceiling; see docs/performance.md.
+# Options: make bench BENCH_ARGS="--scenario rate --subscribers 1000 --rate 20"
+bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/fanout.py $(BENCH_ARGS)
 
 clean:

@@ -43,6 +43,19 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return value
 
 
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from exc
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -84,6 +97,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ from daphne itself, in development and production alike.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -121,7 +136,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "db.sqlite3",
+            "NAME": str(VAR_DIR / "db.sqlite3"),
             # The test database is a file, not memory, so that a daphne process started by the
             # end-to-end tests sees the same data as the test itself.
             # One file per test run (by process id) so that parallel runs never share it.
@@ -190,6 +205,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "gal_dashboard.api_errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["gal_dashboard.api_errors.JSONBodyParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -203,7 +219,6 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
-    "DEFAULT_PARSER_CLASSES": ["gal_dashboard.api_errors.JSONBodyParser"],
 }
 
 SPECTACULAR_SETTINGS = {
@@ -212,6 +227,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # 3.1 is JSON Schema, so the canvas schema generated from graphics.canvas fits as it is.
+    "OAS_VERSION": "3.1.0",
     # The docs page loads Swagger UI from our static files (drf-spectacular-sidecar), not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -224,9 +241,15 @@ LOCK_TTL_SECONDS = env_int("LOCK_TTL_SECONDS", 300, minimum=1)
 # 1 MiB of canvas JSON: room for hundreds of elements, small enough to broadcast to every screen.
 GRAPHIC_DATA_MAX_BYTES = env_int("GRAPHIC_DATA_MAX_BYTES", 1024 * 1024, minimum=1024)
 
+# Real-time delivery.
+# Each server reads the event log this often to pick up any event whose broadcast was lost
+# (Redis away, a change made by a process without a channel layer): the worst-case delay then.
+EVENT_POLL_INTERVAL_SECONDS = env_float("EVENT_POLL_INTERVAL_SECONDS", 2.0, minimum=0.05)
+# Expired locks are recorded and broadcast within this interval (plus delivery) of expires_at;
+# the design promises 5 s.
+LOCK_SWEEP_INTERVAL_SECONDS = env_float("LOCK_SWEEP_INTERVAL_SECONDS", 2.0, minimum=0.05)
+
 LOGGING = {
-    # 3.1 is JSON Schema, so the canvas schema generated from graphics.canvas fits as it is.
-    "OAS_VERSION": "3.1.0",
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_secrets": {"()": "gal_dashboard.logging.RedactSecretsFilter"}},

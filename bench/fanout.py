@@ -1,0 +1,361 @@
+"""
+`make bench`: fan-out benchmark of GAL Live against a raw `websockets` ceiling, in one run.
+
+For each scenario it prepares a fresh database (users, a graphic), starts the real server as
+separate processes pinned to CPU 0 (daphne by default; Redis-backed with --layer redis), runs
+bench/load_client.py pinned to CPU 1 with N real WebSocket subscribers and one editor
+publishing updates through the real protocol, then does the same against bench/raw_server.py.
+It prints a table and appends one JSON line per scenario to var/bench/results.jsonl.
+
+    python bench/fanout.py                      # the standard scenarios (docs/performance.md)
+    python bench/fanout.py --scenario throughput --subscribers 1000
+    python bench/fanout.py --scenario rate --subscribers 1000 --rate 20 --duration 10
+    python bench/fanout.py --scenario idle --subscribers 10000
+    python bench/fanout.py --layer redis --servers 2 --scenario rate
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR_BENCH = ROOT / "var" / "bench"
+PYTHON = sys.executable
+SERVER_CPU = "0"
+CLIENT_CPU = "1"
+BENCH_SECRET_KEY = "bench-only-secret-key-0123456789abcdef0123456789"
+POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/gal_bench"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 30
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server did not listen on {port}:\n{log.read_text()[-3000:]}")
+
+
+def pinned(cpu: str, command: list[str]) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", cpu, *command]
+    return command
+
+
+def server_env(args: argparse.Namespace, database_url: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": BENCH_SECRET_KEY,
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "gal_dashboard.settings",
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("REDIS_URL", None)
+    if args.layer == "redis":
+        env["REDIS_URL"] = REDIS_URL
+        env["CHANNEL_LAYER_PREFIX"] = f"gal-bench-{os.getpid()}"
+    return env
+
+
+def prepare_database(args: argparse.Namespace, subscribers: int, workdir: Path) -> dict[str, Any]:
+    """A fresh database with a graphic, an editor and one viewer per subscriber; returns ids,
+    tokens and the canvas. Runs in a subprocess so that Django is set up with the bench DB."""
+    if args.db == "postgres":
+        import psycopg
+
+        with psycopg.connect(
+            "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
+        ) as conn:
+            conn.execute("DROP DATABASE IF EXISTS gal_bench WITH (FORCE)")
+            conn.execute("CREATE DATABASE gal_bench")
+        database_url = POSTGRES_URL
+    else:
+        database_url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    env = server_env(args, database_url)
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    output = workdir / "fixture.json"
+    subprocess.run(
+        [PYTHON, str(ROOT / "bench" / "prepare.py"), str(subscribers), str(output)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    fixture = json.loads(output.read_text())
+    fixture["database_url"] = database_url
+    return fixture
+
+
+@contextmanager
+def running_servers(kind: str, count: int, env: dict[str, str], workdir: Path):
+    processes: list[tuple[subprocess.Popen[bytes], int, Path]] = []
+    try:
+        for index in range(count):
+            port = free_port()
+            log = workdir / f"{kind}-server-{index}.log"
+            if kind == "raw":
+                command = [PYTHON, str(ROOT / "bench" / "raw_server.py"), str(port)]
+            elif kind == "uvicorn":
+                command = [
+                    PYTHON,
+                    "-m",
+                    "uvicorn",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                    "--ws",
+                    "websockets",
+                    "gal_dashboard.asgi:application",
+                ]
+            else:
+                command = [
+                    PYTHON,
+                    "-m",
+                    "gal_dashboard.serve",
+                    "-v",
+                    "0",
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "gal_dashboard.asgi:application",
+                ]
+            with open(log, "wb") as log_file:
+                process = subprocess.Popen(
+                    pinned(SERVER_CPU, command),
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                )
+            processes.append((process, port, log))
+        for process, port, log in processes:
+            wait_for_port(port, process, log)
+        yield [(process.pid, port) for process, port, _ in processes]
+    finally:
+        for process, _, _ in processes:
+            process.terminate()
+        for process, _, _ in processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def run_load(plan: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    plan_path = workdir / "plan.json"
+    plan_path.write_text(json.dumps(plan))
+    completed = subprocess.run(
+        pinned(CLIENT_CPU, [PYTHON, str(ROOT / "bench" / "load_client.py"), str(plan_path)]),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=plan["timeout"] + 600,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"load client failed:\n{completed.stderr[-4000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def scenario_plan(
+    args: argparse.Namespace,
+    scenario: dict[str, Any],
+    kind: str,
+    servers: list[tuple[int, int]],
+    fixture: dict[str, Any],
+) -> dict[str, Any]:
+    subscribers = scenario["subscribers"]
+    ports = [port for _, port in servers]
+    if kind == "raw":
+        urls = [f"ws://127.0.0.1:{ports[i % len(ports)]}/" for i in range(subscribers)]
+        publisher_url = f"ws://127.0.0.1:{ports[0]}/"
+    else:
+        urls = [
+            f"ws://127.0.0.1:{ports[i % len(ports)]}/ws/graphics?token={fixture['viewer_tokens'][i]}"
+            for i in range(subscribers)
+        ]
+        publisher_url = f"ws://127.0.0.1:{ports[0]}/ws/graphics?token={fixture['editor_token']}"
+    return {
+        "kind": "raw" if kind == "raw" else "gal",
+        "mode": scenario["mode"],
+        "urls": urls,
+        "publisher_url": publisher_url,
+        "origin": None,
+        "subscribe": scenario["mode"] != "idle" or scenario.get("subscribe_idle", True),
+        "graphic_id": fixture["graphic_id"],
+        "version": fixture["version"],
+        "canvas": fixture["canvas"],
+        "updates": scenario.get("updates", args.updates),
+        "rate": scenario.get("rate", args.rate),
+        "duration": scenario.get("duration", args.duration),
+        "pad": args.pad,
+        "timeout": args.timeout,
+        "server_pids": [pid for pid, _ in servers],
+        "settle_seconds": 2.0 if scenario["mode"] == "idle" else 1.0,
+    }
+
+
+def run_scenario(args: argparse.Namespace, scenario: dict[str, Any]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="gal-bench-") as tmp:
+        workdir = Path(tmp)
+        fixture = prepare_database(args, scenario["subscribers"], workdir)
+        env = server_env(args, fixture["database_url"])
+        with running_servers(args.server, args.servers, env, workdir) as servers:
+            ours = run_load(scenario_plan(args, scenario, args.server, servers, fixture), workdir)
+        ceiling = None
+        if not args.no_ceiling and scenario["mode"] != "idle":
+            with running_servers("raw", 1, env, workdir) as servers:
+                ceiling = run_load(scenario_plan(args, scenario, "raw", servers, fixture), workdir)
+        return {"scenario": scenario, "ours": ours, "ceiling": ceiling}
+
+
+STANDARD_SCENARIOS = [
+    {"name": "throughput 1k", "mode": "throughput", "subscribers": 1000, "updates": 100},
+    {"name": "rate 1k x 20/s", "mode": "rate", "subscribers": 1000, "rate": 20, "duration": 10},
+    {"name": "rate 5k x 4/s", "mode": "rate", "subscribers": 5000, "rate": 4, "duration": 10},
+    {"name": "idle 10k", "mode": "idle", "subscribers": 10000},
+]
+
+
+def format_row(
+    name: str, kind: str, result: dict[str, Any] | None, ceiling: dict[str, Any] | None
+) -> str:
+    if result is None:
+        return ""
+    ratio = ""
+    if ceiling and result.get("deliveries_per_second") and ceiling.get("deliveries_per_second"):
+        ratio = f"{result['deliveries_per_second'] / ceiling['deliveries_per_second']:.0%}"
+
+    def field(key: str) -> str:
+        value = result.get(key)
+        return "-" if value is None else str(value)
+
+    return (
+        f"{name:<18} {kind:<9} {field('subscribers'):>6} {field('deliveries_per_second'):>9} "
+        f"{ratio:>6} {field('server_cpu_us_per_delivery'):>8} {field('latency_ms_p50'):>7} "
+        f"{field('latency_ms_p99'):>8} {field('latency_ms_max'):>8} {field('losses'):>5} "
+        f"{field('duplicates'):>5} {field('rss_per_connection_kb'):>7} {field('frame_bytes'):>6}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--scenario", choices=["standard", "throughput", "rate", "idle"], default="standard"
+    )
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument(
+        "--updates", type=int, default=100, help="throughput mode: updates to publish"
+    )
+    parser.add_argument("--rate", type=float, default=20, help="rate mode: updates per second")
+    parser.add_argument("--duration", type=float, default=10, help="rate mode: seconds")
+    parser.add_argument("--pad", type=int, default=100, help="bytes of text changed per update")
+    parser.add_argument("--layer", choices=["memory", "redis"], default="memory")
+    parser.add_argument("--servers", type=int, default=1)
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--no-ceiling", action="store_true")
+    parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument("--label", default="")
+    args = parser.parse_args()
+    if args.servers > 1 and args.layer != "redis":
+        parser.error("several server processes need --layer redis")
+
+    if args.scenario == "standard":
+        scenarios = STANDARD_SCENARIOS
+    else:
+        scenarios = [
+            {
+                "name": args.scenario,
+                "mode": args.scenario,
+                "subscribers": args.subscribers,
+                "updates": args.updates,
+                "rate": args.rate,
+                "duration": args.duration,
+            }
+        ]
+
+    VAR_BENCH.mkdir(parents=True, exist_ok=True)
+    machine = {
+        "cpus": os.cpu_count(),
+        "cpu_model": next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        ),
+        "python": platform.python_version(),
+    }
+    header = (
+        f"{'scenario':<18} {'server':<9} {'subs':>6} {'deliv/s':>9} {'ceil%':>6} {'cpu µs':>8} "
+        f"{'p50 ms':>7} {'p99 ms':>8} {'max ms':>8} {'loss':>5} {'dup':>5} {'KB/conn':>7} {'frame':>6}"
+    )
+    rows = [header, "-" * len(header)]
+    print(
+        f"machine: {machine}; server={args.server} x{args.servers} layer={args.layer} db={args.db}",
+        flush=True,
+    )
+    for scenario in scenarios:
+        print(f"running {scenario['name']} ...", flush=True)
+        outcome = run_scenario(args, scenario)
+        record = {
+            "at": datetime.now(UTC).isoformat(),
+            "label": args.label,
+            "machine": machine,
+            "server": args.server,
+            "servers": args.servers,
+            "layer": args.layer,
+            "db": args.db,
+            "pad": args.pad,
+            **outcome,
+        }
+        with open(VAR_BENCH / "results.jsonl", "a") as results:
+            results.write(json.dumps(record) + "\n")
+        rows.append(format_row(scenario["name"], args.server, outcome["ours"], outcome["ceiling"]))
+        if outcome["ceiling"]:
+            rows.append(format_row(scenario["name"], "raw", outcome["ceiling"], None))
+        print("\n".join(rows[-2:] if outcome["ceiling"] else rows[-1:]), flush=True)
+    print()
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

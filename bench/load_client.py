@@ -1,0 +1,333 @@
+"""
+The load process of `make bench`: N real WebSocket subscribers and one publisher.
+
+    python bench/load_client.py PLAN.json  -> prints one JSON result on stdout
+
+The plan (written by bench/fanout.py) says which server to hit, how many subscribers, and the
+mode: `throughput` (publish K updates back to back, measure deliveries/s), `rate` (publish at R
+updates/s for D seconds, measure latency from the event's commit timestamp to receipt) or
+`idle` (hold N connections, measure the server's memory per connection). Server CPU time and RSS
+are read from /proc for the server pids. Loss and duplicates are counted per subscriber.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from datetime import datetime
+from typing import Any
+
+from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+try:
+    from orjson import loads
+except ImportError:  # orjson is only faster; the standard library gives the same result
+    from json import loads  # type: ignore[assignment]
+
+
+def send_json(transport: WSTransport, message: dict[str, Any]) -> None:
+    transport.send(WSMsgType.TEXT, json.dumps(message).encode())
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / CLOCK_TICKS
+
+
+def server_rss_bytes(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+    return total
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+class Subscriber(WSListener):
+    """One subscriber socket. picows calls `on_ws_frame` for every frame, without a task or a
+    queue per message, so the load process stays far from being the bottleneck."""
+
+    def __init__(self, run: Run, index: int):
+        self.run = run
+        self.index = index
+        self.seqs: list[int] = []
+        self.latencies: list[float] = []
+        self.frame_bytes = 0
+        self.replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._partial = b""
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type == WSMsgType.CLOSE:
+            transport.disconnect()
+            return
+        if frame.msg_type not in (WSMsgType.TEXT, WSMsgType.CONTINUATION):
+            return
+        payload = frame.get_payload_as_bytes()
+        if not frame.fin:
+            self._partial += payload
+            return
+        if self._partial:
+            payload, self._partial = self._partial + payload, b""
+        received_at = time.time()
+        message = loads(payload)
+        if message.get("type") != "graphic_update":
+            self.replies.put_nowait(message)
+            return
+        data = message["data"]
+        self.seqs.append(data["seq"])
+        if not self.frame_bytes:
+            self.frame_bytes = len(payload)
+        run = self.run
+        if run.measure_latency:
+            self.latencies.append(received_at - run.commit_time(data["seq"], data["timestamp"]))
+        run.received += 1
+        if run.received >= run.expected_total:
+            run.done.set()
+
+
+class Run:
+    def __init__(self, plan: dict[str, Any]):
+        self.plan = plan
+        self.kind = plan["kind"]
+        self.subscribers: list[Subscriber] = []
+        self.transports: list[WSTransport] = []
+        self.timestamps: dict[int, float] = {}
+        self.expected_per_subscriber = 0
+        self.received = 0
+        self.done = asyncio.Event()
+        self.measure_latency = plan["mode"] == "rate"
+
+    def commit_time(self, seq: int, iso: str) -> float:
+        cached = self.timestamps.get(seq)
+        if cached is None:
+            cached = self.timestamps[seq] = datetime.fromisoformat(iso).timestamp()
+        return cached
+
+    async def open(self, url: str, index: int) -> tuple[WSTransport, Subscriber]:
+        headers = {"Origin": self.plan["origin"]} if self.plan.get("origin") else None
+        for attempt in range(5):
+            try:
+                return await ws_connect(  # type: ignore[return-value]
+                    lambda: Subscriber(self, index),
+                    url,
+                    extra_headers=headers,
+                    websocket_handshake_timeout=30,
+                    max_frame_size=2**21,
+                )
+            except OSError:
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def open_subscriber(self, index: int, url: str, semaphore: asyncio.Semaphore) -> None:
+        async with semaphore:
+            transport, subscriber = await self.open(url, index)
+            if self.kind == "gal":
+                welcome = await subscriber.replies.get()
+                assert welcome["type"] == "welcome", welcome
+            if self.plan["subscribe"]:
+                send_json(
+                    transport,
+                    {
+                        "type": "subscribe",
+                        "data": {"graphic_id": self.plan["graphic_id"]},
+                        "request_id": "s",
+                    },
+                )
+                reply = await subscriber.replies.get()
+                assert reply["type"] == "ack", reply
+            self.subscribers.append(subscriber)
+            self.transports.append(transport)
+
+    @property
+    def expected_total(self) -> int:
+        return self.expected_per_subscriber * len(self.subscribers)
+
+    def update_message(self, number: int) -> dict[str, Any]:
+        pad = "x" * self.plan["pad"]
+        if self.kind == "raw":
+            return {"type": "publish", "data": {"seq": number + 1, "content": f"{number}:{pad}"}}
+        canvas = json.loads(json.dumps(self.plan["canvas"]))
+        canvas["elements"][0]["content"] = f"{number}:{pad}"
+        return {
+            "type": "update",
+            "data": {
+                "graphic_id": self.plan["graphic_id"],
+                "version": self.plan["version"] + number,
+                "data": canvas,
+            },
+        }
+
+    async def publish(self, publisher: WSTransport, count: int, rate: float | None) -> None:
+        start = time.perf_counter()
+        for number in range(count):
+            if rate:
+                delay = start + number / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            message = self.update_message(number)
+            message["request_id"] = f"u{number}"
+            send_json(publisher, message)
+            if not rate and number % 20 == 19:
+                await asyncio.sleep(0)  # let the readers run while publishing back to back
+
+    async def drain_acks(self, listener: Subscriber, count: int) -> list[str]:
+        errors = []
+        acks = 0
+        while acks < count:
+            reply = await listener.replies.get()
+            if reply.get("request_id", "").startswith("u"):
+                acks += 1
+                if reply["type"] != "ack":
+                    errors.append(reply["data"].get("code", "?"))
+        return errors
+
+    async def run(self) -> dict[str, Any]:
+        plan = self.plan
+        pids = plan["server_pids"]
+        semaphore = asyncio.Semaphore(plan.get("connect_concurrency", 200))
+        rss_before = server_rss_bytes(pids)
+        cpu_before_connect = server_cpu_seconds(pids)
+        connect_started = time.perf_counter()
+        await asyncio.gather(
+            *(self.open_subscriber(index, url, semaphore) for index, url in enumerate(plan["urls"]))
+        )
+        connect_seconds = time.perf_counter() - connect_started
+        await asyncio.sleep(plan.get("settle_seconds", 1.0))
+        result: dict[str, Any] = {
+            "subscribers": len(self.subscribers),
+            "connect_seconds": round(connect_seconds, 2),
+            "server_rss_before_mb": round(rss_before / 2**20, 1),
+            "server_rss_after_connect_mb": round(server_rss_bytes(pids) / 2**20, 1),
+            "rss_per_connection_kb": round(
+                (server_rss_bytes(pids) - rss_before) / max(1, len(self.subscribers)) / 1024, 1
+            ),
+            "server_cpu_connect_ms_per_connection": round(
+                (server_cpu_seconds(pids) - cpu_before_connect)
+                * 1000
+                / max(1, len(self.subscribers)),
+                2,
+            ),
+        }
+        if plan["mode"] == "idle":
+            return result
+
+        publisher, listener = await self.open(plan["publisher_url"], -1)
+        if self.kind == "gal":
+            await listener.replies.get()  # welcome
+            send_json(
+                publisher,
+                {"type": "lock", "data": {"graphic_id": plan["graphic_id"]}, "request_id": "lock"},
+            )
+            reply = await listener.replies.get()
+            assert reply["type"] == "ack", reply
+
+        count = (
+            plan["updates"]
+            if plan["mode"] == "throughput"
+            else int(plan["rate"] * plan["duration"])
+        )
+        self.expected_per_subscriber = count
+        cpu_start = server_cpu_seconds(pids)
+        client_cpu_start = time.process_time()
+        started = time.perf_counter()
+        rate = None if plan["mode"] == "throughput" else plan["rate"]
+        acks = asyncio.get_running_loop().create_task(self.drain_acks(listener, count))
+        await self.publish(publisher, count, rate)
+        try:
+            await asyncio.wait_for(self.done.wait(), timeout=plan["timeout"])
+            timed_out = False
+        except TimeoutError:
+            timed_out = True
+        elapsed = time.perf_counter() - started
+        cpu_used = server_cpu_seconds(pids) - cpu_start
+        client_cpu_used = time.process_time() - client_cpu_start
+        try:
+            errors = await asyncio.wait_for(acks, timeout=10)
+        except TimeoutError:
+            errors = ["ack timeout"]
+        publisher.send_close()
+        publisher.disconnect()
+
+        losses = sum(max(0, count - len(set(s.seqs))) for s in self.subscribers)
+        duplicates = sum(len(s.seqs) - len(set(s.seqs)) for s in self.subscribers)
+        out_of_order = sum(
+            1
+            for s in self.subscribers
+            if any(b <= a for a, b in zip(s.seqs, s.seqs[1:], strict=False))
+        )
+        deliveries = sum(len(s.seqs) for s in self.subscribers)
+        latencies = sorted(value for s in self.subscribers for value in s.latencies)
+        result.update(
+            {
+                "updates": count,
+                "updates_per_second": round(count / elapsed, 1) if elapsed else 0,
+                "update_errors": errors[:5],
+                "timed_out": timed_out,
+                "deliveries": deliveries,
+                "elapsed_seconds": round(elapsed, 3),
+                "deliveries_per_second": round(deliveries / elapsed) if elapsed else 0,
+                "server_cpu_seconds": round(cpu_used, 3),
+                "load_client_cpu_seconds": round(client_cpu_used, 3),
+                "server_cpu_us_per_delivery": round(cpu_used * 1e6 / deliveries, 1)
+                if deliveries
+                else None,
+                "losses": losses,
+                "duplicates": duplicates,
+                "subscribers_out_of_order": out_of_order,
+                "frame_bytes": max((s.frame_bytes for s in self.subscribers), default=0),
+            }
+        )
+        if latencies:
+            result.update(
+                {
+                    "latency_ms_p50": round(percentile(latencies, 0.50) * 1000, 1),
+                    "latency_ms_p90": round(percentile(latencies, 0.90) * 1000, 1),
+                    "latency_ms_p99": round(percentile(latencies, 0.99) * 1000, 1),
+                    "latency_ms_max": round(latencies[-1] * 1000, 1),
+                }
+            )
+        return result
+
+    async def close(self) -> None:
+        for transport in self.transports:
+            transport.disconnect()
+
+
+async def main(plan_path: str) -> None:
+    with open(plan_path) as plan_file:
+        plan = json.load(plan_file)
+    run = Run(plan)
+    try:
+        result = await run.run()
+    finally:
+        await asyncio.wait_for(run.close(), timeout=60)
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        import uvloop
+    except ImportError:  # uvloop only makes the load process cheaper per message
+        asyncio.run(main(sys.argv[1]))
+    else:
+        uvloop.run(main(sys.argv[1]))

@@ -1,0 +1,73 @@
+"""
+Bench fixture: `python bench/prepare.py N OUT.json` (Django settings from the environment).
+
+Creates an editor, N viewers (one per subscriber: the per-user connection limit must not shape
+the benchmark) and one graphic, and writes their ids and access tokens to OUT.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import django
+
+django.setup()
+
+from django.contrib.auth.models import Group, User  # noqa: E402
+from rest_framework_simplejwt.tokens import AccessToken  # noqa: E402
+
+from graphics.services import graphic_create  # noqa: E402
+
+
+def main(subscribers: int, output: str) -> None:
+    editor = User.objects.create(username="bench-editor")
+    editor.groups.add(Group.objects.get(name="Editor"))
+    viewers = User.objects.bulk_create(
+        [User(username=f"bench-viewer-{index}", password="!") for index in range(subscribers)]
+    )
+    viewer_group = Group.objects.get(name="Viewer")
+    Membership = User.groups.through
+    Membership.objects.bulk_create(
+        [Membership(user_id=viewer.pk, group_id=viewer_group.pk) for viewer in viewers]
+    )
+    canvas = {
+        "background": None,
+        "elements": [
+            {
+                "id": "headline",
+                "type": "text",
+                "x": 40,
+                "y": 40,
+                "font_size": 48,
+                "color": "#ffffff",
+                "content": "start",
+            },
+            {
+                "id": "standings",
+                "type": "players",
+                "x": 40,
+                "y": 140,
+                "font_size": 28,
+                "color": "#f5c542",
+                "spacing": 36,
+                "preview_count": 8,
+            },
+        ],
+    }
+    graphic = graphic_create(user=editor, title="Bench", event_name="Bench", data=canvas)
+    with open(output, "w") as out:
+        json.dump(
+            {
+                "graphic_id": graphic.pk,
+                "version": graphic.version,
+                "canvas": canvas,
+                "editor_token": str(AccessToken.for_user(editor)),
+                "viewer_tokens": [str(AccessToken.for_user(viewer)) for viewer in viewers],
+            },
+            out,
+        )
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), sys.argv[2])
