@@ -204,8 +204,9 @@ def scenario_plan(
         urls = [f"ws://127.0.0.1:{ports[i % len(ports)]}/" for i in range(subscribers)]
         publisher_url = f"ws://127.0.0.1:{ports[0]}/"
     else:
+        tokens = fixture["viewer_tokens"]
         urls = [
-            f"ws://127.0.0.1:{ports[i % len(ports)]}/ws/graphics?token={fixture['viewer_tokens'][i]}"
+            f"ws://127.0.0.1:{ports[i % len(ports)]}/ws/graphics?token={tokens[i]}"
             for i in range(subscribers)
         ]
         publisher_url = f"ws://127.0.0.1:{ports[0]}/ws/graphics?token={fixture['editor_token']}"
@@ -326,7 +327,8 @@ def main() -> None:
     }
     header = (
         f"{'scenario':<18} {'server':<9} {'subs':>6} {'deliv/s':>9} {'ceil%':>6} {'cpu µs':>8} "
-        f"{'p50 ms':>7} {'p99 ms':>8} {'max ms':>8} {'loss':>5} {'dup':>5} {'KB/conn':>7} {'frame':>6}"
+        f"{'p50 ms':>7} {'p99 ms':>8} {'max ms':>8} {'loss':>5} {'dup':>5} {'KB/conn':>7} "
+        f"{'frame':>6}"
     )
     rows = [header, "-" * len(header)]
     print(

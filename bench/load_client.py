@@ -18,6 +18,7 @@ import os
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
@@ -313,9 +314,7 @@ class Run:
             transport.disconnect()
 
 
-async def main(plan_path: str) -> None:
-    with open(plan_path) as plan_file:
-        plan = json.load(plan_file)
+async def main(plan: dict[str, Any]) -> None:
     run = Run(plan)
     try:
         result = await run.run()
@@ -328,6 +327,6 @@ if __name__ == "__main__":
     try:
         import uvloop
     except ImportError:  # uvloop only makes the load process cheaper per message
-        asyncio.run(main(sys.argv[1]))
+        asyncio.run(main(json.loads(Path(sys.argv[1]).read_text())))
     else:
-        uvloop.run(main(sys.argv[1]))
+        uvloop.run(main(json.loads(Path(sys.argv[1]).read_text())))
