@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -90,6 +91,18 @@ def server_environment(**overrides: Any) -> dict[str, str]:
         env.pop("CHANNEL_LAYER_PREFIX", None)
     env.update({name: str(value) for name, value in overrides.items()})
     return env
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def die_with_the_test_process() -> None:
+    """Runs in the server process before exec. If the test process dies without its teardown
+    (SIGKILL, a crash), Linux sends the server SIGTERM instead of leaving it listening and
+    holding the test database open, which would make the next run's database drop fail.
+    The signal follows the thread that started the server: the test's own thread here."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -217,6 +230,7 @@ class DaphneLauncher:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_the_test_process,
             )
         server = DaphneServer(port=port, log_path=log_path, process=process)
         self.servers.append(server)
