@@ -129,8 +129,16 @@ ASGI_APPLICATION = "gal_dashboard.asgi.application"
 # Database: SQLite under var/ by default so `make run` works on a bare machine;
 # PostgreSQL (or anything dj-database-url understands) when DATABASE_URL is set.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# Persistent connections: WebSocket handlers reach the database from a worker thread many times
+# a second; opening a connection for each (CONN_MAX_AGE=0) measured as a large share of the
+# server's CPU. Health checks replace a connection the database has dropped.
+CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60)
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True
+        )
+    }
 else:
     VAR_DIR.mkdir(exist_ok=True)
     DATABASES = {
@@ -141,6 +149,8 @@ else:
             # end-to-end tests sees the same data as the test itself.
             # One file per test run (by process id) so that parallel runs never share it.
             "TEST": {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")},
+            "CONN_MAX_AGE": CONN_MAX_AGE,
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
