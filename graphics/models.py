@@ -60,9 +60,7 @@ class Graphic(models.Model):
                 condition=models.Q(version__gte=1),
                 name="graphic_version_positive",
             ),
-            models.CheckConstraint(
-                condition=~models.Q(title=""), name="graphic_title_not_empty"
-            ),
+            models.CheckConstraint(condition=~models.Q(title=""), name="graphic_title_not_empty"),
             models.CheckConstraint(
                 condition=~models.Q(event_name=""), name="graphic_event_name_not_empty"
             ),
@@ -76,43 +74,50 @@ class Graphic(models.Model):
     def __str__(self) -> str:
         return f"{self.title} ({self.event_name})"
 
-    @classmethod
-    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Graphic:
-        instance = super().from_db(db, field_names, values)
-        instance._remember_saved_state()
-        return instance
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         """
         Save in one transaction with the receivers that record the change, bumping `version`
         when title, event_name or data changed, however the save was reached (a service, the
         admin or a plain `.save()` in a shell).
         """
-        adding = self._state.adding
-        saved = self._saved_state
-        changed = () if adding or saved is None else self._changed_content_fields(saved)
-        if changed and saved is not None:
-            self.version = saved["version"] + 1
-            update_fields = kwargs.get("update_fields")
-            if update_fields is not None:
-                kwargs["update_fields"] = {*update_fields, "version", "updated_at"}
-        if adding:
-            action = "created"
-        elif saved is not None and saved["archived"] != self.archived:
-            action = "archived" if self.archived else "restored"
-        elif changed or saved is None:
-            action = "updated"
-        else:
-            action = ""
-        actor = self.archived_by_id if action == "archived" else self.updated_by_id
-        self.pending_change = (
-            GraphicChange(
-                action=action, actor_id=actor, changed_fields=changed, reason=self.change_reason
+        using = kwargs.get("using")
+        update_fields = kwargs.get("update_fields")
+        with transaction.atomic(using=using):
+            adding = self._state.adding
+            saved = None if adding else (self._saved_state or self._stored_state(using))
+            changed: tuple[str, ...] = ()
+            if saved is not None:
+                candidates = (
+                    CONTENT_FIELDS
+                    if update_fields is None
+                    else tuple(name for name in CONTENT_FIELDS if name in update_fields)
+                )
+                changed = tuple(name for name in candidates if getattr(self, name) != saved[name])
+            if changed and saved is not None:
+                self.version = saved["version"] + 1
+                if update_fields is not None:
+                    kwargs["update_fields"] = {*update_fields, "version", "updated_at"}
+            if adding or saved is None:
+                action = "created"
+            elif saved["archived"] != self.archived:
+                action = "archived" if self.archived else "restored"
+            elif changed:
+                action = "updated"
+            else:
+                action = ""
+            actor = self.archived_by_id if action == "archived" else self.updated_by_id
+            if action == "created":
+                actor = self.created_by_id
+            self.pending_change = (
+                GraphicChange(
+                    action=action,
+                    actor_id=actor,
+                    changed_fields=changed,
+                    reason=self.change_reason,
+                )
+                if action
+                else None
             )
-            if action
-            else None
-        )
-        with transaction.atomic(using=kwargs.get("using")):
             super().save(*args, **kwargs)
         self._remember_saved_state()
         self.pending_change = None
@@ -127,6 +132,32 @@ class Graphic(models.Model):
         self.pending_change = None
         return result
 
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> Graphic:
+        instance = super().from_db(db, field_names, values)
+        instance._remember_saved_state()
+        return instance
+
+    def refresh_from_db(
+        self, using: str | None = None, fields: Any = None, from_queryset: Any = None
+    ) -> None:
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        if fields is None:
+            self._remember_saved_state()
+        else:
+            # Partly refreshed: the next save() compares against the stored row instead.
+            self._saved_state = None
+
+    def _stored_state(self, using: str | None) -> dict[str, Any] | None:
+        """The content as stored, for an instance loaded without it (`.only()`, `.defer()`)."""
+        return (
+            type(self)
+            ._base_manager.using(using or "default")
+            .filter(pk=self.pk)
+            .values(*CONTENT_FIELDS, "version", "archived")
+            .first()
+        )
+
     def _remember_saved_state(self) -> None:
         deferred = self.get_deferred_fields()
         if deferred & {*CONTENT_FIELDS, "version", "archived"}:
@@ -140,9 +171,6 @@ class Graphic(models.Model):
             "archived": self.archived,
         }
 
-    def _changed_content_fields(self, saved: dict[str, Any]) -> tuple[str, ...]:
-        return tuple(name for name in CONTENT_FIELDS if getattr(self, name) != saved[name])
-
 
 def _deep_copy_json(value: Any) -> Any:
     # Canvas data is plain JSON; a structural copy is enough to notice in-place edits later.
@@ -151,4 +179,3 @@ def _deep_copy_json(value: Any) -> Any:
     if isinstance(value, list):
         return [_deep_copy_json(item) for item in value]
     return value
-

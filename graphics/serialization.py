@@ -43,4 +43,3 @@ def graphic_payload(graphic: Graphic) -> dict[str, Any]:
 def summary_from_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """A summary cut from a full payload, without touching the database."""
     return {key: value for key, value in payload.items() if key != "data"}
-

@@ -54,6 +54,8 @@ UNSET: Any = _Unset()
 
 def check_text_field(value: Any, *, field: str, max_length: int = TEXT_FIELD_MAX_LENGTH) -> str:
     """A required one-line text: a non-blank string of at most `max_length` characters."""
+    if value is None:
+        raise ValidationFailed(details={field: ["This field is required."]})
     if not isinstance(value, str):
         raise ValidationFailed(details={field: ["Must be a string."]})
     cleaned = value.strip()
@@ -178,7 +180,7 @@ def graphic_duplicate(*, user: Any, graphic_id: Any, title: Any = None) -> Graph
     """A new, active copy of a graphic; its title defaults to "<title> (Copy)"."""
     require_permission(user, VIEW_GRAPHIC, ADD_GRAPHIC)
     source = graphic_get(graphic_id=graphic_id)
-    if title is None or title == "":
+    if title is None or (isinstance(title, str) and not title.strip()):
         # Shorten the source title, not the suffix: a copy of a long title must still read as
         # a copy rather than as a second graphic with the same name.
         suffix = " (Copy)"

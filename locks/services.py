@@ -171,6 +171,9 @@ def lock_override(
     previous holder and the reason."""
     require_permission(user, OVERRIDE_LOCK)
     reason = check_reason(reason, required=True)
+    if not isinstance(take_over, bool):
+        # A string "false" is truthy: only a real boolean may decide to take the lock.
+        raise ValidationFailed(details={"take_over": ["Must be true or false."]})
     with transaction.atomic():
         graphic = graphic_get_for_update(graphic_id=graphic_id)
         lock = lock_live_or_clear_expired(graphic)

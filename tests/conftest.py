@@ -54,7 +54,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # hear each other. Daphne processes started by the end-to-end tests inherit it.
     if settings.REDIS_URL:
         prefix = f"gal-test-{uuid.uuid4().hex[:8]}"
-        settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = prefix
+        layer_config: dict[str, Any] = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+        layer_config["prefix"] = prefix
         os.environ["CHANNEL_LAYER_PREFIX"] = prefix
 
 
@@ -91,6 +92,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Tests create many users; the production hasher is deliberately slow."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Data factories. One place that knows how to make a user in a role and a valid graphic.
 # ---------------------------------------------------------------------------------------------
@@ -110,7 +117,9 @@ def text_element(element_id: str = "title", **overrides: Any) -> dict[str, Any]:
     return element
 
 
-def list_element(element_id: str = "standings", element_type: str = "players", **overrides: Any) -> dict[str, Any]:
+def list_element(
+    element_id: str = "standings", element_type: str = "players", **overrides: Any
+) -> dict[str, Any]:
     element = {
         "id": element_id,
         "type": element_type,
@@ -127,7 +136,11 @@ def list_element(element_id: str = "standings", element_type: str = "players", *
 
 def valid_canvas(**overrides: Any) -> dict[str, Any]:
     canvas: dict[str, Any] = {
-        "background": {"image_url": "/media/backgrounds/standings.png", "width": 1920, "height": 1080},
+        "background": {
+            "image_url": "/media/backgrounds/standings.png",
+            "width": 1920,
+            "height": 1080,
+        },
         "elements": [text_element(), list_element()],
     }
     canvas.update(overrides)
@@ -204,7 +217,10 @@ def make_graphic(make_user: Callable[..., Any]) -> Callable[..., Any]:
                 default_author.append(make_user(role=EDITOR))
             by = default_author[0]
         return graphic_create(
-            user=by, title=title, event_name=event_name, data=data if data is not None else valid_canvas()
+            user=by,
+            title=title,
+            event_name=event_name,
+            data=data if data is not None else valid_canvas(),
         )
 
     return make

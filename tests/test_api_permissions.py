@@ -26,12 +26,6 @@ from locks.services import lock_acquire
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    # PBKDF2 spends half a second on each user by design; these tests need no such protection.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 ROLES = ("anonymous", "no_role", "viewer", "editor", "lock_admin", "superuser")
 READ = (401, 403, 200, 200, 200, 200)
 

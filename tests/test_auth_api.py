@@ -15,12 +15,6 @@ from tests.conftest import TEST_PASSWORD
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    # PBKDF2 spends half a second on each user by design; these tests need no such protection.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 TOKEN_URL = "/api/auth/token/"
 REFRESH_URL = "/api/auth/token/refresh/"
 VERIFY_URL = "/api/auth/token/verify/"

@@ -34,12 +34,6 @@ PATHS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    # PBKDF2 spends half a second on each user by design; these tests need no such protection.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def schema() -> dict[str, Any]:
     response = APIClient().get("/api/schema/", {"format": "json"})

@@ -251,7 +251,7 @@ def test_create_without_data_gives_an_empty_canvas(editor: Any) -> None:
 @pytest.mark.parametrize(
     ("body", "details"),
     [
-        ({"event_name": "E"}, {"title": ["Must be a string."]}),
+        ({"event_name": "E"}, {"title": ["This field is required."]}),
         ({"title": "   ", "event_name": "E"}, {"title": ["This field may not be blank."]}),
         ({"title": 7, "event_name": "E"}, {"title": ["Must be a string."]}),
         (
@@ -464,7 +464,7 @@ def test_update_of_an_archived_graphic_is_a_state_conflict(editor: Any, graphic:
         ({"version": "1", "title": "New"}, {"version": ["A whole number is required."]}),
         ({"version": 0, "title": "New"}, {"version": ["Must be at least 1."]}),
         ({"version": 1, "title": ""}, {"title": ["This field may not be blank."]}),
-        ({"version": 1, "event_name": None}, {"event_name": ["Must be a string."]}),
+        ({"version": 1, "event_name": None}, {"event_name": ["This field is required."]}),
         (
             {"version": 1},
             {"non_field_errors": ["Give at least one of title, event_name, data."]},
