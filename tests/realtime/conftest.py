@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -36,7 +36,8 @@ class WsClient:
         self.close_code: int | None = None
 
     async def send_raw(self, text: str) -> None:
-        await self.communicator.send_to(text_data=text)
+        # Not send_to(): it refuses an empty text frame, which a real client can send.
+        await self.communicator.send_input({"type": "websocket.receive", "text": text})
 
     async def send(
         self,
@@ -119,7 +120,8 @@ async def ws_connect() -> AsyncIterator[Callable[..., Any]]:
     """ws_connect(user) -> a connected WsClient that has read its welcome (token auth).
 
     Options: token="..." (raw), session=True (cookie auth), origin="..." (None: no header),
-    path="/ws/graphics?...", expect_welcome=False to inspect the handshake yourself."""
+    path="/ws/graphics?...", expect_welcome=False to inspect the handshake yourself,
+    extra_headers=[("cookie", "...")] for headers of your own."""
     from gal_dashboard.asgi import application
 
     clients: list[WsClient] = []
@@ -132,10 +134,12 @@ async def ws_connect() -> AsyncIterator[Callable[..., Any]]:
         origin: str | None = ORIGIN,
         path: str | None = None,
         expect_welcome: bool = True,
+        extra_headers: Sequence[tuple[str, str]] = (),
     ) -> WsClient:
         headers: list[tuple[bytes, bytes]] = [(b"host", b"127.0.0.1:8000")]
         if origin is not None:
             headers.append((b"origin", origin.encode()))
+        headers.extend((name.encode(), value.encode()) for name, value in extra_headers)
         if path is None:
             path = "/ws/graphics"
             if session:
@@ -160,7 +164,13 @@ async def ws_connect() -> AsyncIterator[Callable[..., Any]]:
         with contextlib.suppress(Exception):
             await client.communicator.disconnect()
     await get_hub().stop()
+    # Cancelling a hub task does not stop a database call it had started in the shared
+    # database thread; queueing behind it waits for it to finish and close its connection,
+    # so no session outlives the test (PostgreSQL refuses to drop a database in use).
+    await database_sync_to_async(lambda: None)()
     await asyncio.sleep(0)
+    leaked = [task for task in asyncio.all_tasks() if task.get_name().startswith("hub-")]
+    assert not leaked, f"hub tasks still running after the test: {leaked}"
 
 
 @pytest.fixture
@@ -171,3 +181,9 @@ def db_call() -> Callable[..., Any]:
         return await database_sync_to_async(fn)(*args, **kwargs)
 
     return call
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Users are made in every test here; the production hasher's cost is not what is tested."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
