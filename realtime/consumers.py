@@ -21,6 +21,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 
 from gal_dashboard.access import VIEW_GRAPHIC, user_ref
@@ -145,9 +146,49 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             self._attached = False
             await get_hub().detach(self)
 
-    async def _refuse(self, close_code: int, error_code: str, message: str) -> None:
-        await self._send("error", error_data(error_code, message))
+    async def _refuse(
+        self, close_code: int, error_code: str, message: str, *, request_id: str | None = None
+    ) -> None:
+        # Stop delivering events and handling frames now, not when the client completes the
+        # close: a connection refused for an expired token must not write in the meantime.
+        if getattr(self, "_attached", False):
+            self._attached = False
+            await get_hub().detach(self)
+        await self._send("error", error_data(error_code, message), request_id=request_id)
         await self.close(code=close_code)
+
+    def _load_current_user(self) -> tuple[Any, bool]:
+        """(the user as the database has them now or None if gone or deactivated, whether they
+        may view graphics). Runs in a thread."""
+        if self.user_id is None:
+            return None, False
+        user = get_user_model().objects.filter(pk=self.user_id, is_active=True).first()
+        return user, user is not None and user.has_perm(VIEW_GRAPHIC)
+
+    async def _act_as_current_user(self, request_id: str | None) -> bool:
+        """Take the user afresh for each request, so that deactivating an account or changing
+        its roles applies to open connections at their next request, as it does to the next
+        REST call (the user loaded at connect caches its permissions for good). Refuse and
+        close, as at connect, once the user may no longer be here; return whether to go on."""
+        user, can_view = await database_sync_to_async(self._load_current_user)()
+        if user is None:
+            await self._refuse(
+                CLOSE_UNAUTHENTICATED,
+                "not_authenticated",
+                "Your account is no longer active; log in again.",
+                request_id=request_id,
+            )
+            return False
+        if not can_view:
+            await self._refuse(
+                CLOSE_FORBIDDEN,
+                "permission_denied",
+                "You no longer have permission to view graphics.",
+                request_id=request_id,
+            )
+            return False
+        self.user = user
+        return True
 
     def _schedule_token_expiry(self, expires_at: int | None) -> None:
         if self._expiry_task is not None:
@@ -158,6 +199,8 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
 
     async def _close_at_expiry(self, expires_at: int) -> None:
         await asyncio.sleep(max(0.0, expires_at - time.time()))
+        # From here on this task is the close itself: disconnect() must not cancel it halfway.
+        self._expiry_task = None
         await self._refuse(
             CLOSE_UNAUTHENTICATED,
             "token_expired",
@@ -188,6 +231,8 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 )
             if message.type == "ping":
                 await self._send("pong", {"server_time": server_time()}, request_id=request_id)
+                return
+            if not await self._act_as_current_user(request_id):
                 return
             result = await handler(self, message)
         except ProtocolError as exc:
