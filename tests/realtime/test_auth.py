@@ -11,10 +11,12 @@ from typing import Any
 
 import jwt
 import pytest
+from django.contrib.auth.models import Group
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from gal_dashboard.access import EDITOR
+from gal_dashboard.access import EDITOR, VIEWER
 from graphics.models import Graphic
+from locks.services import lock_acquire
 from realtime.protocol import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from tests.realtime.conftest import ORIGIN, session_cookie_for, token_for
 
@@ -344,3 +346,82 @@ async def test_auth_with_an_expired_token_is_a_validation_error(
 
     assert reply["data"]["code"] == "validation_error"
     assert (await client.request("ping"))["type"] == "pong"
+
+
+async def test_nothing_is_handled_or_delivered_after_the_expiry_close(
+    ws_connect: Callable[..., Any], db_call: Any, editor: Any, graphic: Graphic
+) -> None:
+    """Once the server has closed a connection for an expired token, frames the client still
+    sends are not acted on and events no longer reach it."""
+    expires_at = math.ceil(time.time() + 0.7)
+    client = await ws_connect(token=await db_call(token_expiring_at, editor, expires_at))
+    await client.ack("subscribe", {"graphic_id": graphic.pk})
+    error = await client.receive(timeout=expires_at - time.time() + 3)
+    assert error["data"]["code"] == "token_expired"
+    assert await client.receive() == {"type": "__closed__", "code": CLOSE_UNAUTHENTICATED}
+
+    await client.send("create", {"title": "Too late", "event_name": "E"})
+    await db_call(lock_acquire, user=editor, graphic_id=graphic.pk)
+
+    assert await client.communicator.receive_nothing(0.3)
+    assert await db_call(lambda: Graphic.objects.count()) == 1
+
+
+# --- account changes while connected ------------------------------------------------------------
+
+
+async def test_a_user_deactivated_while_connected_is_closed_at_the_next_request(
+    ws_connect: Callable[..., Any], db_call: Any, editor: Any, graphic: Graphic
+) -> None:
+    """Deactivating an account takes effect on its open connection: the next request is
+    answered not_authenticated (with its request_id), nothing is done, and the connection is
+    closed with 4001."""
+    client = await ws_connect(editor)
+    await client.ack("lock", {"graphic_id": graphic.pk})
+    await db_call(lambda: type(editor).objects.filter(pk=editor.pk).update(is_active=False))
+
+    request_id = await client.send(
+        "update", {"graphic_id": graphic.pk, "version": 1, "title": "After deactivation"}
+    )
+
+    error = await client.receive()
+    assert error["type"] == "error"
+    assert error["request_id"] == request_id
+    assert error["data"]["code"] == "not_authenticated"
+    assert await client.receive() == {"type": "__closed__", "code": CLOSE_UNAUTHENTICATED}
+    saved = await db_call(lambda: Graphic.objects.get(pk=graphic.pk))
+    assert (saved.title, saved.version) == ("Round 3 Scoreboard", 1)
+
+
+async def test_a_user_whose_roles_are_removed_while_connected_is_closed_with_4003(
+    ws_connect: Callable[..., Any], db_call: Any, editor: Any
+) -> None:
+    """Removing every role from a connected user: their next request is permission_denied and
+    the connection closes with 4003, as it would at connect."""
+    client = await ws_connect(editor)
+    await db_call(editor.groups.clear)
+
+    request_id = await client.send("create", {"title": "After demotion", "event_name": "E"})
+
+    error = await client.receive()
+    assert (error["request_id"], error["data"]["code"]) == (request_id, "permission_denied")
+    assert await client.receive() == {"type": "__closed__", "code": CLOSE_FORBIDDEN}
+    assert await db_call(lambda: Graphic.objects.count()) == 0
+
+
+async def test_an_editor_demoted_to_viewer_while_connected_can_no_longer_write(
+    ws_connect: Callable[..., Any], db_call: Any, editor: Any, graphic: Graphic
+) -> None:
+    """Role changes apply to open connections at their next request: an Editor made a Viewer
+    keeps watching but may no longer lock or edit."""
+    client = await ws_connect(editor)
+
+    def make_viewer() -> None:
+        editor.groups.set([Group.objects.get(name=VIEWER)])
+
+    await db_call(make_viewer)
+
+    error = (await client.request("lock", {"graphic_id": graphic.pk}))["data"]
+    assert error["code"] == "permission_denied"
+    snapshot = await client.ack("subscribe", {"graphic_id": graphic.pk})
+    assert snapshot["lock"]["locked"] is False
