@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 from django.test import Client
+from rest_framework.test import APIClient
 
 from graphics.models import Graphic
 from graphics.services import graphic_archive, graphic_delete, graphic_update
@@ -258,6 +259,58 @@ async def test_a_plain_save_bumps_the_version_and_is_broadcast(
     assert full["data"]["changed_fields"] == ["title"]
     assert full["data"]["payload"]["title"] == "Edited in a shell"
     assert (await db_call(lambda: Graphic.objects.get(pk=graphic.pk))).version == 2
+    await watcher.client.no_event()
+
+
+async def test_rest_lock_and_patch_are_broadcast(
+    watch: Callable[..., Any], db_call: Any, editor: Any, graphic: Graphic
+) -> None:
+    """Locking with POST /api/graphics/{id}/lock/ and editing with PATCH /api/graphics/{id}/
+    reach WebSocket subscribers like any other change: acquired, then updated with the new
+    version and canvas."""
+    watcher = await watch(graphic)
+    canvas = valid_canvas(elements=[text_element(content="Set over REST")])
+
+    def edit_over_rest() -> list[int]:
+        client = APIClient()
+        client.force_authenticate(editor)
+        locked = client.post(f"/api/graphics/{graphic.pk}/lock/")
+        patched = client.patch(
+            f"/api/graphics/{graphic.pk}/",
+            {"version": 1, "title": "REST title", "data": canvas},
+            format="json",
+        )
+        return [locked.status_code, patched.status_code]
+
+    assert await db_call(edit_over_rest) == [200, 200]
+
+    acquired, _ = await watcher.pair()
+    assert acquired["type"] == "lock_status"
+    assert (acquired["data"]["reason"], acquired["data"]["locked_by"]) == ("acquired", "editor")
+    full, summary = await watcher.pair()
+    assert_graphic_event(full, summary, action="updated", graphic_id=graphic.pk)
+    assert full["data"]["version"] == 2
+    assert full["data"]["payload"]["title"] == "REST title"
+    assert full["data"]["payload"]["data"] == canvas
+    assert full["data"]["seq"] > acquired["data"]["seq"]
+    await watcher.client.no_event()
+
+
+async def test_a_refused_rest_edit_is_not_broadcast(
+    watch: Callable[..., Any], db_call: Any, editor: Any, graphic: Graphic
+) -> None:
+    """A PATCH without the lock is refused (409) and nobody hears of it."""
+    watcher = await watch(graphic)
+
+    def edit_without_the_lock() -> int:
+        client = APIClient()
+        client.force_authenticate(editor)
+        response = client.patch(
+            f"/api/graphics/{graphic.pk}/", {"version": 1, "title": "Nope"}, format="json"
+        )
+        return response.status_code
+
+    assert await db_call(edit_without_the_lock) == 409
     await watcher.client.no_event()
 
 
