@@ -244,7 +244,7 @@ def run_scenario(args: argparse.Namespace, scenario: dict[str, Any]) -> dict[str
         return {"scenario": scenario, "ours": ours, "ceiling": ceiling}
 
 
-STANDARD_SCENARIOS = [
+STANDARD_SCENARIOS: list[dict[str, Any]] = [
     {"name": "throughput 1k", "mode": "throughput", "subscribers": 1000, "updates": 100},
     {"name": "rate 1k x 20/s", "mode": "rate", "subscribers": 1000, "rate": 20, "duration": 10},
     {"name": "rate 5k x 4/s", "mode": "rate", "subscribers": 5000, "rate": 4, "duration": 10},

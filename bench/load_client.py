@@ -26,7 +26,7 @@ from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 try:
     from orjson import loads
 except ImportError:  # orjson is only faster; the standard library gives the same result
-    from json import loads  # type: ignore[assignment]
+    from json import loads  # type: ignore[assignment, unused-ignore]
 
 
 def send_json(transport: WSTransport, message: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -173,6 +174,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # keeps group membership in the subscribing process rather than in Redis sorted sets (so a crashed
 # server leaves no stale members behind), and measured faster in fan-out.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+CHANNEL_LAYERS: dict[str, dict[str, Any]]
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {

@@ -94,9 +94,13 @@ def empty_canvas() -> dict[str, Any]:
     return {"background": None, "elements": []}
 
 
+def canvas_json(data: Any) -> str:
+    """`data` as compact JSON: what the size limit counts and what goes over the wire."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
 def canvas_size_bytes(data: Any) -> int:
-    """Size of `data` as compact UTF-8 JSON: what the limit counts and what goes over the wire."""
-    return len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
+    return len(canvas_json(data).encode())
 
 
 # Every key a canvas may contain. Pydantic also puts union members in an error's location
@@ -125,24 +129,41 @@ def _field_path(location: tuple[int | str, ...], error_type: str = "") -> str:
     return path
 
 
+def _contains_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
 def check_canvas_data(data: Any) -> None:
     """
     Raise `TooLarge` if `data` is over `GRAPHIC_DATA_MAX_BYTES`, `ValidationFailed` with one
     message per offending field if it is not a valid canvas; return None otherwise.
     """
     try:
-        size = canvas_size_bytes(data)
+        text = canvas_json(data)
     except (TypeError, ValueError):
         # A Python caller (a command, the admin) can pass a set, bytes or a cycle; that is
         # invalid input, not a server error.
         raise ValidationFailed(
             "Canvas data is invalid.", details={"data": ["Must be plain JSON."]}
         ) from None
+    size = len(text.encode())
     limit = settings.GRAPHIC_DATA_MAX_BYTES
     if size > limit:
         raise TooLarge(
             f"Canvas data is {size} bytes; the limit is {limit} bytes.",
             details={"data": [f"Must be at most {limit} bytes of JSON (got {size})."]},
+        )
+    if _contains_nul(data):
+        # PostgreSQL cannot store NUL in text or jsonb; refuse it here as bad input rather
+        # than fail in the database (and differently on SQLite).
+        raise ValidationFailed(
+            "Canvas data is invalid.", details={"data": ["Must not contain NUL characters."]}
         )
     if not isinstance(data, dict):
         raise ValidationFailed(details={"data": ["Must be a JSON object."]})

@@ -58,6 +58,8 @@ def check_text_field(value: Any, *, field: str, max_length: int = TEXT_FIELD_MAX
         raise ValidationFailed(details={field: ["This field is required."]})
     if not isinstance(value, str):
         raise ValidationFailed(details={field: ["Must be a string."]})
+    if "\x00" in value:
+        raise ValidationFailed(details={field: ["Must not contain NUL characters."]})
     cleaned = value.strip()
     if not cleaned:
         raise ValidationFailed(details={field: ["This field may not be blank."]})

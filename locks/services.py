@@ -36,6 +36,8 @@ def check_reason(value: Any, *, required: bool = False) -> str:
         return ""
     if not isinstance(value, str):
         raise ValidationFailed(details={"reason": ["Must be a string."]})
+    if "\x00" in value:
+        raise ValidationFailed(details={"reason": ["Must not contain NUL characters."]})
     cleaned = value.strip()
     if required and not cleaned:
         raise ValidationFailed(details={"reason": ["A reason is required."]})

@@ -22,7 +22,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 
 from gal_dashboard.access import VIEW_GRAPHIC, user_ref
 from gal_dashboard.errors import DomainError, ValidationFailed
@@ -241,11 +241,21 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         except DomainError as exc:
             await self._send("error", exc.as_dict(), request_id=request_id)
             return
-        except DatabaseError:
+        except (OperationalError, InterfaceError):
             logger.warning("database unavailable while handling a frame", exc_info=True)
             await self._send(
                 "error",
                 error_data("unavailable", "The database is unavailable; try again shortly."),
+                request_id=request_id,
+            )
+            return
+        except Exception:
+            # A bug must cost one request, not the connection: the client is told, the
+            # traceback is logged, and the socket stays open.
+            logger.exception("failed to handle a %s frame", getattr(message, "type", "?"))
+            await self._send(
+                "error",
+                error_data("internal_error", "The server failed to handle this request."),
                 request_id=request_id,
             )
             return

@@ -150,6 +150,9 @@ class EventHub:
         self._keep_running = True
 
     async def stop(self) -> None:
+        # Reset first: if this coroutine is itself cancelled below, the hub can still restart.
+        self._started = None
+        channel_name, self._channel_name = self._channel_name, None
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
@@ -157,11 +160,9 @@ class EventHub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         layer = get_channel_layer()
-        if layer is not None and self._channel_name is not None:
+        if layer is not None and channel_name is not None:
             with contextlib.suppress(Exception):
-                await layer.group_discard(HUB_GROUP, self._channel_name)
-        self._channel_name = None
-        self._started = None
+                await layer.group_discard(HUB_GROUP, channel_name)
 
     # -- membership ----------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import pytest
@@ -54,7 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # hear each other. Daphne processes started by the end-to-end tests inherit it.
     if settings.REDIS_URL:
         prefix = f"gal-test-{uuid.uuid4().hex[:8]}"
-        layer_config: dict[str, Any] = settings.CHANNEL_LAYERS["default"]["CONFIG"]
+        layer_config = cast(dict[str, Any], settings.CHANNEL_LAYERS["default"]["CONFIG"])
         layer_config["prefix"] = prefix
         os.environ["CHANNEL_LAYER_PREFIX"] = prefix
 

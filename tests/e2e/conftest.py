@@ -255,13 +255,6 @@ def daphne_server(
     launcher.stop_all()
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    """Users here log in with tokens; the default hasher would spend most of a test's time
-    hashing the fixtures' passwords."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 # ---------------------------------------------------------------------------------------------
 # Network clients
 # ---------------------------------------------------------------------------------------------

@@ -272,3 +272,11 @@ def test_size_counts_utf8_bytes_not_characters(settings: Any) -> None:
     settings.GRAPHIC_DATA_MAX_BYTES = 1500
     with pytest.raises(TooLarge):
         check_canvas_data(data)
+
+
+def test_text_with_a_nul_character_is_rejected() -> None:
+    """PostgreSQL cannot store NUL; a canvas containing one is a validation error everywhere."""
+    canvas = valid_canvas(elements=[text_element(content="before\x00after")])
+    with pytest.raises(ValidationFailed) as caught:
+        check_canvas_data(canvas)
+    assert caught.value.details == {"data": ["Must not contain NUL characters."]}

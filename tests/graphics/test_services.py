@@ -581,3 +581,14 @@ def test_a_graphic_id_that_is_not_a_positive_integer_is_invalid(
     with pytest.raises(ValidationFailed) as caught:
         action(user=superuser, graphic_id=graphic_id, **extra)
     assert list(caught.value.details) == ["graphic_id"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["title", "event_name"])
+def test_create_refuses_text_with_a_nul_character(editor: Any, field: str) -> None:
+    """A NUL in a title or event name is a field error, not a database failure later."""
+    fields = {"title": "Standings", "event_name": "GAL Season 3 Week 2", field: "a\x00b"}
+    with pytest.raises(ValidationFailed) as caught:
+        graphic_create(user=editor, **fields)
+    assert caught.value.details == {field: ["Must not contain NUL characters."]}
+    assert not Graphic.objects.exists()

@@ -181,9 +181,3 @@ def db_call() -> Callable[..., Any]:
         return await database_sync_to_async(fn)(*args, **kwargs)
 
     return call
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    """Users are made in every test here; the production hasher's cost is not what is tested."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
