@@ -126,7 +126,7 @@ class Run:
         headers = {"Origin": self.plan["origin"]} if self.plan.get("origin") else None
         for attempt in range(5):
             try:
-                return await ws_connect(  # type: ignore[return-value]
+                return await ws_connect(  # type: ignore[return-value, unused-ignore]
                     lambda: Subscriber(self, index),
                     url,
                     extra_headers=headers,
