@@ -2,15 +2,18 @@
 JSON Web Tokens for API clients (simplejwt): obtain a pair, refresh, verify, and log out.
 
 Refresh tokens rotate: each refresh answers with a new pair and blacklists the refresh token it
-was given, so a stolen one works once at most. Logging out blacklists the refresh token sent;
-the access token stays valid until it expires (ACCESS_TOKEN_LIFETIME keeps that short). The
-dashboard pages use the session instead; both work on every endpoint.
+was given, so a stolen one works once at most. Logging out blacklists the refresh token sent,
+and with it every access token issued with it (gal_dashboard.tokens): they are refused by REST
+and WebSocket alike, and open WebSockets opened with them are closed. The dashboard pages use
+the session instead; both work on every endpoint.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +22,8 @@ from rest_framework_simplejwt.serializers import (
     TokenRefreshSerializer,
     TokenVerifySerializer,
 )
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import UntypedToken
 from rest_framework_simplejwt.views import (
     TokenBlacklistView,
     TokenObtainPairView,
@@ -27,6 +32,8 @@ from rest_framework_simplejwt.views import (
 )
 
 from gal_dashboard.api_errors import error_responses
+from realtime.events import publish_hub_command
+from realtime.protocol import CLOSE_UNAUTHENTICATED
 
 TAG = "auth"
 
@@ -71,4 +78,19 @@ class TokenCheckView(TokenVerifyView):
 class LogoutView(TokenBlacklistView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         super().post(request, *args, **kwargs)
+        # The refresh token is valid (or the view above raised) and now blacklisted: its access
+        # tokens are refused from here on, and WebSockets opened with them are closed.
+        family = UntypedToken(request.data["refresh"]).get(api_settings.JTI_CLAIM)
+        transaction.on_commit(
+            partial(
+                publish_hub_command,
+                {
+                    "command": "close",
+                    "token_family": family,
+                    "code": CLOSE_UNAUTHENTICATED,
+                    "error": "token_revoked",
+                    "message": "You logged out.",
+                },
+            )
+        )
         return Response(status=204)

@@ -212,7 +212,7 @@ LOGIN_URL = "/admin/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "gal_dashboard.tokens.FamilyJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -234,6 +234,10 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
+    # Access tokens name their refresh token, so that logging out revokes them too.
+    "TOKEN_OBTAIN_SERIALIZER": "gal_dashboard.tokens.FamilyTokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "gal_dashboard.tokens.FamilyTokenRefreshSerializer",
+    "TOKEN_VERIFY_SERIALIZER": "gal_dashboard.tokens.FamilyTokenVerifySerializer",
 }
 
 SPECTACULAR_SETTINGS = {

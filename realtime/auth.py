@@ -10,11 +10,13 @@ outside ALLOWED_HOSTS. `WebSocketAuthMiddleware` then authenticates, in this ord
    cookie alone can never authenticate a cross-site or scripted connection.
 
 It stores the outcome in the scope: `user`, `auth_method` ("token" | "session" | None),
-`auth_error` (an error code, or None) and `token_expires_at` (a UNIX time, token auth only).
+`auth_error` (an error code, or None), and for token auth `token_expires_at` (a UNIX time) and
+`token_family` (see gal_dashboard.tokens).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -31,6 +33,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from gal_dashboard.errors import DomainError
+from gal_dashboard.tokens import token_family, token_family_revoked
 
 TOKEN_QUERY_PARAMETER = "token"
 
@@ -76,8 +79,15 @@ class TokenExpired(TokenRejected):
     default_message = "The token has expired; log in again."
 
 
-def authenticate_access_token(raw_token: str) -> tuple[Any, int]:
-    """Return (user, expiry as UNIX time) for a valid access token of an active user.
+@dataclass(frozen=True)
+class TokenIdentity:
+    user: Any
+    expires_at: int  # UNIX time
+    family: str | None  # the refresh token it was issued with (gal_dashboard.tokens)
+
+
+def authenticate_access_token(raw_token: str) -> TokenIdentity:
+    """The identity behind a valid, unrevoked access token of an active user.
     Raise TokenExpired or TokenRejected otherwise. Runs in a thread (database access)."""
     if not raw_token or len(raw_token) > 4096:
         raise TokenRejected()
@@ -95,7 +105,10 @@ def authenticate_access_token(raw_token: str) -> tuple[Any, int]:
         raise TokenRejected(str(exc)) from None
     if not user.is_active:
         raise TokenRejected("The user is inactive.")
-    return user, int(token["exp"])
+    family = token_family(token)
+    if token_family_revoked(family):
+        raise TokenRejected("The token has been revoked (logged out).")
+    return TokenIdentity(user=user, expires_at=int(token["exp"]), family=family)
 
 
 class WebSocketAuthMiddleware:
@@ -104,20 +117,29 @@ class WebSocketAuthMiddleware:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         scope = dict(scope)
-        scope.update(user=AnonymousUser(), auth_method=None, auth_error=None, token_expires_at=None)
+        scope.update(
+            user=AnonymousUser(),
+            auth_method=None,
+            auth_error=None,
+            token_expires_at=None,
+            token_family=None,
+        )
         # keep_blank_values: `?token=` is a token that is present (and invalid), not a missing
         # one; dropping it would let the session cookie authenticate in its place.
         params = parse_qs(scope.get("query_string", b"").decode("latin1"), keep_blank_values=True)
         tokens = params.get(TOKEN_QUERY_PARAMETER)
         if tokens is not None:
             try:
-                user, expires_at = await database_sync_to_async(authenticate_access_token)(
-                    tokens[0]
-                )
+                identity = await database_sync_to_async(authenticate_access_token)(tokens[0])
             except TokenRejected as exc:
                 scope["auth_error"] = exc.code
             else:
-                scope.update(user=user, auth_method="token", token_expires_at=expires_at)
+                scope.update(
+                    user=identity.user,
+                    auth_method="token",
+                    token_expires_at=identity.expires_at,
+                    token_family=identity.family,
+                )
         elif _header(scope, b"origin") is not None:
             user = await session_user(scope)
             if user.is_authenticated and user.is_active:

@@ -91,6 +91,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
 
     connection_id: str
     user_id: int | None
+    token_family: str | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels 4 awaits `aclose_old_connections()` (a thread hop) before every handler.
@@ -107,6 +108,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         self.connection_id = uuid.uuid4().hex
         self.user = self.scope["user"]
         self.user_id = self.user.pk if self.user.is_authenticated else None
+        self.token_family = self.scope.get("token_family")
         self.subscriptions: dict[SubscriptionKey, Subscription] = {}
         self._expiry_task: asyncio.Task[None] | None = None
         self._attached = False
@@ -360,14 +362,15 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         if not isinstance(token, str):
             raise ValidationFailed(details={"token": ["An access token string is required."]})
         try:
-            user, expires_at = await database_sync_to_async(authenticate_access_token)(token)
+            identity = await database_sync_to_async(authenticate_access_token)(token)
         except TokenRejected as exc:
             raise ValidationFailed(exc.message, details={"token": [exc.message]}) from None
-        if user.pk != self.user_id:
+        if identity.user.pk != self.user_id:
             raise ValidationFailed(details={"token": ["The token belongs to another user."]})
         if self.scope.get("auth_method") == "token":
-            self._schedule_token_expiry(expires_at)
-        return {"token_expires_at": expires_at}
+            self._schedule_token_expiry(identity.expires_at)
+            self.token_family = identity.family
+        return {"token_expires_at": identity.expires_at}
 
     async def handle_ping(self, message: ClientMessage) -> dict[str, Any]:
         return {}  # answered with `pong` in receive()
@@ -406,7 +409,11 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         if command.get("command") == "send":
             await self.base_send({"type": "websocket.send", "text": command["frame"]})
         elif command.get("command") == "close":
-            await self.close(code=int(command.get("code", CLOSE_UNAUTHENTICATED)))
+            await self._refuse(
+                int(command.get("code", CLOSE_UNAUTHENTICATED)),
+                str(command.get("error", "not_authenticated")),
+                str(command.get("message", "The server closed this connection.")),
+            )
 
     async def _flush_pending(self) -> None:
         for subscription in list(self.subscriptions.values()):

@@ -121,6 +121,19 @@ def publish_event(message: dict[str, Any]) -> None:
         )
 
 
+def publish_hub_command(command: dict[str, Any]) -> None:
+    """Send a command to the connections it addresses on every server (see
+    `EventHub._run_command`): `{"command": "close" | "send", "user_id" | "token_family" |
+    "connection_id": ..., ...}`. Call from synchronous code; never raises."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(HUB_GROUP, {"type": "hub.command", **command})
+    except Exception:
+        logger.warning("could not publish hub command %s", command.get("command"), exc_info=True)
+
+
 def deleted_graphic_payload(graphic: Graphic) -> dict[str, Any]:
     """What subscribers learn about a graphic that no longer exists: its last summary."""
     return summary_from_payload(graphic_payload(graphic))

@@ -51,6 +51,7 @@ class HubMember(Protocol):
 
     connection_id: str
     user_id: int | None
+    token_family: str | None
 
     async def deliver(self, key: SubscriptionKey, seq: int, frame: str) -> None: ...
 
@@ -275,10 +276,14 @@ class EventHub:
             await self._run_command(message)
 
     async def _run_command(self, message: dict[str, Any]) -> None:
-        """Commands addressed to connections by user or by connection id, on every server."""
+        """Commands addressed to connections by user, by token family (the connections opened
+        with one login's tokens) or by connection id, on every server."""
         targets: list[HubMember] = []
         if message.get("user_id") is not None:
             targets = list(self.members_of_user(message["user_id"]))
+        elif message.get("token_family") is not None:
+            family = message["token_family"]
+            targets = [m for m in self.members.values() if m.token_family == family]
         elif message.get("connection_id") in self.members:
             targets = [self.members[message["connection_id"]]]
         for member in targets:

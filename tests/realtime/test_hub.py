@@ -169,6 +169,7 @@ async def test_one_failing_connection_does_not_stop_delivery_to_the_others(
     class BrokenConnection:
         connection_id: str = "broken"
         user_id: int | None = None
+        token_family: str | None = None
 
         async def deliver(self, key: SubscriptionKey, seq: int, frame: str) -> None:
             raise ConnectionResetError("socket gone")
@@ -239,7 +240,8 @@ async def test_a_close_command_for_a_user_closes_only_that_users_connections(
     ws_connect: Callable[..., Any], viewer: Any, editor: Any
 ) -> None:
     """A `hub.command` naming a user (a logout on any server) closes each of that user's
-    connections with the given code and leaves everyone else connected."""
+    connections, after an `error` saying why, with the given code and leaves everyone else
+    connected."""
     first = await ws_connect(editor)
     second = await ws_connect(editor)
     bystander = await ws_connect(viewer)
@@ -251,10 +253,15 @@ async def test_a_close_command_for_a_user_closes_only_that_users_connections(
             "user_id": editor.pk,
             "command": "close",
             "code": CLOSE_UNAUTHENTICATED,
+            "error": "token_revoked",
+            "message": "You logged out.",
         },
     )
 
     for client in (first, second):
+        notice = await client.receive()
+        assert notice["type"] == "error"
+        assert notice["data"]["code"] == "token_revoked"
         assert await client.receive() == {"type": "__closed__", "code": CLOSE_UNAUTHENTICATED}
     assert (await bystander.request("ping"))["type"] == "pong"
 
