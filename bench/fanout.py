@@ -37,6 +37,8 @@ PYTHON = sys.executable
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
 BENCH_SECRET_KEY = "bench-only-secret-key-0123456789abcdef0123456789"
+# uvicorn's WebSocket implementation: the websockets one measured fastest (docs/performance.md).
+UVICORN_WS = os.environ.get("BENCH_UVICORN_WS", "websockets")
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/gal_bench"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

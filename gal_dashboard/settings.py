@@ -268,6 +268,11 @@ EVENT_POLL_INTERVAL_SECONDS = env_float("EVENT_POLL_INTERVAL_SECONDS", 2.0, mini
 # the design promises 5 s.
 LOCK_SWEEP_INTERVAL_SECONDS = env_float("LOCK_SWEEP_INTERVAL_SECONDS", 2.0, minimum=0.05)
 
+# A client that stops reading may fall this far behind (bytes of frames queued for it) before it
+# is closed with 4009 and left to resume from its last seq: 16 MiB holds minutes of ordinary
+# updates, or a dozen full canvases at the 1 MiB limit.
+WS_SEND_BACKLOG_BYTES = env_int("WS_SEND_BACKLOG_BYTES", 16 * 1024 * 1024, minimum=65536)
+
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(

@@ -21,6 +21,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError
 
@@ -39,8 +40,10 @@ from locks.selectors import lock_live, lock_state
 from locks.services import lock_acquire, lock_release
 from realtime.auth import TokenRejected, authenticate_access_token
 from realtime.hub import ALL, SubscriptionKey, get_hub
+from realtime.outbox import Outbox
 from realtime.protocol import (
     CLOSE_FORBIDDEN,
+    CLOSE_SLOW_CONSUMER,
     CLOSE_UNAUTHENTICATED,
     PROTOCOL_VERSION,
     ClientMessage,
@@ -64,7 +67,7 @@ class Subscription:
     last_seq: int = 0
     # While the snapshot is being read, live events wait here (then those after the snapshot's
     # seq are sent), so nothing is lost or sent twice between the snapshot and the stream.
-    pending: list[tuple[int, str]] | None = field(default_factory=list)
+    pending: list[tuple[int, dict[str, Any]]] | None = field(default_factory=list)
 
 
 def _allowed_keys(message: ClientMessage, allowed: set[str]) -> None:
@@ -92,6 +95,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
     connection_id: str
     user_id: int | None
     token_family: str | None = None
+    _closing_task: asyncio.Task[None] | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels 4 awaits `aclose_old_connections()` (a thread hop) before every handler.
@@ -112,6 +116,13 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         self.subscriptions: dict[SubscriptionKey, Subscription] = {}
         self._expiry_task: asyncio.Task[None] | None = None
         self._attached = False
+        # Every frame after the handshake, replies and events alike, leaves through the outbox,
+        # so they stay in order and a client that stops reading cannot stall the hub.
+        self.outbox = Outbox(
+            self.base_send,
+            limit_bytes=settings.WS_SEND_BACKLOG_BYTES,
+            on_overflow=self._slow_consumer,
+        )
         await self.accept()
         auth_error = self.scope.get("auth_error")
         if auth_error is not None or not self.user.is_authenticated:
@@ -157,7 +168,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             self._attached = False
             await get_hub().detach(self)
         await self._send("error", error_data(error_code, message), request_id=request_id)
-        await self.close(code=close_code)
+        self.outbox.put({"type": "websocket.close", "code": close_code})
 
     def _load_current_user(self) -> tuple[Any, bool]:
         """(the user as the database has them now or None if gone or deactivated, whether they
@@ -262,7 +273,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             )
             return
         await self._send("ack", result, request_id=request_id)
-        await self._flush_pending()
+        self._flush_pending()
 
     # -- handlers: one service call each -------------------------------------------------------
 
@@ -391,23 +402,24 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
 
     # -- frames out ----------------------------------------------------------------------------
 
-    async def deliver(self, key: SubscriptionKey, seq: int, frame: str) -> None:
-        """Called by the hub, in seq order, for each event of a subscription of ours."""
+    def deliver(self, key: SubscriptionKey, seq: int, message: dict[str, Any]) -> None:
+        """Called by the hub, in seq order, for each event of a subscription of ours. Never
+        blocks: the outbox sends now or queues behind a send the socket is still taking."""
         subscription = self.subscriptions.get(key)
         if subscription is None:
             return
         if subscription.pending is not None:
-            subscription.pending.append((seq, frame))
+            subscription.pending.append((seq, message))
             return
         if seq <= subscription.last_seq:
             return
         subscription.last_seq = seq
-        await self.base_send({"type": "websocket.send", "text": frame})
+        self.outbox.put(message)
 
     async def hub_command(self, command: dict[str, Any]) -> None:
         """Commands for this connection from any server (see `realtime.hub`)."""
         if command.get("command") == "send":
-            await self.base_send({"type": "websocket.send", "text": command["frame"]})
+            self.outbox.put({"type": "websocket.send", "text": command["frame"]})
         elif command.get("command") == "close":
             await self._refuse(
                 int(command.get("code", CLOSE_UNAUTHENTICATED)),
@@ -415,25 +427,36 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 str(command.get("message", "The server closed this connection.")),
             )
 
-    async def _flush_pending(self) -> None:
+    def _flush_pending(self) -> None:
         for subscription in list(self.subscriptions.values()):
             if subscription.pending is None:
                 continue
-            while subscription.pending:
-                seq, frame = subscription.pending.pop(0)
+            for seq, message in subscription.pending:
                 if seq > subscription.last_seq:
                     subscription.last_seq = seq
-                    await self.base_send({"type": "websocket.send", "text": frame})
-            # No await between the emptiness check above and this: nothing can slip in.
+                    self.outbox.put(message)
             subscription.pending = None
+
+    def _slow_consumer(self) -> None:
+        """The client stopped reading and its backlog passed WS_SEND_BACKLOG_BYTES: close it
+        (4009) rather than buffer without bound; it reconnects and resumes from its seq."""
+        logger.warning("closing slow consumer %s", self.connection_id)
+        self._closing_task = asyncio.ensure_future(self._close_slow_consumer())
+
+    async def _close_slow_consumer(self) -> None:
+        if getattr(self, "_attached", False):
+            self._attached = False
+            await get_hub().detach(self)
+        self.outbox.cancel()
+        with contextlib.suppress(Exception):
+            await self.base_send({"type": "websocket.close", "code": CLOSE_SLOW_CONSUMER})
 
     async def _send(
         self, message_type: str, data: dict[str, Any], *, request_id: str | None = None
     ) -> None:
-        with contextlib.suppress(Exception):
-            await self.base_send(
-                {
-                    "type": "websocket.send",
-                    "text": encode_frame(message_type, data, request_id=request_id),
-                }
-            )
+        self.outbox.put(
+            {
+                "type": "websocket.send",
+                "text": encode_frame(message_type, data, request_id=request_id),
+            }
+        )

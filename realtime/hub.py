@@ -53,21 +53,23 @@ class HubMember(Protocol):
     user_id: int | None
     token_family: str | None
 
-    async def deliver(self, key: SubscriptionKey, seq: int, frame: str) -> None: ...
+    def deliver(self, key: SubscriptionKey, seq: int, message: dict[str, Any]) -> None:
+        """Take an event's ASGI send message; must not block (see realtime.outbox)."""
 
     async def hub_command(self, command: dict[str, Any]) -> None: ...
 
 
 class EventFrames:
-    """The frames of one event, each encoded at most once, whatever the number of sockets."""
+    """The ASGI messages of one event, each encoded at most once, shared by every socket of
+    its audience (servers only read them)."""
 
     def __init__(self, *, seq: int, graphic_id: int, event_type: str, data: dict[str, Any]):
         self.seq = seq
         self.graphic_id = graphic_id
         self.event_type = event_type
         self.data = data
-        self._graphic_frame: str | None = None
-        self._list_frame: str | None = None
+        self._graphic_message: dict[str, Any] | None = None
+        self._list_message: dict[str, Any] | None = None
 
     @classmethod
     def from_event(cls, event: Event) -> EventFrames:
@@ -75,22 +77,24 @@ class EventFrames:
             seq=event.pk, graphic_id=event.graphic_id, event_type=event.type, data=event.data
         )
 
-    def for_graphic(self) -> str:
-        if self._graphic_frame is None:
-            self._graphic_frame = encode_event(
+    def for_graphic(self) -> dict[str, Any]:
+        if self._graphic_message is None:
+            frame = encode_event(
                 self.event_type, self.data, seq=self.seq, subscription=self.graphic_id
             )
-        return self._graphic_frame
+            self._graphic_message = {"type": "websocket.send", "text": frame}
+        return self._graphic_message
 
-    def for_list(self) -> str:
-        if self._list_frame is None:
-            self._list_frame = encode_event(
+    def for_list(self) -> dict[str, Any]:
+        if self._list_message is None:
+            frame = encode_event(
                 self.event_type,
                 list_view_data(self.event_type, self.data),
                 seq=self.seq,
                 subscription=ALL,
             )
-        return self._list_frame
+            self._list_message = {"type": "websocket.send", "text": frame}
+        return self._list_message
 
 
 def list_view_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -202,7 +206,7 @@ class EventHub:
             if seq > self.cursor + 1:
                 await self._catch_up_locked(until=seq - 1)
             if seq > self.cursor:
-                await self._fan_out(
+                self._fan_out(
                     EventFrames(
                         seq=seq,
                         graphic_id=message["graphic_id"],
@@ -223,29 +227,31 @@ class EventHub:
             for event in events:
                 if until is not None and event.pk > until:
                     return
-                await self._fan_out(EventFrames.from_event(event))
+                self._fan_out(EventFrames.from_event(event))
             if len(events) < CATCH_UP_BATCH:
                 return
 
-    async def _fan_out(self, frames: EventFrames) -> None:
+    def _fan_out(self, frames: EventFrames) -> None:
+        """Hand the event to every local subscriber: synchronous, so no socket can make the
+        others wait, and one encoded message per audience."""
         self.cursor = frames.seq
         graphic_members = self.subscriptions.get(frames.graphic_id)
         if graphic_members:
-            frame = frames.for_graphic()
+            message = frames.for_graphic()
             for member in list(graphic_members):
-                await self._deliver_to(member, frames.graphic_id, frames.seq, frame)
+                self._deliver_to(member, frames.graphic_id, frames.seq, message)
         list_members = self.subscriptions.get(ALL)
         if list_members:
-            frame = frames.for_list()
+            message = frames.for_list()
             for member in list(list_members):
-                await self._deliver_to(member, ALL, frames.seq, frame)
+                self._deliver_to(member, ALL, frames.seq, message)
 
-    async def _deliver_to(
-        self, member: HubMember, key: SubscriptionKey, seq: int, frame: str
+    def _deliver_to(
+        self, member: HubMember, key: SubscriptionKey, seq: int, message: dict[str, Any]
     ) -> None:
-        # One broken socket must not stop delivery to the others.
+        # One broken connection must not stop delivery to the others.
         try:
-            await member.deliver(key, seq, frame)
+            member.deliver(key, seq, message)
         except Exception:
             logger.exception("delivery to connection %s failed", member.connection_id)
 

@@ -22,6 +22,7 @@ CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_UNAUTHENTICATED = 4001  # log in again: missing, invalid or expired credentials
 CLOSE_FORBIDDEN = 4003  # authenticated, but not allowed to view graphics
 CLOSE_POLICY = 4008  # persistent flooding
+CLOSE_SLOW_CONSUMER = 4009  # not reading: too far behind; reconnect and resume from last seq
 CLOSE_TOO_MANY_CONNECTIONS = 4029
 
 REQUEST_ID_MAX_LENGTH = 128

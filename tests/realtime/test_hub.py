@@ -171,7 +171,7 @@ async def test_one_failing_connection_does_not_stop_delivery_to_the_others(
         user_id: int | None = None
         token_family: str | None = None
 
-        async def deliver(self, key: SubscriptionKey, seq: int, frame: str) -> None:
+        def deliver(self, key: SubscriptionKey, seq: int, message: dict[str, Any]) -> None:
             raise ConnectionResetError("socket gone")
 
         async def hub_command(self, command: dict[str, Any]) -> None:
