@@ -88,7 +88,9 @@ def server_env(args: argparse.Namespace, database_url: str) -> dict[str, str]:
     return env
 
 
-def prepare_database(args: argparse.Namespace, subscribers: int, workdir: Path) -> dict[str, Any]:
+def prepare_database(
+    args: argparse.Namespace, subscribers: int, workdir: Path, *, editors: int = 1
+) -> dict[str, Any]:
     """A fresh database with a graphic, an editor and one viewer per subscriber; returns ids,
     tokens and the canvas. Runs in a subprocess so that Django is set up with the bench DB."""
     if args.db == "postgres":
@@ -108,7 +110,7 @@ def prepare_database(args: argparse.Namespace, subscribers: int, workdir: Path) 
     )
     output = workdir / "fixture.json"
     subprocess.run(
-        [PYTHON, str(ROOT / "bench" / "prepare.py"), str(subscribers), str(output)],
+        [PYTHON, str(ROOT / "bench" / "prepare.py"), str(subscribers), str(output), str(editors)],
         cwd=ROOT,
         env=env,
         check=True,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from stats import percentile  # bench/ is this script's directory
 
 try:
     from orjson import loads
@@ -53,13 +54,6 @@ def server_rss_bytes(pids: list[int]) -> int:
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) * 1024
     return total
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
-    return sorted_values[index]
 
 
 class Subscriber(WSListener):

@@ -1,8 +1,10 @@
 """
-Bench fixture: `python bench/prepare.py N OUT.json` (Django settings from the environment).
+Bench fixture: `python bench/prepare.py N OUT.json [EDITORS]` (Django settings from the
+environment).
 
-Creates an editor, N viewers (one per subscriber: the per-user connection limit must not shape
-the benchmark) and one graphic, and writes their ids and access tokens to OUT.json.
+Creates editors (one by default), N viewers (one per subscriber: the per-user connection limit
+must not shape the benchmark) and one graphic, and writes their ids and access tokens to
+OUT.json.
 """
 
 from __future__ import annotations
@@ -20,9 +22,13 @@ from rest_framework_simplejwt.tokens import AccessToken  # noqa: E402
 from graphics.services import graphic_create  # noqa: E402
 
 
-def main(subscribers: int, output: str) -> None:
-    editor = User.objects.create(username="bench-editor")
-    editor.groups.add(Group.objects.get(name="Editor"))
+def main(subscribers: int, output: str, editor_count: int) -> None:
+    editors = User.objects.bulk_create(
+        [User(username=f"bench-editor-{index}", password="!") for index in range(editor_count)]
+    )
+    editor_group = Group.objects.get(name="Editor")
+    editor_group.user_set.add(*editors)
+    editor = editors[0]
     viewers = User.objects.bulk_create(
         [User(username=f"bench-viewer-{index}", password="!") for index in range(subscribers)]
     )
@@ -63,6 +69,7 @@ def main(subscribers: int, output: str) -> None:
                 "version": graphic.version,
                 "canvas": canvas,
                 "editor_token": str(AccessToken.for_user(editor)),
+                "editor_tokens": [str(AccessToken.for_user(user)) for user in editors],
                 "viewer_tokens": [str(AccessToken.for_user(viewer)) for viewer in viewers],
             },
             out,
@@ -70,4 +77,4 @@ def main(subscribers: int, output: str) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2])
+    main(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 1)

@@ -1,9 +1,12 @@
 """
 `python -m gal_dashboard.serve [daphne options] gal_dashboard.asgi:application`
+`python -m gal_dashboard.serve uvicorn [uvicorn options] gal_dashboard.asgi:application`
 
-Daphne with one difference: everything it writes to stdout and stderr passes through
-`redact_secrets`. Daphne's access log prints the full request URI, query string included, so a
-`?token=` or `?key=` would otherwise reach the log; our own loggers are redacted by a filter.
+Daphne (or uvicorn, the supported alternative) with one difference: everything it writes to
+stdout and stderr passes through `redact_secrets`. Both servers log request URIs with their
+query strings (daphne's access log; uvicorn's "WebSocket ... [accepted]" line, even without
+an access log), so a `?token=` or `?key=` would otherwise reach the log; our own loggers are
+redacted by a filter.
 """
 
 from __future__ import annotations
@@ -43,9 +46,16 @@ class RedactingStream(io.TextIOBase):
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    # Replaced before either server configures logging, so its handlers write through these.
     sys.stdout = RedactingStream(sys.stdout)
     sys.stderr = RedactingStream(sys.stderr)
-    CommandLineInterface().run(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["uvicorn"]:
+        import uvicorn.main
+
+        uvicorn.main.main(args[1:])
+    else:
+        CommandLineInterface().run(args)
 
 
 if __name__ == "__main__":

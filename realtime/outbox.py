@@ -36,6 +36,10 @@ async def _finish(coroutine: Coroutine[Any, Any, Any], awaiting: Any) -> None:
             if awaiting is None:
                 await asyncio.sleep(0)  # a bare yield: give the loop one turn
             else:
+                # The coroutine's own `await` marked the future as being waited on; a Task
+                # clears that flag when it takes the future over, and so must we, or awaiting it
+                # again raises "await wasn't used with future".
+                awaiting._asyncio_future_blocking = False
                 await awaiting
         except BaseException as exc:
             try:

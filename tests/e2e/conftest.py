@@ -210,20 +210,25 @@ class DaphneLauncher:
         return servers
 
     def _spawn(self, overrides: dict[str, Any]) -> DaphneServer:
-        log_path = self.log_dir / f"daphne-{len(self.servers) + 1}.log"
+        # ASGI_SERVER=uvicorn runs the supported alternative server instead of daphne.
+        server_kind = overrides.pop("ASGI_SERVER", "daphne")
+        log_path = self.log_dir / f"{server_kind}-{len(self.servers) + 1}.log"
         port = free_port()
+        if server_kind == "uvicorn":
+            command = [
+                sys.executable, "-m", "gal_dashboard.serve", "uvicorn", "--host", HOST,
+                "--port", str(port),
+                "--ws", "websockets", "--no-access-log", "--lifespan", "off",
+                "gal_dashboard.asgi:application",
+            ]  # fmt: skip
+        else:
+            command = [
+                sys.executable, "-m", "gal_dashboard.serve", "-b", HOST, "-p", str(port),
+                "gal_dashboard.asgi:application",
+            ]  # fmt: skip
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gal_dashboard.serve",
-                    "-b",
-                    HOST,
-                    "-p",
-                    str(port),
-                    "gal_dashboard.asgi:application",
-                ],
+                command,
                 cwd=settings.BASE_DIR,
                 env=server_environment(**overrides),
                 stdin=subprocess.DEVNULL,

@@ -45,6 +45,9 @@ async def test_a_socket_that_pushes_back_gets_everything_later_in_order() -> Non
 
     for number in range(5):
         outbox.put(frame(str(number)))
+    # Let the outbox's drainer start waiting on the held send before the client reads again.
+    for _ in range(5):
+        await asyncio.sleep(0)
     assert socket.sent == []
     assert outbox.backlog == 4
 
