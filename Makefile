@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# daphne (default) or uvicorn, the faster supported alternative (docs/performance.md).
+SERVER ?= daphne
 # The PostgreSQL and Redis used by the second test pass (and by CI).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
@@ -34,7 +36,12 @@ run: install
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+ifeq ($(SERVER),uvicorn)
+	DEBUG=$${DEBUG:-true} $(BIN)/python -m gal_dashboard.serve uvicorn --host $(HOST) --port $(PORT) \
+		--ws websockets --lifespan off gal_dashboard.asgi:application
+else
 	DEBUG=$${DEBUG:-true} $(BIN)/python -m gal_dashboard.serve -b $(HOST) -p $(PORT) gal_dashboard.asgi:application
+endif
 
 lint: dev-install
 	$(BIN)/ruff check .

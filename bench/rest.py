@@ -47,7 +47,12 @@ def request(method: str, url: str, token: str, body: Any = None) -> tuple[int, A
             payload = json.loads(response.read() or b"null")
             status = response.status
     except urllib.error.HTTPError as error:
-        payload, status = json.loads(error.read() or b"null"), error.code
+        body = error.read()
+        try:
+            payload = json.loads(body or b"null")
+        except ValueError:
+            payload = body[:200].decode(errors="replace")
+        status = error.code
     return status, payload, time.perf_counter() - started
 
 
@@ -58,6 +63,7 @@ def client(
     timings: dict[str, list[float]],
     errors: list[str],
     barrier: threading.Barrier,
+    interval: float,
 ) -> None:
     status, graphic, _ = request(
         "POST",
@@ -89,6 +95,8 @@ def client(
                 },
             ),
         ):
+            if interval:
+                time.sleep(interval)
             status, payload, seconds = request(method, base + path, token, body)
             if status >= 300:
                 errors.append(f"{name}: {status} {payload}")
@@ -103,6 +111,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=40, help="rounds per client")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=0.0,
+        help="seconds each client waits before each request (0: back to back)",
+    )
     parser.add_argument("--label", default="")
     args = parser.parse_args()
     args.layer, args.server, args.servers = "memory", "daphne", 1
@@ -116,11 +130,13 @@ def main() -> None:
         timings: dict[str, list[float]] = {name: [] for name in TARGETS_MS}
         errors: list[str] = []
         with running_servers("daphne", 1, env, workdir) as servers:
+            log_path = workdir / "daphne-server-0.log"
             base = f"http://127.0.0.1:{servers[0][1]}"
             barrier = threading.Barrier(args.clients)
             threads = [
                 threading.Thread(
-                    target=client, args=(base, token, args.requests, timings, errors, barrier)
+                    target=client,
+                    args=(base, token, args.requests, timings, errors, barrier, args.interval),
                 )
                 for token in fixture["editor_tokens"]
             ]
@@ -130,6 +146,8 @@ def main() -> None:
             for thread in threads:
                 thread.join()
             elapsed = time.perf_counter() - started
+            if errors:
+                print(log_path.read_text()[-3000:])
 
     results: dict[str, Any] = {}
     print(

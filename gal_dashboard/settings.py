@@ -130,16 +130,24 @@ ASGI_APPLICATION = "gal_dashboard.asgi.application"
 # Database: SQLite under var/ by default so `make run` works on a bare machine;
 # PostgreSQL (or anything dj-database-url understands) when DATABASE_URL is set.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
-# Persistent connections: WebSocket handlers reach the database from a worker thread many times
-# a second; opening a connection for each (CONN_MAX_AGE=0) measured as a large share of the
-# server's CPU. Health checks replace a connection the database has dropped.
-CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60)
+# No persistent connections: under ASGI, Django serves each request from a thread of its own,
+# so a connection kept per thread is never reused and they pile up until the database refuses
+# more (Django's documentation says as much). PostgreSQL gets a connection pool instead.
+CONN_MAX_AGE = env_int("CONN_MAX_AGE", 0)
+# Connections per server process in the PostgreSQL pool (0: no pool). Several daphne processes
+# share the database's max_connections (100 by default): 8 each leaves room for 10 processes.
+DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 8)
 if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True
-        )
-    }
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and (
+        DATABASE_POOL_MAX_SIZE > 0
+    ):
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DATABASE_POOL_MAX_SIZE,
+            # A request waits this long for a free connection before failing with a clear error.
+            "timeout": 10,
+        }
 else:
     VAR_DIR.mkdir(exist_ok=True)
     DATABASES = {
@@ -151,7 +159,6 @@ else:
             # One file per test run (by process id) so that parallel runs never share it.
             "TEST": {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")},
             "CONN_MAX_AGE": CONN_MAX_AGE,
-            "CONN_HEALTH_CHECKS": True,
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

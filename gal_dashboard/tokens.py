@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.serializers import (
@@ -80,3 +81,9 @@ class FamilyJWTAuthentication(JWTAuthentication):
         if token_family_revoked(token_family(token)):
             raise InvalidToken("The token has been revoked (logged out).")
         return token
+
+
+class FamilyJWTScheme(SimpleJWTScheme):
+    """The OpenAPI security scheme of FamilyJWTAuthentication: simplejwt's Bearer JWT."""
+
+    target_class = "gal_dashboard.tokens.FamilyJWTAuthentication"

@@ -79,6 +79,9 @@ def server_environment(**overrides: Any) -> dict[str, str]:
         DEBUG="false",
         ALLOWED_HOSTS=f"{HOST},localhost",
         PYTHONUNBUFFERED="1",
+        # Servers run as in production, with the PostgreSQL connection pool (the test process
+        # itself runs without one); they are stopped before the test database is dropped.
+        DATABASE_POOL_MAX_SIZE="4",
     )
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL
