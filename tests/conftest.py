@@ -14,6 +14,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, cast
 from urllib.parse import urlparse
 
@@ -229,3 +230,37 @@ def make_graphic(make_user: Callable[..., Any]) -> Callable[..., Any]:
 @pytest.fixture
 def graphic(make_graphic: Callable[..., Any], editor: Any) -> Any:
     return make_graphic(by=editor)
+
+
+# ---------------------------------------------------------------------------------------------
+# Assertions and fixtures' helpers shared by the REST and service tests.
+# ---------------------------------------------------------------------------------------------
+
+ERROR_KEYS = {"code", "message", "details"}
+
+
+def error_of(response: Any, status: int, code: str) -> dict[str, Any]:
+    """The error body of a REST `response`, after checking its status, code and exact shape
+    (`{"error": {"code", "message", "details"}}`, JSON, a message for people)."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == ERROR_KEYS
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert isinstance(body["error"]["details"], dict)
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+def expire_lock(graphic: Any) -> None:
+    """Move the graphic's lock into the past, as if its holder had walked away."""
+    from django.utils import timezone
+
+    from locks.models import CanvasLock
+
+    past = timezone.now() - timedelta(seconds=1)
+    CanvasLock.objects.filter(graphic=graphic).update(
+        acquired_at=past - timedelta(minutes=5), expires_at=past
+    )

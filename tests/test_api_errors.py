@@ -15,17 +15,9 @@ from gal_dashboard.api_errors import api_exception_handler
 from gal_dashboard.errors import VersionConflict
 from graphics.models import Graphic
 from locks.services import lock_acquire
-from tests.conftest import text_element, valid_canvas
+from tests.conftest import error_of, text_element, valid_canvas
 
 pytestmark = pytest.mark.django_db
-
-ERROR_KEYS = {"code", "message", "details"}
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    # PBKDF2 spends half a second on each user by design; these tests need no such protection.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def api_client(user: Any = None) -> APIClient:
@@ -34,20 +26,6 @@ def api_client(user: Any = None) -> APIClient:
     if user is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
     return client
-
-
-def error_of(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The error body of `response`, after checking its status, code and exact shape."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == ERROR_KEYS
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-    error: dict[str, Any] = body["error"]
-    return error
 
 
 @pytest.fixture

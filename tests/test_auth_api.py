@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, error_of
 
 pytestmark = pytest.mark.django_db
 
@@ -20,19 +20,7 @@ REFRESH_URL = "/api/auth/token/refresh/"
 VERIFY_URL = "/api/auth/token/verify/"
 LOGOUT_URL = "/api/auth/logout/"
 GRAPHICS_URL = "/api/graphics/"
-ERROR_KEYS = {"code", "message", "details"}
 CHALLENGE = 'Bearer realm="api"'
-
-
-def error_of(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The error body of `response`, after checking its status, code and exact shape."""
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == ERROR_KEYS
-    assert body["error"]["code"] == code
-    error: dict[str, Any] = body["error"]
-    return error
 
 
 def obtain(client: APIClient, username: str, password: str = TEST_PASSWORD) -> Any:

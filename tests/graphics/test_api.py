@@ -15,19 +15,12 @@ from graphics.serialization import graphic_payload, graphic_summary
 from locks.models import CanvasLock
 from locks.selectors import lock_live, lock_state
 from locks.services import lock_acquire
-from tests.conftest import text_element, valid_canvas
+from tests.conftest import error_of, expire_lock, text_element, valid_canvas
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    # PBKDF2 spends half a second on each user by design; these tests need no such protection.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 LIST_URL = "/api/graphics/"
-ERROR_KEYS = {"code", "message", "details"}
 
 
 def api_client(user: Any = None) -> APIClient:
@@ -40,24 +33,6 @@ def api_client(user: Any = None) -> APIClient:
 
 def detail_url(graphic_id: int, action: str = "") -> str:
     return f"/api/graphics/{graphic_id}/" + (f"{action}/" if action else "")
-
-
-def error_of(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The error body of `response`, after checking its status, code and exact shape."""
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == ERROR_KEYS
-    assert body["error"]["code"] == code
-    error: dict[str, Any] = body["error"]
-    return error
-
-
-def expire_lock(graphic: Any) -> None:
-    past = timezone.now() - timedelta(seconds=1)
-    CanvasLock.objects.filter(graphic=graphic).update(
-        acquired_at=past - timedelta(minutes=5), expires_at=past
-    )
 
 
 # --- list -----------------------------------------------------------------------------------

@@ -33,17 +33,9 @@ from graphics.services import (
 )
 from locks.models import CanvasLock, LockEvent
 from locks.services import lock_acquire
-from tests.conftest import text_element, valid_canvas
+from tests.conftest import expire_lock, text_element, valid_canvas
 
 pytestmark = pytest.mark.django_db
-
-
-def expire_lock(graphic: Graphic) -> None:
-    """Move the graphic's lock into the past, as if its holder had walked away."""
-    past = timezone.now() - timedelta(seconds=1)
-    CanvasLock.objects.filter(graphic=graphic).update(
-        acquired_at=past - timedelta(minutes=5), expires_at=past
-    )
 
 
 def lock_actions(graphic_id: int) -> list[str]:

@@ -13,17 +13,9 @@ from rest_framework_simplejwt.tokens import AccessToken
 from locks.models import CanvasLock, LockAction, LockEvent
 from locks.selectors import lock_state
 from locks.services import lock_acquire
+from tests.conftest import error_of, expire_lock
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    # PBKDF2 spends half a second on each user by design; these tests need no such protection.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-ERROR_KEYS = {"code", "message", "details"}
 
 
 def api_client(user: Any = None) -> APIClient:
@@ -40,24 +32,6 @@ def lock_url(graphic_id: int) -> str:
 
 def override_url(graphic_id: int) -> str:
     return f"/api/graphics/{graphic_id}/lock/override/"
-
-
-def error_of(response: Any, status: int, code: str) -> dict[str, Any]:
-    """The error body of `response`, after checking its status, code and exact shape."""
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == ERROR_KEYS
-    assert body["error"]["code"] == code
-    error: dict[str, Any] = body["error"]
-    return error
-
-
-def expire_lock(graphic: Any) -> None:
-    past = timezone.now() - timedelta(seconds=1)
-    CanvasLock.objects.filter(graphic=graphic).update(
-        acquired_at=past - timedelta(minutes=5), expires_at=past
-    )
 
 
 # --- status ---------------------------------------------------------------------------------

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from gal_dashboard.access import EDITOR
 from gal_dashboard.errors import LockConflict, VersionConflict
@@ -25,6 +23,8 @@ from locks.services import lock_acquire, lock_expire_due
 
 # Real transactions (each thread commits on its own connection); the roles created by the
 # data migration are restored after the flush for the tests that follow.
+from tests.conftest import expire_lock
+
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 THREADS = 8
@@ -57,13 +57,6 @@ def run_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
         thread.join(JOIN_TIMEOUT_SECONDS)
     assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
     return results
-
-
-def expire_lock(graphic: Graphic) -> None:
-    past = timezone.now() - timedelta(seconds=1)
-    CanvasLock.objects.filter(graphic=graphic).update(
-        acquired_at=past - timedelta(minutes=5), expires_at=past
-    )
 
 
 @pytest.fixture

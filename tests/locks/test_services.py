@@ -30,16 +30,9 @@ from locks.services import (
     lock_refresh,
     lock_release,
 )
+from tests.conftest import expire_lock
 
 pytestmark = pytest.mark.django_db
-
-
-def expire_lock(graphic: Graphic) -> None:
-    """Move the graphic's lock into the past, as if its holder had walked away."""
-    past = timezone.now() - timedelta(seconds=1)
-    CanvasLock.objects.filter(graphic=graphic).update(
-        acquired_at=past - timedelta(minutes=5), expires_at=past
-    )
 
 
 def lock_actions(graphic: Graphic) -> list[str]:
