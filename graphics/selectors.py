@@ -44,8 +44,9 @@ def graphic_get_for_update(*, graphic_id: Any) -> Graphic:
 def graphic_list(
     *, archived: str = "false", event_name: str | None = None, query: str | None = None
 ) -> QuerySet[Graphic]:
-    """Graphics newest first. `archived` is "false" (active), "true" or "all"; `query` searches
-    title and event name, case-insensitively."""
+    """Graphics newest first, for lists: `archived` is "false" (active), "true" or "all";
+    `query` searches title and event name, case-insensitively. The canvas is not loaded: lists
+    show summaries, and fifty canvases of up to a megabyte each would dominate the request."""
     if archived not in ARCHIVED_FILTERS:
         raise ValidationFailed(details={"archived": ["Must be one of false, true, all."]})
     graphics = Graphic.objects.select_related("created_by", "updated_by", "archived_by")
@@ -55,7 +56,7 @@ def graphic_list(
         graphics = graphics.filter(event_name=event_name)
     if query:
         graphics = graphics.filter(Q(title__icontains=query) | Q(event_name__icontains=query))
-    return graphics.order_by("-updated_at", "-id")
+    return graphics.defer("data").order_by("-updated_at", "-id")
 
 
 def graphic_event_names() -> list[str]:

@@ -64,7 +64,8 @@ def list_snapshot() -> dict[str, Any]:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         seq = Event.objects.aggregate(last=Max("id"))["last"] or 0
-        graphics = list(_graphics_with_lock().order_by("-updated_at", "-id"))
+        # Summaries only: the canvases stay in the database.
+        graphics = list(_graphics_with_lock().defer("data").order_by("-updated_at", "-id"))
     return {
         "graphic_id": "all",
         "graphics": [
