@@ -59,8 +59,11 @@ def graphic_snapshot(*, graphic_id: Any) -> dict[str, Any]:
 
 def list_snapshot() -> dict[str, Any]:
     """{"graphics": [summary + lock state for every graphic], "seq": last event overall}."""
+    # Only a transaction's first statement may set its isolation; inside an outer transaction
+    # (a caller's, or a test's) the snapshot shares that transaction's view instead.
+    starts_transaction = not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and starts_transaction:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         seq = Event.objects.aggregate(last=Max("id"))["last"] or 0
