@@ -235,6 +235,10 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         try:
             message = parse_client_frame(text_data)
             request_id = message.request_id
+            if message.type == "ping":
+                # Answered at once, without the account check: a heartbeat costs no query.
+                await self._send("pong", {"server_time": server_time()}, request_id=request_id)
+                return
             handler = self.handlers.get(message.type)
             if handler is None:
                 raise ProtocolError(
@@ -242,9 +246,6 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                     f"Unknown message type {message.type!r}.",
                     request_id=request_id,
                 )
-            if message.type == "ping":
-                await self._send("pong", {"server_time": server_time()}, request_id=request_id)
-                return
             if not await self._act_as_current_user(request_id):
                 return
             result = await handler(self, message)
@@ -383,9 +384,6 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             self.token_family = identity.family
         return {"token_expires_at": identity.expires_at}
 
-    async def handle_ping(self, message: ClientMessage) -> dict[str, Any]:
-        return {}  # answered with `pong` in receive()
-
     handlers: dict[str, Handler] = {
         "subscribe": handle_subscribe,
         "unsubscribe": handle_unsubscribe,
@@ -397,7 +395,6 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         "lock": handle_lock,
         "unlock": handle_unlock,
         "auth": handle_auth,
-        "ping": handle_ping,
     }
 
     # -- frames out ----------------------------------------------------------------------------
