@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 import tempfile
 import threading
@@ -73,6 +74,7 @@ def client(
     )
     assert status == 201, graphic
     graphic_id, version = graphic["id"], graphic["version"]
+    pacing = random.Random(token)
     barrier.wait()
     for number in range(requests):
         for name, method, path, body in (
@@ -96,7 +98,10 @@ def client(
             ),
         ):
             if interval:
-                time.sleep(interval)
+                # Operators do not act in lockstep: each wait is drawn uniformly from
+                # [0, 2 x interval] (mean `interval`), so the clients' requests interleave rather
+                # than arrive as one burst of N after each shared pause.
+                time.sleep(pacing.uniform(0, 2 * interval))
             status, payload, seconds = request(method, base + path, token, body)
             if status >= 300:
                 errors.append(f"{name}: {status} {payload}")
@@ -115,7 +120,8 @@ def main() -> None:
         "--interval",
         type=float,
         default=0.0,
-        help="seconds each client waits before each request (0: back to back)",
+        help="mean seconds each client waits before each request, drawn uniformly from "
+        "[0, 2 x interval] (0: back to back)",
     )
     parser.add_argument("--label", default="")
     args = parser.parse_args()

@@ -30,13 +30,17 @@ def graphic_get(*, graphic_id: Any) -> Graphic:
         raise NotFound(f"Graphic {graphic_id} does not exist.") from None
 
 
-def graphic_get_for_update(*, graphic_id: Any) -> Graphic:
+def graphic_get_for_update(*, graphic_id: Any, without_canvas: bool = False) -> Graphic:
     """The graphic with its row locked until the transaction ends, so that lock and version
     checks cannot interleave. (A no-op on SQLite, whose IMMEDIATE transactions already
-    serialise writers.)"""
+    serialise writers.) Lock operations pass `without_canvas`: they never read the canvas,
+    which can be up to GRAPHIC_DATA_MAX_BYTES."""
     graphic_id = check_graphic_id(graphic_id)
+    graphics = Graphic.objects.select_for_update()
+    if without_canvas:
+        graphics = graphics.defer("data")
     try:
-        return Graphic.objects.select_for_update().get(pk=graphic_id)
+        return graphics.get(pk=graphic_id)
     except Graphic.DoesNotExist:
         raise NotFound(f"Graphic {graphic_id} does not exist.") from None
 

@@ -103,7 +103,7 @@ def lock_acquire(*, user: Any, graphic_id: Any) -> CanvasLock:
     Raises LockConflict naming the holder and expiry if someone else holds it."""
     require_permission(user, ACQUIRE_LOCK)
     with transaction.atomic():
-        graphic = graphic_get_for_update(graphic_id=graphic_id)
+        graphic = graphic_get_for_update(graphic_id=graphic_id, without_canvas=True)
         if graphic.archived:
             raise StateConflict("Archived graphics cannot be locked; restore it first.")
         lock = lock_live_or_clear_expired(graphic)
@@ -133,7 +133,7 @@ def lock_refresh(*, user: Any, graphic_id: Any) -> CanvasLock:
     it (it expired, was released, or is someone else's)."""
     require_permission(user, ACQUIRE_LOCK)
     with transaction.atomic():
-        graphic = graphic_get_for_update(graphic_id=graphic_id)
+        graphic = graphic_get_for_update(graphic_id=graphic_id, without_canvas=True)
         lock = lock_live_or_clear_expired(graphic)
         if lock is None:
             raise LockConflict(
@@ -154,7 +154,7 @@ def lock_release(*, user: Any, graphic_id: Any) -> bool:
     so a page that releases on close never errors; raises LockConflict if someone else holds it."""
     require_permission(user, ACQUIRE_LOCK)
     with transaction.atomic():
-        graphic = graphic_get_for_update(graphic_id=graphic_id)
+        graphic = graphic_get_for_update(graphic_id=graphic_id, without_canvas=True)
         lock = lock_live_or_clear_expired(graphic)
         if lock is None:
             return False
@@ -177,7 +177,7 @@ def lock_override(
         # A string "false" is truthy: only a real boolean may decide to take the lock.
         raise ValidationFailed(details={"take_over": ["Must be true or false."]})
     with transaction.atomic():
-        graphic = graphic_get_for_update(graphic_id=graphic_id)
+        graphic = graphic_get_for_update(graphic_id=graphic_id, without_canvas=True)
         lock = lock_live_or_clear_expired(graphic)
         if lock is None:
             raise StateConflict("The graphic is not locked; there is nothing to override.")
