@@ -12,11 +12,13 @@ shape in the OpenAPI schema.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
@@ -26,6 +28,12 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from gal_dashboard.errors import DomainError, TooLarge
+
+logger = logging.getLogger(__name__)
+
+# Failovers and restarts of PostgreSQL take seconds; asking clients to wait a little spreads
+# their retries instead of having them all come back at once.
+DATABASE_RETRY_AFTER_SECONDS = 2
 
 # DRF exception -> our code. Checked in order, so subclasses come before their bases.
 _CODES: tuple[tuple[type[exceptions.APIException], str], ...] = (
@@ -63,6 +71,15 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         )
     if isinstance(exc, DomainError):
         response = Response({"error": exc.as_dict()}, status=exc.http_status)
+    elif isinstance(exc, OperationalError | InterfaceError):
+        # The database is away (restarting, failing over, out of connections): a short outage
+        # the client should retry, not a bug; the WebSocket answers `unavailable` the same way.
+        logger.warning("database unavailable during %s", context.get("view"), exc_info=True)
+        response = Response(
+            error_body("unavailable", "The database is unavailable; try again shortly."),
+            status=503,
+        )
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
     else:
         if isinstance(exc, Http404):
             exc = exceptions.NotFound(*exc.args)
