@@ -32,4 +32,4 @@ class RoleModelBackend(ModelBackend):
                     "content_type__app_label", "codename"
                 ).order_by()
             }
-        return user_obj._perm_cache  # type: ignore[no-any-return]
+        return user_obj._perm_cache

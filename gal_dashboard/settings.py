@@ -181,13 +181,29 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # keeps group membership in the subscribing process rather than in Redis sorted sets (so a crashed
 # server leaves no stale members behind), and measured faster in fan-out.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_CONNECT_TIMEOUT_SECONDS = env_float("REDIS_CONNECT_TIMEOUT_SECONDS", 2.0, minimum=0.05)
+REDIS_SOCKET_TIMEOUT_SECONDS = env_float("REDIS_SOCKET_TIMEOUT_SECONDS", 5.0, minimum=0.05)
+# Each server process sends a probe through the channel layer this often and expects it back
+# within the timeout; when it does not come back, broadcasting is down (Redis away): clients
+# are told, and events keep reaching them from the event log (EVENT_POLL_INTERVAL_SECONDS).
+BROADCAST_PROBE_INTERVAL_SECONDS = env_float("BROADCAST_PROBE_INTERVAL_SECONDS", 2.0, minimum=0.05)
+BROADCAST_PROBE_TIMEOUT_SECONDS = env_float("BROADCAST_PROBE_TIMEOUT_SECONDS", 2.0, minimum=0.05)
 CHANNEL_LAYERS: dict[str, dict[str, Any]]
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # Without these, a Redis host that stops answering (a partition rather
+                        # than a refused connection) would hold every broadcast, and the REST
+                        # write waiting on it, for as long as TCP retries.
+                        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+                        "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+                    }
+                ],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "gal"),
             },
         }

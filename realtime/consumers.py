@@ -149,6 +149,8 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 "protocol_version": PROTOCOL_VERSION,
                 "auth_method": self.scope.get("auth_method"),
                 "token_expires_at": self.scope.get("token_expires_at"),
+                # True while the channel layer is away (see the `notice` message).
+                "broadcast_degraded": get_hub().broadcast_degraded,
             },
         )
 

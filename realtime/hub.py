@@ -14,6 +14,11 @@ lost (Redis away, a process without a channel layer). Because seqs are assigned 
 
 The same periodic loop expires locks past `expires_at` (the database decides which server
 records each expiry), so expiry is broadcast within seconds with no user action.
+
+A probe loop sends a message through the channel layer every BROADCAST_PROBE_INTERVAL_SECONDS
+and waits for it to come back. When it does not (Redis is away), the hub tells its connections
+with a `notice` (`broadcast_degraded`) and they keep receiving every event from the log, at the
+poll interval; when it comes back, the hub reads the log at once and says `broadcast_restored`.
 """
 
 from __future__ import annotations
@@ -114,6 +119,22 @@ def encode_event(
     )
 
 
+def broadcast_notice(*, degraded: bool) -> str:
+    """The `notice` frame that tells clients broadcasting went down or came back."""
+    if degraded:
+        data = {
+            "code": "broadcast_degraded",
+            "message": (
+                "Live updates are delayed: the server cannot reach its broadcast channel. "
+                "Events keep arriving from the event log, a few seconds late."
+            ),
+            "poll_interval": settings.EVENT_POLL_INTERVAL_SECONDS,
+        }
+    else:
+        data = {"code": "broadcast_restored", "message": "Live updates are back to normal."}
+    return json.dumps({"type": "notice", "data": data}, separators=(",", ":"))
+
+
 class EventHub:
     def __init__(self) -> None:
         self.cursor = 0
@@ -124,6 +145,10 @@ class EventHub:
         self._started: asyncio.Future[None] | None = None
         self._channel_name: str | None = None
         self._keep_running = False
+        # Whether the last probe came back through the channel layer (see _probe_broadcasts).
+        self.broadcast_degraded = False
+        self._probe_number = 0
+        self._probe_returned = asyncio.Event()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -147,6 +172,7 @@ class EventHub:
         self.cursor = await database_sync_to_async(latest_seq)()
         if layer is not None:
             self._tasks.append(asyncio.create_task(self._listen(layer), name="hub-listen"))
+            self._tasks.append(asyncio.create_task(self._probe_broadcasts(layer), name="hub-probe"))
         self._tasks.append(asyncio.create_task(self._poll_log(), name="hub-poll"))
         self._tasks.append(asyncio.create_task(self._expire_locks(), name="hub-lock-expiry"))
 
@@ -280,6 +306,13 @@ class EventHub:
             await self.receive_committed(message)
         elif message.get("type") == "hub.command":
             await self._run_command(message)
+        elif (
+            message.get("type") == "hub.probe"
+            # Every hub hears every probe; only its own latest one counts.
+            and message.get("channel") == self._channel_name
+            and message.get("number") == self._probe_number
+        ):
+            self._probe_returned.set()
 
     async def _run_command(self, message: dict[str, Any]) -> None:
         """Commands addressed to connections by user, by token family (the connections opened
@@ -307,6 +340,51 @@ class EventHub:
                 raise
             except Exception:
                 logger.warning("reading the event log failed; retrying", exc_info=True)
+
+    async def _probe_broadcasts(self, layer: Any) -> None:
+        while True:
+            await asyncio.sleep(settings.BROADCAST_PROBE_INTERVAL_SECONDS)
+            self._probe_number += 1
+            self._probe_returned = asyncio.Event()
+            try:
+                async with asyncio.timeout(settings.BROADCAST_PROBE_TIMEOUT_SECONDS):
+                    await layer.group_send(
+                        HUB_GROUP,
+                        {
+                            "type": "hub.probe",
+                            "channel": self._channel_name,
+                            "number": self._probe_number,
+                        },
+                    )
+                    await self._probe_returned.wait()
+                healthy = True
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                healthy = False
+            await self._set_broadcast_health(healthy=healthy)
+
+    async def _set_broadcast_health(self, *, healthy: bool) -> None:
+        if healthy != self.broadcast_degraded:
+            return
+        self.broadcast_degraded = not healthy
+        if healthy:
+            logger.warning("the channel layer answers again; broadcasting resumed")
+            # Whatever was committed while broadcasts were lost goes out now, not at the next
+            # poll, and before the notice: a client that reacts to it is already up to date.
+            with contextlib.suppress(Exception):
+                await self.catch_up()
+        else:
+            logger.warning(
+                "the channel layer does not answer; delivering from the event log every %s s",
+                settings.EVENT_POLL_INTERVAL_SECONDS,
+            )
+        frame = broadcast_notice(degraded=self.broadcast_degraded)
+        for member in list(self.members.values()):
+            try:
+                await member.hub_command({"command": "send", "frame": frame})
+            except Exception:
+                logger.exception("notice to connection %s failed", member.connection_id)
 
     async def _expire_locks(self) -> None:
         while True:

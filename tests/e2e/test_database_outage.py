@@ -4,7 +4,8 @@ PostgreSQL briefly unavailable: REST answers 503 `unavailable` and WebSocket req
 restart, when the database returns.
 
 The outage is real: the test database stops accepting connections
-(`ALTER DATABASE ... ALLOW_CONNECTIONS false`) and the server's sessions are terminated, which is what a server sees while PostgreSQL restarts or fails over.
+(`ALTER DATABASE ... ALLOW_CONNECTIONS false`) and the server's sessions are terminated,
+which is what a server sees while PostgreSQL restarts or fails over.
 """
 
 from __future__ import annotations
