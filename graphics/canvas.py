@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from pydantic import ValidationError as PydanticValidationError
 
 from gal_dashboard.errors import TooLarge, ValidationFailed
+from gal_dashboard.storable import json_text_problem
 
 ELEMENT_TYPES = ("text", "players", "scores", "placements")
 LIST_ELEMENT_TYPES = ("players", "scores", "placements")
@@ -129,21 +130,15 @@ def _field_path(location: tuple[int | str, ...], error_type: str = "") -> str:
     return path
 
 
-def _contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
-    return False
-
-
 def check_canvas_data(data: Any) -> None:
     """
     Raise `TooLarge` if `data` is over `GRAPHIC_DATA_MAX_BYTES`, `ValidationFailed` with one
     message per offending field if it is not a valid canvas; return None otherwise.
     """
+    problem = json_text_problem(data)
+    if problem:
+        # Checked before encoding: an unpaired surrogate cannot even be measured in UTF-8.
+        raise ValidationFailed("Canvas data is invalid.", details={"data": [problem]})
     try:
         text = canvas_json(data)
     except (TypeError, ValueError):
@@ -158,12 +153,6 @@ def check_canvas_data(data: Any) -> None:
         raise TooLarge(
             f"Canvas data is {size} bytes; the limit is {limit} bytes.",
             details={"data": [f"Must be at most {limit} bytes of JSON (got {size})."]},
-        )
-    if _contains_nul(data):
-        # PostgreSQL cannot store NUL in text or jsonb; refuse it here as bad input rather
-        # than fail in the database (and differently on SQLite).
-        raise ValidationFailed(
-            "Canvas data is invalid.", details={"data": ["Must not contain NUL characters."]}
         )
     if not isinstance(data, dict):
         raise ValidationFailed(details={"data": ["Must be a JSON object."]})

@@ -30,6 +30,7 @@ from gal_dashboard.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from gal_dashboard.storable import text_problem
 from graphics.canvas import check_canvas_data, empty_canvas
 from graphics.models import Graphic
 from graphics.selectors import graphic_get, graphic_get_for_update
@@ -58,8 +59,9 @@ def check_text_field(value: Any, *, field: str, max_length: int = TEXT_FIELD_MAX
         raise ValidationFailed(details={field: ["This field is required."]})
     if not isinstance(value, str):
         raise ValidationFailed(details={field: ["Must be a string."]})
-    if "\x00" in value:
-        raise ValidationFailed(details={field: ["Must not contain NUL characters."]})
+    problem = text_problem(value)
+    if problem:
+        raise ValidationFailed(details={field: [problem]})
     cleaned = value.strip()
     if not cleaned:
         raise ValidationFailed(details={field: ["This field may not be blank."]})

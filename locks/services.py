@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from gal_dashboard.access import ACQUIRE_LOCK, OVERRIDE_LOCK, require_permission
 from gal_dashboard.errors import LockConflict, StateConflict, ValidationFailed
+from gal_dashboard.storable import text_problem
 from graphics.models import Graphic
 from graphics.selectors import graphic_get_for_update
 from locks.models import CanvasLock, LockAction, LockChange
@@ -36,8 +37,9 @@ def check_reason(value: Any, *, required: bool = False) -> str:
         return ""
     if not isinstance(value, str):
         raise ValidationFailed(details={"reason": ["Must be a string."]})
-    if "\x00" in value:
-        raise ValidationFailed(details={"reason": ["Must not contain NUL characters."]})
+    problem = text_problem(value)
+    if problem:
+        raise ValidationFailed(details={"reason": [problem]})
     cleaned = value.strip()
     if required and not cleaned:
         raise ValidationFailed(details={"reason": ["A reason is required."]})

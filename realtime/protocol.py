@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from gal_dashboard.storable import json_text_problem
+
 PROTOCOL_VERSION = 1
 
 # Close codes (RFC 6455 reserves 4000-4999 for applications).
@@ -65,6 +67,15 @@ def parse_client_frame(text: str) -> ClientMessage:
         raise ProtocolError(
             "invalid_message",
             f"request_id must be a string of 1 to {REQUEST_ID_MAX_LENGTH} characters.",
+        )
+    problem = json_text_problem(content)
+    if problem:
+        # A `\ud800` escape parses to a string no reply could echo back and no database
+        # could store; the frame is refused as a whole, before anything reads it.
+        if request_id is not None and json_text_problem(request_id):
+            request_id = None
+        raise ProtocolError(
+            "invalid_message", f"Strings in a frame: {problem}", request_id=request_id
         )
     message_type = content.get("type")
     if not isinstance(message_type, str) or not message_type:

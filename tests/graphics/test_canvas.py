@@ -280,3 +280,14 @@ def test_text_with_a_nul_character_is_rejected() -> None:
     with pytest.raises(ValidationFailed) as caught:
         check_canvas_data(canvas)
     assert caught.value.details == {"data": ["Must not contain NUL characters."]}
+
+
+def test_text_with_an_unpaired_surrogate_is_rejected() -> None:
+    """JSON's "\\ud800" parses to a string that is not Unicode text: a validation error, never a
+    crash when the canvas is measured or stored."""
+    canvas = valid_canvas(elements=[text_element(content="score \ud800")])
+    with pytest.raises(ValidationFailed) as caught:
+        check_canvas_data(canvas)
+    assert caught.value.details == {
+        "data": ["Must be valid Unicode text (no unpaired surrogates)."]
+    }

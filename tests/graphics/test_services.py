@@ -584,3 +584,14 @@ def test_create_refuses_text_with_a_nul_character(editor: Any, field: str) -> No
         graphic_create(user=editor, **fields)
     assert caught.value.details == {field: ["Must not contain NUL characters."]}
     assert not Graphic.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["title", "event_name"])
+def test_create_refuses_text_with_an_unpaired_surrogate(editor: Any, field: str) -> None:
+    """A lone surrogate (JSON "\\udc00") cannot be stored as UTF-8: a field error, not a 500."""
+    fields = {"title": "Standings", "event_name": "GAL Season 3 Week 2", field: "a\udc00b"}
+    with pytest.raises(ValidationFailed) as caught:
+        graphic_create(user=editor, **fields)
+    assert caught.value.details == {field: ["Must be valid Unicode text (no unpaired surrogates)."]}
+    assert not Graphic.objects.exists()

@@ -48,6 +48,13 @@ BAD_FRAMES: list[tuple[str, str, str | None]] = [
     ('{"type": "ping", "request_id": ""}', "invalid_message", None),
     ('{"type": "ping", "request_id": ["r1"]}', "invalid_message", None),
     (json.dumps({"type": "ping", "request_id": TOO_LONG_ID}), "invalid_message", None),
+    ('{"type": "ping", "request_id": "\\ud800"}', "invalid_message", None),
+    (
+        '{"type": "update", "request_id": "s1", "data": {"title": "a\\udc00"}}',
+        "invalid_message",
+        "s1",
+    ),
+    ('{"type": "update", "request_id": "s2", "data": {"\\ud83d": 1}}', "invalid_message", "s2"),
     ('{"type": "destroy", "request_id": "u1"}', "unknown_type", "u1"),
     ('{"type": "PING", "request_id": "u2"}', "unknown_type", "u2"),
     ('{"type": "handlers", "request_id": "u3"}', "unknown_type", "u3"),
