@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable
@@ -147,6 +148,8 @@ class EventHub:
         self._keep_running = False
         # Whether the last probe came back through the channel layer (see _probe_broadcasts).
         self.broadcast_degraded = False
+        # time.monotonic() of the last probe that came back, for readiness checks.
+        self.last_probe_ok_at: float | None = None
         self._probe_number = 0
         self._probe_returned = asyncio.Event()
 
@@ -175,6 +178,19 @@ class EventHub:
             self._tasks.append(asyncio.create_task(self._probe_broadcasts(layer), name="hub-probe"))
         self._tasks.append(asyncio.create_task(self._poll_log(), name="hub-poll"))
         self._tasks.append(asyncio.create_task(self._expire_locks(), name="hub-lock-expiry"))
+
+    @property
+    def running(self) -> bool:
+        return self._started is not None and self._started.done()
+
+    def channel_layer_answers(self) -> bool:
+        """Whether a probe came back through the channel layer recently (two probe periods)."""
+        if self.last_probe_ok_at is None or self.broadcast_degraded:
+            return False
+        period = (
+            settings.BROADCAST_PROBE_INTERVAL_SECONDS + settings.BROADCAST_PROBE_TIMEOUT_SECONDS
+        )
+        return time.monotonic() - self.last_probe_ok_at <= 2 * period
 
     def keep_running(self) -> None:
         """Keep the hub alive without members (a server process serving HTTP too)."""
@@ -358,6 +374,7 @@ class EventHub:
                     )
                     await self._probe_returned.wait()
                 healthy = True
+                self.last_probe_ok_at = time.monotonic()
             except asyncio.CancelledError:
                 raise
             except Exception:

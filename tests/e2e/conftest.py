@@ -476,3 +476,12 @@ def rest_client() -> Callable[[DaphneServer, Any], RestClient]:
         return RestClient(server, token_for(user))
 
     return make
+
+
+async def wait_until_ready(api: RestClient) -> None:
+    """The server is ready once its hub's first probe has come back (a fraction of a second)."""
+    for _ in range(50):
+        if (await api.call("GET", "/readyz")).status == 200:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"/readyz never became ready: {(await api.call('GET', '/readyz')).body}")

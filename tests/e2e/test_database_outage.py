@@ -20,6 +20,8 @@ import pytest
 from django.db import connection
 from psycopg import sql
 
+from tests.e2e.conftest import wait_until_ready
+
 pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -78,15 +80,26 @@ async def test_rest_and_websocket_report_unavailable_then_recover(
 ) -> None:
     # No pool: each request opens its own connection, so the outage is seen at once (with the
     # pool, a request first waits up to 10 s for a connection, then fails the same way).
-    server = daphne_server(DATABASE_POOL_MAX_SIZE=0, PGAPPNAME=SERVER_APPLICATION_NAME)
+    server = daphne_server(
+        DATABASE_POOL_MAX_SIZE=0,
+        PGAPPNAME=SERVER_APPLICATION_NAME,
+        BROADCAST_PROBE_INTERVAL_SECONDS=0.2,
+    )
     client = await ws_connect(server, editor)
     api = rest_client(server, editor)
     assert (await api.call("GET", f"/api/graphics/{graphic.pk}/")).status == 200
+    await wait_until_ready(api)
 
     async with database_outage():
         response = await api.call("GET", f"/api/graphics/{graphic.pk}/")
         assert response.status == 503, response.body
         assert response.body["error"]["code"] == "unavailable"
+        # Alive, but not ready: a load balancer takes it out of rotation without restarting it.
+        assert (await api.call("GET", "/healthz")).status == 200
+        readiness = await api.call("GET", "/readyz")
+        assert readiness.status == 503, readiness.body
+        assert readiness.body["checks"]["database"]["ok"] is False
+        assert readiness.body["checks"]["event_log"]["ok"] is False
 
         reply = await client.request("subscribe", {"graphic_id": graphic.pk})
         assert reply["type"] == "error", reply
@@ -95,6 +108,7 @@ async def test_rest_and_websocket_report_unavailable_then_recover(
         assert (await client.request("ping"))["type"] == "pong"
         assert not client.closed
 
+    assert (await api.call("GET", "/readyz")).status == 200
     snapshot = await client.ack("subscribe", {"graphic_id": graphic.pk})
     assert snapshot["graphic"]["id"] == graphic.pk
     response = await api.call("GET", f"/api/graphics/{graphic.pk}/")

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.e2e.conftest import HOST, NetworkClient, free_port
+from tests.e2e.conftest import HOST, NetworkClient, free_port, wait_until_ready
 
 pytestmark = [
     pytest.mark.redis,
@@ -132,10 +132,16 @@ async def test_broadcasts_survive_a_redis_crash_without_restarting_daphne(
     assert locked.status == 200, locked.body
     await subscriber.next_event(graphic.pk, "lock_status")
 
+    await wait_until_ready(api)
+
     private_redis.crash()
     await subscriber.wait_for(
         lambda: notices(subscriber, "broadcast_degraded"), what="broadcast_degraded"
     )
+    readiness = await api.call("GET", "/readyz")
+    assert readiness.status == 503, readiness.body
+    assert readiness.body["checks"]["channel_layer"]["ok"] is False
+    assert readiness.body["checks"]["database"]["ok"] is True
     late = await ws_connect(server, viewer, name="late")
     assert late.welcome is not None and late.welcome["broadcast_degraded"] is True
 
@@ -152,6 +158,7 @@ async def test_broadcasts_survive_a_redis_crash_without_restarting_daphne(
     await subscriber.wait_for(
         lambda: notices(subscriber, "broadcast_restored"), timeout=10, what="broadcast_restored"
     )
+    assert (await api.call("GET", "/readyz")).status == 200
     titles = [
         event["data"]["payload"]["title"]
         for event in subscriber.events_of(graphic.pk, "graphic_update")
