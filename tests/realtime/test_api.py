@@ -45,6 +45,10 @@ def ws_objects(key: int | str, *, after: int) -> list[dict[str, Any]]:
     ]
 
 
+def query(**params: Any) -> dict[str, str]:
+    return {name: str(value) for name, value in params.items()}
+
+
 def edit(editor: Any, graphic: Graphic, title: str) -> None:
     current = Graphic.objects.get(pk=graphic.pk)
     graphic_update(user=editor, graphic_id=graphic.pk, version=current.version, title=title)
@@ -71,9 +75,7 @@ def test_events_after_since_are_the_websockets_frames_in_seq_order(
     edit(editor, other, "Elsewhere")
     subscription: int | str = graphic.pk if key == "graphic" else "all"
 
-    response = api_client(viewer).get(
-        "/api/events/", {"graphic": str(subscription), "since": since}
-    )
+    response = api_client(viewer).get("/api/events/", query(graphic=str(subscription), since=since))
 
     assert response.status_code == 200, response.content
     body = response.json()
@@ -92,6 +94,8 @@ def test_events_after_since_are_the_websockets_frames_in_seq_order(
 def test_pages_follow_each_other_with_next_since_until_more_is_false(
     viewer: Any, editor: Any, graphic: Graphic
 ) -> None:
+    """Five events in pages of two: three polls, `more` until the last, and their events
+    together are the WebSocket's; a poll from the last next_since finds nothing new."""
     since = latest_seq()
     lock_acquire(user=editor, graphic_id=graphic.pk)
     for take in range(4):
@@ -100,7 +104,7 @@ def test_pages_follow_each_other_with_next_since_until_more_is_false(
     pages = []
     cursor = since
     for _ in range(10):  # bounded: 5 events in pages of 2
-        page = client.get("/api/events/", {"graphic": "all", "since": cursor, "limit": 2}).json()
+        page = client.get("/api/events/", query(graphic="all", since=cursor, limit=2)).json()
         pages.append(page)
         cursor = page["next_since"]
         if not page["more"]:
@@ -110,7 +114,7 @@ def test_pages_follow_each_other_with_next_since_until_more_is_false(
     assert [page["more"] for page in pages] == [True, True, False]
     assert pages[0]["next_since"] == pages[0]["events"][-1]["data"]["seq"]
     assert [e for page in pages for e in page["events"]] == ws_objects("all", after=since)
-    quiet = client.get("/api/events/", {"graphic": "all", "since": cursor}).json()
+    quiet = client.get("/api/events/", query(graphic="all", since=cursor)).json()
     assert quiet["recovered"] is True and quiet["events"] == []
     assert quiet["next_since"] == cursor
 
@@ -118,18 +122,20 @@ def test_pages_follow_each_other_with_next_since_until_more_is_false(
 def test_a_graphic_deleted_after_since_is_polled_to_its_deletion_then_not_found(
     viewer: Any, editor: Any, lock_admin: Any, graphic: Graphic
 ) -> None:
+    """A graphic's poller gets the archive and the deletion; the next poll is not_found, while
+    "all" still tells both, as the WebSocket does."""
     since = latest_seq()
     graphic_archive(user=editor, graphic_id=graphic.pk, reason="done")
     graphic_delete(user=lock_admin, graphic_id=graphic.pk, reason="gone")
     client = api_client(viewer)
 
-    page = client.get("/api/events/", {"graphic": graphic.pk, "since": since}).json()
+    page = client.get("/api/events/", query(graphic=graphic.pk, since=since)).json()
 
     assert [e["data"]["action"] for e in page["events"]] == ["archived", "deleted"]
-    after = client.get("/api/events/", {"graphic": graphic.pk, "since": page["next_since"]})
+    after = client.get("/api/events/", query(graphic=graphic.pk, since=page["next_since"]))
     error_of(after, 404, "not_found")
     # "all" keeps telling it, as on the WebSocket.
-    listing = client.get("/api/events/", {"graphic": "all", "since": since}).json()
+    listing = client.get("/api/events/", query(graphic="all", since=since)).json()
     assert listing["events"] == ws_objects("all", after=since)
 
 
@@ -140,6 +146,7 @@ def test_a_graphic_deleted_after_since_is_polled_to_its_deletion_then_not_found(
 def test_without_since_the_answer_is_the_subscribe_snapshot(
     viewer: Any, editor: Any, graphic: Graphic, key: str
 ) -> None:
+    """No since: the snapshot a subscribe acknowledges with, and next_since its seq."""
     lock_acquire(user=editor, graphic_id=graphic.pk)
     subscription: int | str = graphic.pk if key == "graphic" else "all"
 
@@ -159,6 +166,8 @@ def test_without_since_the_answer_is_the_subscribe_snapshot(
 def test_a_since_older_than_the_pruned_log_or_never_handed_out_gets_the_snapshot(
     settings: Any, viewer: Any, editor: Any, graphic: Graphic
 ) -> None:
+    """Pruned past since, or since above the newest seq: recovered false and the snapshot. A
+    since at the horizon is still exact."""
     settings.EVENT_RETENTION_MIN_EVENTS = 1
     since = latest_seq()
     lock_acquire(user=editor, graphic_id=graphic.pk)
@@ -167,10 +176,10 @@ def test_a_since_older_than_the_pruned_log_or_never_handed_out_gets_the_snapshot
     assert pruned.pruned_through > since
     client = api_client(viewer)
 
-    too_old = client.get("/api/events/", {"graphic": graphic.pk, "since": since}).json()
-    unknown = client.get("/api/events/", {"graphic": "all", "since": latest_seq() + 1}).json()
+    too_old = client.get("/api/events/", query(graphic=graphic.pk, since=since)).json()
+    unknown = client.get("/api/events/", query(graphic="all", since=latest_seq() + 1)).json()
     at_horizon = client.get(
-        "/api/events/", {"graphic": "all", "since": pruned.pruned_through}
+        "/api/events/", query(graphic="all", since=pruned.pruned_through)
     ).json()
 
     assert too_old["recovered"] is False
@@ -186,6 +195,8 @@ def test_a_since_older_than_the_pruned_log_or_never_handed_out_gets_the_snapshot
 def test_polling_needs_credentials_and_the_view_permission(
     no_role_user: Any, viewer: Any, graphic: Graphic
 ) -> None:
+    """As the rest of the API: 401 without credentials, 403 without a role, and the session
+    works as well as a JWT."""
     error_of(APIClient().get("/api/events/", {"graphic": "all"}), 401, "not_authenticated")
     error_of(
         api_client(no_role_user).get("/api/events/", {"graphic": "all"}),
@@ -198,7 +209,8 @@ def test_polling_needs_credentials_and_the_view_permission(
 
 
 def test_an_unknown_graphic_is_not_found(viewer: Any) -> None:
-    response = api_client(viewer).get("/api/events/", {"graphic": 999999, "since": 0})
+    """As a subscribe to it would be."""
+    response = api_client(viewer).get("/api/events/", query(graphic=999999, since=0))
 
     error_of(response, 404, "not_found")
 
@@ -222,6 +234,7 @@ def test_an_unknown_graphic_is_not_found(viewer: Any) -> None:
 def test_bad_parameters_are_a_validation_error_naming_each(
     viewer: Any, query: dict[str, str], fields: set[str]
 ) -> None:
+    """400 validation_error whose details name every bad parameter at once."""
     response = api_client(viewer).get("/api/events/", query)
 
     error = error_of(response, 400, "validation_error")

@@ -147,6 +147,7 @@ async def test_resuming_with_nothing_missed_replays_nothing(
 async def test_last_seq_null_is_the_same_as_no_last_seq(
     ws_connect: Callable[..., Any], viewer: Any, graphic: Graphic
 ) -> None:
+    """`"last_seq": null` subscribes as if it were left out: the snapshot."""
     client = await ws_connect(viewer)
 
     ack = await client.ack("subscribe", {"graphic_id": "all", "last_seq": None})
@@ -267,6 +268,8 @@ async def test_more_than_the_replay_bound_gets_a_snapshot(
 async def test_a_bad_last_seq_is_a_validation_error_and_subscribes_nothing(
     ws_connect: Callable[..., Any], viewer: Any, graphic: Graphic, last_seq: Any
 ) -> None:
+    """last_seq must be a non-negative whole number; anything else is refused and leaves the
+    connection without that subscription."""
     client = await ws_connect(viewer)
 
     reply = await client.request("subscribe", {"graphic_id": graphic.pk, "last_seq": last_seq})

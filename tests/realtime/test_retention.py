@@ -67,6 +67,7 @@ def test_events_older_than_retention_and_outside_the_newest_n_are_deleted() -> N
 
 
 def test_the_newest_n_stay_however_old() -> None:
+    """Fewer old events than EVENT_RETENTION_MIN_EVENTS: nothing goes, the horizon stays 0."""
     seqs = log_events(3, age=30 * DAY)
 
     output = prune()
@@ -77,6 +78,7 @@ def test_the_newest_n_stay_however_old() -> None:
 
 
 def test_events_within_retention_stay_beyond_the_newest_n(retention: Any) -> None:
+    """With no minimum count, exactly the events older than the period go."""
     retention.EVENT_RETENTION_MIN_EVENTS = 0
     old = log_events(2, age=2 * DAY)
     recent = log_events(4, age=timedelta(hours=1))
@@ -102,6 +104,7 @@ def test_pruning_removes_a_prefix_never_a_hole(retention: Any) -> None:
 
 
 def test_a_dry_run_says_what_it_would_delete_and_deletes_nothing() -> None:
+    """--dry-run reports the count and what would stay, and writes nothing, horizon included."""
     seqs = log_events(5, age=2 * DAY)
 
     output = prune("--dry-run")
@@ -113,6 +116,7 @@ def test_a_dry_run_says_what_it_would_delete_and_deletes_nothing() -> None:
 
 
 def test_the_horizon_only_moves_up_and_a_second_run_changes_nothing() -> None:
+    """Running prune_events again at once deletes nothing and leaves the horizon where it was."""
     seqs = log_events(5, age=2 * DAY)
     prune()
     assert events_pruned_through() == seqs[1]
@@ -125,6 +129,7 @@ def test_the_horizon_only_moves_up_and_a_second_run_changes_nothing() -> None:
 
 
 def test_an_empty_log_prunes_nothing() -> None:
+    """An empty log is not an error: nothing deleted, nothing recorded."""
     output = prune()
 
     assert "Deleted 0 event(s)" in output
