@@ -9,6 +9,7 @@ from gal_dashboard import auth_api
 from gal_dashboard.api_errors import api_not_found
 from graphics import api as graphics_api
 from locks import api as locks_api
+from realtime import api as realtime_api
 
 app_name = "api"
 
@@ -46,6 +47,7 @@ urlpatterns = [
         name="lock-override",
     ),
     path("locks/", locks_api.LockListView.as_view(), name="lock-list"),
+    path("events/", realtime_api.EventPollView.as_view(), name="event-poll"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     re_path(r"^.*$", api_not_found),

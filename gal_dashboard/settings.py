@@ -299,6 +299,18 @@ LOCK_SWEEP_INTERVAL_SECONDS = env_float("LOCK_SWEEP_INTERVAL_SECONDS", 2.0, mini
 # updates, or a dozen full canvases at the 1 MiB limit.
 WS_SEND_BACKLOG_BYTES = env_int("WS_SEND_BACKLOG_BYTES", 16 * 1024 * 1024, minimum=65536)
 
+# Retention of the event log (`manage.py prune_events`). A day covers any reconnect of a show
+# day; the newest 10,000 events are kept whatever their age, so a quiet week still lets a
+# client that slept through it resume instead of reloading.
+EVENT_RETENTION_SECONDS = env_int("EVENT_RETENTION_SECONDS", 24 * 60 * 60, minimum=1)
+EVENT_RETENTION_MIN_EVENTS = env_int("EVENT_RETENTION_MIN_EVENTS", 10_000)
+# A `subscribe` with `last_seq` replays at most this many events; further behind, a snapshot is
+# smaller and quicker to apply than the history (1,000 is minutes of a busy show).
+EVENT_REPLAY_MAX_EVENTS = env_int("EVENT_REPLAY_MAX_EVENTS", 1000)
+# The largest page of GET /api/events/ (and its default `limit`): about the replay bound, so
+# one poll answers in one database read of bounded size.
+EVENT_API_PAGE_SIZE = env_int("EVENT_API_PAGE_SIZE", 500, minimum=1)
+
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(

@@ -53,7 +53,7 @@ from realtime.protocol import (
     parse_client_frame,
     server_time,
 )
-from realtime.snapshots import graphic_snapshot, list_snapshot
+from realtime.replay import check_seq, subscription_start
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +65,9 @@ class Subscription:
     """Where one subscription of this connection stands in the event stream."""
 
     last_seq: int = 0
-    # While the snapshot is being read, live events wait here (then those after the snapshot's
-    # seq are sent), so nothing is lost or sent twice between the snapshot and the stream.
+    # While the snapshot or the replay is being read, live events wait here (then those after
+    # the snapshot's seq, or after the replay, are sent), so nothing is lost or sent twice
+    # between the read and the stream. A replay's events are queued here too, ahead of them.
     pending: list[tuple[int, dict[str, Any]]] | None = field(default_factory=list)
 
 
@@ -281,23 +282,28 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
     # -- handlers: one service call each -------------------------------------------------------
 
     async def handle_subscribe(self, message: ClientMessage) -> dict[str, Any]:
-        _allowed_keys(message, {"graphic_id"})
+        _allowed_keys(message, {"graphic_id", "last_seq"})
         key = _graphic_key(message.data.get("graphic_id"))
+        last_seq = check_seq(message.data.get("last_seq"), field="last_seq")
         hub = get_hub()
         hub.unsubscribe(self, key)
         subscription = self.subscriptions[key] = Subscription()
         hub.subscribe(self, key)
         try:
-            if key == ALL:
-                snapshot = await database_sync_to_async(list_snapshot)()
-            else:
-                snapshot = await database_sync_to_async(graphic_snapshot)(graphic_id=key)
+            start = await database_sync_to_async(subscription_start)(key=key, last_seq=last_seq)
         except BaseException:
             self.subscriptions.pop(key, None)
             hub.unsubscribe(self, key)
             raise
-        subscription.last_seq = snapshot["seq"]
-        return snapshot
+        if start.replay is None:
+            subscription.last_seq = start.ack["seq"]
+        else:
+            # The replay goes out after the ack through the pending queue, ahead of the live
+            # events that arrived during the read: _flush_pending sends each seq once, in order.
+            assert last_seq is not None and subscription.pending is not None
+            subscription.last_seq = last_seq
+            subscription.pending[:0] = start.replay
+        return start.ack
 
     async def handle_unsubscribe(self, message: ClientMessage) -> dict[str, Any]:
         _allowed_keys(message, {"graphic_id"})

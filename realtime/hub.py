@@ -110,11 +110,19 @@ def list_view_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def event_frame(
+    event_type: str, data: dict[str, Any], *, seq: int, subscription: SubscriptionKey
+) -> dict[str, Any]:
+    """An event frame as an object: what the WebSocket sends (encoded) and what
+    GET /api/events/ lists, so the two cannot drift apart."""
+    return {"type": event_type, "subscription": subscription, "data": {**data, "seq": seq}}
+
+
 def encode_event(
     event_type: str, data: dict[str, Any], *, seq: int, subscription: SubscriptionKey
 ) -> str:
     return json.dumps(
-        {"type": event_type, "subscription": subscription, "data": {**data, "seq": seq}},
+        event_frame(event_type, data, seq=seq, subscription=subscription),
         separators=(",", ":"),
         ensure_ascii=False,
     )

@@ -62,3 +62,28 @@ class Event(models.Model):
     @property
     def seq(self) -> int:
         return self.pk
+
+
+class EventLogHorizon(models.Model):
+    """
+    How far pruning has eaten into the event log: one row (pk 1), written in the transaction
+    that deletes the events. Every event with a seq above `pruned_through` is still in the
+    log, so a client whose last seq is at least `pruned_through` can be replayed exactly. A
+    separate row rather than min(id) of the log, because an empty log, or a graphic without
+    events, says nothing about what was there before.
+    """
+
+    SINGLETON_PK = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_PK)
+    # The highest seq deleted so far (0: nothing was ever pruned). Only ever grows.
+    pruned_through = models.BigIntegerField(default=0)
+    pruned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="event_log_horizon_singleton")
+        ]
+
+    def __str__(self) -> str:
+        return f"events pruned through seq {self.pruned_through}"

@@ -31,6 +31,7 @@ PATHS = {
     "/api/graphics/{graphic_id}/lock/",
     "/api/graphics/{graphic_id}/lock/override/",
     "/api/locks/",
+    "/api/events/",
 }
 
 
@@ -135,6 +136,8 @@ def test_real_responses_match_the_documented_shapes(
     assert_matches(schema, "Graphic", created.json())
     conflict = client.post(f"/api/graphics/{locked.pk}/lock/")
     assert_matches(schema, "ErrorResponse", conflict.json())
+    for query in ("graphic=all", "graphic=all&since=0", f"graphic={locked.pk}&since=0"):
+        assert_matches(schema, "EventPage", client.get(f"/api/events/?{query}").json())
 
 
 def test_schema_generation_has_no_warnings() -> None:

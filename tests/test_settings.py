@@ -40,6 +40,10 @@ print(json.dumps({
     "CHANNEL_CONFIG": layer.get("CONFIG", {}),
     "LOCK_TTL_SECONDS": settings.LOCK_TTL_SECONDS,
     "GRAPHIC_DATA_MAX_BYTES": settings.GRAPHIC_DATA_MAX_BYTES,
+    "EVENT_RETENTION_SECONDS": settings.EVENT_RETENTION_SECONDS,
+    "EVENT_RETENTION_MIN_EVENTS": settings.EVENT_RETENTION_MIN_EVENTS,
+    "EVENT_REPLAY_MAX_EVENTS": settings.EVENT_REPLAY_MAX_EVENTS,
+    "EVENT_API_PAGE_SIZE": settings.EVENT_API_PAGE_SIZE,
 }))
 """
 
@@ -157,6 +161,27 @@ def test_integer_settings_are_read_from_the_environment() -> None:
     assert settings["ALLOWED_HOSTS"] == ["live.gal.example", "localhost"]
 
 
+def test_event_retention_replay_and_page_settings_have_their_documented_defaults() -> None:
+    """Retention 24 h and at least 10,000 events, replays of up to 1,000 events, polling pages
+    of 500, each overridable from the environment."""
+    defaults = loaded_settings(SECRET_KEY=TEST_SECRET_KEY)
+    assert defaults["EVENT_RETENTION_SECONDS"] == 86400
+    assert defaults["EVENT_RETENTION_MIN_EVENTS"] == 10000
+    assert defaults["EVENT_REPLAY_MAX_EVENTS"] == 1000
+    assert defaults["EVENT_API_PAGE_SIZE"] == 500
+    changed = loaded_settings(
+        SECRET_KEY=TEST_SECRET_KEY,
+        EVENT_RETENTION_SECONDS="3600",
+        EVENT_RETENTION_MIN_EVENTS="0",
+        EVENT_REPLAY_MAX_EVENTS="50",
+        EVENT_API_PAGE_SIZE="20",
+    )
+    assert changed["EVENT_RETENTION_SECONDS"] == 3600
+    assert changed["EVENT_RETENTION_MIN_EVENTS"] == 0
+    assert changed["EVENT_REPLAY_MAX_EVENTS"] == 50
+    assert changed["EVENT_API_PAGE_SIZE"] == 20
+
+
 @pytest.mark.parametrize(
     ("name", "value", "says"),
     [
@@ -166,6 +191,8 @@ def test_integer_settings_are_read_from_the_environment() -> None:
         ("GRAPHIC_DATA_MAX_BYTES", "1MB", "GRAPHIC_DATA_MAX_BYTES must be a whole number"),
         ("GRAPHIC_DATA_MAX_BYTES", "100", "GRAPHIC_DATA_MAX_BYTES must be at least 1024"),
         ("DEBUG", "maybe", "DEBUG must be true or false"),
+        ("EVENT_RETENTION_SECONDS", "0", "EVENT_RETENTION_SECONDS must be at least 1"),
+        ("EVENT_API_PAGE_SIZE", "0", "EVENT_API_PAGE_SIZE must be at least 1"),
     ],
 )
 def test_a_malformed_setting_refuses_to_start_naming_it(name: str, value: str, says: str) -> None:
