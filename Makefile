@@ -80,5 +80,10 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/fanout.py $(BENCH_ARGS)
 
+# Reconnect storms against two daphne processes with PostgreSQL and Redis; not part of `make test`.
+# Options: make soak SOAK_ARGS="--clients 500 --duration 300"
+soak: $(VENV)/.bench-installed
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+
 clean:
 	rm -rf $(VENV) var/static var/bench .pytest_cache .mypy_cache .ruff_cache

@@ -138,7 +138,25 @@ def test_redis_url_selects_the_redis_pubsub_channel_layer() -> None:
     """With REDIS_URL several servers share the Redis pub/sub channel layer at that URL."""
     settings = loaded_settings(SECRET_KEY=TEST_SECRET_KEY, REDIS_URL="redis://127.0.0.1:6379/3")
     assert settings["CHANNEL_BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
-    assert settings["CHANNEL_CONFIG"]["hosts"] == ["redis://127.0.0.1:6379/3"]
+    assert settings["CHANNEL_CONFIG"]["hosts"] == [
+        {
+            "address": "redis://127.0.0.1:6379/3",
+            "socket_connect_timeout": 2.0,
+            "socket_timeout": 5.0,
+        }
+    ]
+
+
+def test_redis_timeouts_are_settings() -> None:
+    """A partitioned Redis must not hold broadcasts (and the writes waiting on them) forever."""
+    settings = loaded_settings(
+        SECRET_KEY=TEST_SECRET_KEY,
+        REDIS_URL="redis://127.0.0.1:6379/3",
+        REDIS_CONNECT_TIMEOUT_SECONDS="0.5",
+        REDIS_SOCKET_TIMEOUT_SECONDS="1.5",
+    )
+    (host,) = settings["CHANNEL_CONFIG"]["hosts"]
+    assert (host["socket_connect_timeout"], host["socket_timeout"]) == (0.5, 1.5)
 
 
 def test_without_redis_url_the_channel_layer_is_in_memory() -> None:
