@@ -220,6 +220,9 @@ class GraphicVersionManager(models.Manager["GraphicVersion"]):
             archived=graphic.archived,
             archived_at=graphic.archived_at,
             archived_by_id=graphic.archived_by_id,
+            # The same instant as the graphic's updated_at, so a version reads as the graphic
+            # did at that moment.
+            created_at=graphic.updated_at,
         )
         self.prune(graphic_id=graphic.pk, newest=graphic.version)
         return version
