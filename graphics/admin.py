@@ -219,6 +219,24 @@ class GraphicAdmin(admin.ModelAdmin):
         return succeeded
 
 
+VERSION_FIELDS: tuple[str, ...] = (
+    "graphic",
+    "version",
+    "action",
+    "changed",
+    "reverted_from",
+    "reason",
+    "actor",
+    "created_at",
+    "title",
+    "event_name",
+    "archived",
+    "archived_at",
+    "archived_by",
+    "canvas",
+)
+
+
 @admin.register(GraphicVersion)
 class GraphicVersionAdmin(admin.ModelAdmin):
     """
@@ -232,23 +250,8 @@ class GraphicVersionAdmin(admin.ModelAdmin):
     list_select_related = ["graphic", "actor"]
     search_fields = ["graphic__title", "title", "reason"]
     ordering = ["graphic", "-version"]
-    fields = [
-        "graphic",
-        "version",
-        "action",
-        "changed",
-        "reverted_from",
-        "reason",
-        "actor",
-        "created_at",
-        "title",
-        "event_name",
-        "archived",
-        "archived_at",
-        "archived_by",
-        "canvas",
-    ]
-    readonly_fields = fields
+    fields = VERSION_FIELDS
+    readonly_fields = VERSION_FIELDS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[GraphicVersion]:
         # The list shows no canvas; the detail page reads it through `canvas`.

@@ -60,7 +60,9 @@ class GraphicSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
     event_name = serializers.CharField()
-    version = serializers.IntegerField(help_text="Grows with every change of title, event or data.")
+    version = serializers.IntegerField(
+        help_text="Grows by one with every recorded change: an edit, archive, restore or revert."
+    )
     archived = serializers.BooleanField()
     archived_at = serializers.DateTimeField(allow_null=True)
     archived_by = UserRefSerializer(allow_null=True)
