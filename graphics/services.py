@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -184,6 +185,8 @@ def graphic_revert(
 def graphic_history_prune(*, graphic_id: int | None = None) -> int:
     """Delete versions beyond GRAPHIC_HISTORY_MAX_VERSIONS for one graphic (or all); return
     how many went. Writes prune as they go; this catches up after the setting is lowered."""
+    if settings.GRAPHIC_HISTORY_MAX_VERSIONS <= 0:
+        return 0  # keep all: nothing to look at
     deleted = 0
     graphics = Graphic.objects.order_by("pk").values_list("pk", "version")
     if graphic_id is not None:
