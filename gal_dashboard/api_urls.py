@@ -40,6 +40,21 @@ urlpatterns = [
         graphics_api.GraphicDuplicateView.as_view(),
         name="graphic-duplicate",
     ),
+    path(
+        "graphics/<int:graphic_id>/history/",
+        graphics_api.GraphicHistoryView.as_view(),
+        name="graphic-history",
+    ),
+    path(
+        "graphics/<int:graphic_id>/history/<int:version>/",
+        graphics_api.GraphicVersionView.as_view(),
+        name="graphic-version",
+    ),
+    path(
+        "graphics/<int:graphic_id>/revert/",
+        graphics_api.GraphicRevertView.as_view(),
+        name="graphic-revert",
+    ),
     path("graphics/<int:graphic_id>/lock/", locks_api.GraphicLockView.as_view(), name="lock"),
     path(
         "graphics/<int:graphic_id>/lock/override/",

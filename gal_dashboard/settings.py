@@ -285,6 +285,9 @@ SPECTACULAR_SETTINGS = {
 LOCK_TTL_SECONDS = env_int("LOCK_TTL_SECONDS", 300, minimum=1)
 # 1 MiB of canvas JSON: room for hundreds of elements, small enough to broadcast to every screen.
 GRAPHIC_DATA_MAX_BYTES = env_int("GRAPHIC_DATA_MAX_BYTES", 1024 * 1024, minimum=1024)
+# Versions of each graphic kept in its history; 0 keeps all. Every version holds a whole canvas
+# (up to GRAPHIC_DATA_MAX_BYTES), so a busy show may want a bound; older ones go on the next write.
+GRAPHIC_HISTORY_MAX_VERSIONS = env_int("GRAPHIC_HISTORY_MAX_VERSIONS", 0)
 
 # Real-time delivery.
 # Each server reads the event log this often to pick up any event whose broadcast was lost

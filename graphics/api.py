@@ -1,5 +1,6 @@
 """
-The graphics REST API: list, read, create, edit, archive, restore, duplicate and delete.
+The graphics REST API: list, read, create, edit, archive, restore, duplicate and delete, and
+each graphic's version history and revert.
 
 Each view checks the shape of the request (a JSON object), calls one function of
 `graphics.services`, and answers with the shapes of `graphics.serialization` plus the graphic's
@@ -28,11 +29,26 @@ from graphics.api_serializers import (
     GraphicPageSerializer,
     GraphicSerializer,
     GraphicUpdateSerializer,
+    GraphicVersionSerializer,
     ReasonSerializer,
+    RevertSerializer,
+    VersionPageSerializer,
 )
 from graphics.models import Graphic
-from graphics.selectors import ARCHIVED_FILTERS, graphic_event_names, graphic_get, graphic_list
-from graphics.serialization import graphic_payload, graphic_summary
+from graphics.selectors import (
+    ARCHIVED_FILTERS,
+    graphic_event_names,
+    graphic_get,
+    graphic_history,
+    graphic_list,
+    graphic_version_get,
+)
+from graphics.serialization import (
+    graphic_payload,
+    graphic_summary,
+    version_payload,
+    version_summary,
+)
 from graphics.services import (
     UNSET,
     graphic_archive,
@@ -40,6 +56,7 @@ from graphics.services import (
     graphic_delete,
     graphic_duplicate,
     graphic_restore,
+    graphic_revert,
     graphic_update,
 )
 from locks.models import CanvasLock
@@ -94,6 +111,15 @@ def summary_with_lock(graphic: Graphic) -> dict[str, Any]:
 
 
 GRAPHIC_ID = OpenApiParameter("graphic_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+VERSION = OpenApiParameter("version", OpenApiTypes.INT, OpenApiParameter.PATH)
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", OpenApiTypes.INT, description="1-based page number."),
+    OpenApiParameter(
+        "page_size",
+        OpenApiTypes.INT,
+        description=f"Default 50, at most {GraphicPagination.max_page_size}.",
+    ),
+]
 
 
 class GraphicListView(GraphicsAPIView):
@@ -116,12 +142,7 @@ class GraphicListView(GraphicsAPIView):
             OpenApiParameter(
                 "q", OpenApiTypes.STR, description="Search title and event name (any case)."
             ),
-            OpenApiParameter("page", OpenApiTypes.INT, description="1-based page number."),
-            OpenApiParameter(
-                "page_size",
-                OpenApiTypes.INT,
-                description=f"Default 50, at most {GraphicPagination.max_page_size}.",
-            ),
+            *PAGE_PARAMETERS,
         ],
         responses={200: GraphicPageSerializer, **error_responses(400, 401, 403, 404)},
     )
@@ -277,3 +298,75 @@ class GraphicEventNamesView(GraphicsAPIView):
     )
     def get(self, request: Request) -> Response:
         return Response(graphic_event_names())
+
+
+class GraphicHistoryView(GraphicsAPIView):
+    pagination_class = GraphicPagination
+
+    @extend_schema(
+        tags=[TAG],
+        summary="List a graphic's versions",
+        operation_id="graphics_history_list",
+        description=(
+            "Every version the graphic went through (created, updated, archived, restored, "
+            "reverted), newest first, without canvases. Archived graphics have a history too; "
+            "versions beyond GRAPHIC_HISTORY_MAX_VERSIONS are pruned."
+        ),
+        parameters=[GRAPHIC_ID, *PAGE_PARAMETERS],
+        responses={200: VersionPageSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def get(self, request: Request, graphic_id: int) -> Response:
+        versions = graphic_history(graphic_id=graphic_id)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(versions, request, view=self) or []
+        return paginator.get_paginated_response([version_summary(version) for version in page])
+
+
+class GraphicVersionView(GraphicsAPIView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Read one version of a graphic",
+        description=(
+            "The graphic as that version left it, canvas included, with the graphic's current "
+            "lock and the version's history entry as `change`. not_found for a version never "
+            "made or pruned."
+        ),
+        parameters=[GRAPHIC_ID, VERSION],
+        responses={200: GraphicVersionSerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, graphic_id: int, version: int) -> Response:
+        found = graphic_version_get(graphic_id=graphic_id, version=version)
+        return Response(
+            {
+                **version_payload(found),
+                "lock": lock_state(lock_live(graphic_id=graphic_id)),
+                "change": version_summary(found),
+            }
+        )
+
+
+class GraphicRevertView(GraphicsAPIView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Revert a graphic to an earlier version",
+        description=(
+            "Makes that version's title, event_name and data current as a new version (action "
+            "reverted), broadcast like any edit. The rules of an edit apply: Editor role, the "
+            "graphic's live lock (lock_conflict), expected_version must be current "
+            "(version_conflict), archived graphics cannot be edited (state_conflict); an "
+            "unknown or pruned version is not_found."
+        ),
+        parameters=[GRAPHIC_ID],
+        request=RevertSerializer,
+        responses={200: GraphicSerializer, **error_responses(400, 401, 403, 404, 409, 413)},
+    )
+    def post(self, request: Request, graphic_id: int) -> Response:
+        body = request_object(request)
+        graphic = graphic_revert(
+            user=request.user,
+            graphic_id=graphic_id,
+            version=body.get("version"),
+            expected_version=body.get("expected_version"),
+            reason=body.get("reason", ""),
+        )
+        return Response(graphic_with_lock(graphic, lock_live(graphic_id=graphic.pk)))

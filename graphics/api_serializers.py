@@ -18,6 +18,7 @@ from drf_spectacular.extensions import (
 from rest_framework import serializers
 
 from graphics.canvas import Canvas
+from graphics.models import VersionAction
 from graphics.services import TEXT_FIELD_MAX_LENGTH
 from locks.services import REASON_MAX_LENGTH
 
@@ -59,7 +60,9 @@ class GraphicSummarySerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
     event_name = serializers.CharField()
-    version = serializers.IntegerField(help_text="Grows with every change of title, event or data.")
+    version = serializers.IntegerField(
+        help_text="Grows by one with every recorded change: an edit, archive, restore or revert."
+    )
     archived = serializers.BooleanField()
     archived_at = serializers.DateTimeField(allow_null=True)
     archived_by = UserRefSerializer(allow_null=True)
@@ -83,6 +86,54 @@ class GraphicPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = GraphicSummarySerializer(many=True)
+
+
+class VersionSummarySerializer(serializers.Serializer):
+    """One entry of a graphic's history, without the canvas."""
+
+    version = serializers.IntegerField()
+    action = serializers.ChoiceField(
+        choices=VersionAction.choices,
+        help_text="What made this version; baseline: the state when history began.",
+    )
+    changed_fields = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Which of title, event_name, data, archived changed (empty for created).",
+    )
+    actor = UserRefSerializer(allow_null=True)
+    created_at = serializers.DateTimeField()
+    reason = serializers.CharField(allow_blank=True)
+    reverted_from = serializers.IntegerField(
+        allow_null=True, help_text="For reverted: the version whose content was brought back."
+    )
+
+
+class VersionPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = VersionSummarySerializer(many=True)
+
+
+class GraphicVersionSerializer(GraphicSerializer):
+    """The graphic as one version left it (`updated_by` / `updated_at`: that version's author
+    and time), the graphic's current lock, and the version's history entry as `change`."""
+
+    change = VersionSummarySerializer()
+
+
+class RevertSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, help_text="The version to bring back.")
+    expected_version = serializers.IntegerField(
+        min_value=1,
+        help_text="The graphic's current version as you saw it; a stale one is a version_conflict.",
+    )
+    reason = serializers.CharField(
+        max_length=REASON_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="Why; kept in the history and the event log.",
+    )
 
 
 class GraphicCreateSerializer(serializers.Serializer):

@@ -7,10 +7,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
+from django.utils import timezone
 
 from graphics.canvas import empty_canvas
 
-# Fields whose change is a new version of the graphic. Archiving is not a content change.
+# Fields whose change is a content change: an update (or a revert) of the graphic. Archiving
+# and restoring are not content changes, but they are versions too: every recorded change to a
+# graphic makes exactly one new version and one row of its history (`GraphicVersion`).
 CONTENT_FIELDS = ("title", "event_name", "data")
 
 
@@ -18,10 +21,12 @@ CONTENT_FIELDS = ("title", "event_name", "data")
 class GraphicChange:
     """What the last `save()` or `delete()` did, for the receivers that record and broadcast it."""
 
-    action: str  # created | updated | archived | restored | deleted
+    action: str  # created | updated | archived | restored | reverted | deleted
     actor_id: int | None
     changed_fields: tuple[str, ...] = ()
     reason: str = ""
+    # For "reverted": the version whose content was made current again.
+    reverted_from: int | None = None
 
 
 class Graphic(models.Model):
@@ -51,6 +56,9 @@ class Graphic(models.Model):
     deleted_by_id: int | None = None
     # A service sets this before save()/delete() when the operator gave a reason (archive...).
     change_reason: str = ""
+    # A service sets this before save() when the new content is that of an earlier version
+    # (graphic_revert), so the change is recorded as "reverted" and names its source.
+    reverted_from: int | None = None
     _saved_state: dict[str, Any] | None = None
 
     class Meta:
@@ -76,9 +84,11 @@ class Graphic(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """
-        Save in one transaction with the receivers that record the change, bumping `version`
-        when title, event_name or data changed, however the save was reached (a service, the
-        admin or a plain `.save()` in a shell).
+        Save in one transaction with the records of the change, however the save was reached
+        (a service, the admin or a plain `.save()` in a shell): a change of title, event_name
+        or data, an archive or a restore bumps `version` by one, writes the `GraphicVersion`
+        of the new version, and leaves `pending_change` for the receivers that log and
+        broadcast it (realtime.signals).
         """
         using = kwargs.get("using")
         update_fields = kwargs.get("update_fields")
@@ -88,9 +98,11 @@ class Graphic(models.Model):
             changed: tuple[str, ...] = ()
             if saved is not None:
                 candidates = (
-                    CONTENT_FIELDS
+                    (*CONTENT_FIELDS, "archived")
                     if update_fields is None
-                    else tuple(name for name in CONTENT_FIELDS if name in update_fields)
+                    else tuple(
+                        name for name in (*CONTENT_FIELDS, "archived") if name in update_fields
+                    )
                 )
                 changed = tuple(name for name in candidates if getattr(self, name) != saved[name])
             if changed and saved is not None:
@@ -99,10 +111,10 @@ class Graphic(models.Model):
                     kwargs["update_fields"] = {*update_fields, "version", "updated_at"}
             if adding or saved is None:
                 action = "created"
-            elif saved["archived"] != self.archived:
+            elif "archived" in changed:
                 action = "archived" if self.archived else "restored"
             elif changed:
-                action = "updated"
+                action = "reverted" if self.reverted_from is not None else "updated"
             else:
                 action = ""
             actor = self.archived_by_id if action == "archived" else self.updated_by_id
@@ -114,14 +126,18 @@ class Graphic(models.Model):
                     actor_id=actor,
                     changed_fields=changed,
                     reason=self.change_reason,
+                    reverted_from=self.reverted_from if action == "reverted" else None,
                 )
                 if action
                 else None
             )
             super().save(*args, **kwargs)
+            if self.pending_change is not None:
+                GraphicVersion.objects.record(self, self.pending_change)
         self._remember_saved_state()
         self.pending_change = None
         self.change_reason = ""
+        self.reverted_from = None
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         self.pending_change = GraphicChange(
@@ -170,6 +186,103 @@ class Graphic(models.Model):
             "version": self.version,
             "archived": self.archived,
         }
+
+
+class VersionAction(models.TextChoices):
+    CREATED = "created", "Created"
+    UPDATED = "updated", "Updated"
+    ARCHIVED = "archived", "Archived"
+    RESTORED = "restored", "Restored"
+    REVERTED = "reverted", "Reverted"
+    # The state a graphic had when history began (migration 0004): what came before is unknown.
+    BASELINE = "baseline", "Baseline"
+
+
+class GraphicVersionManager(models.Manager["GraphicVersion"]):
+    def record(self, graphic: Graphic, change: GraphicChange) -> GraphicVersion:
+        """
+        Write the version `change` produced, inside the caller's transaction (Graphic.save()),
+        then prune the graphic's oldest versions beyond GRAPHIC_HISTORY_MAX_VERSIONS (0: keep
+        all). Pruning here, on the write, keeps the bound without a scheduled job; lowering the
+        setting takes effect for each graphic at its next change (or `prune_graphic_history`).
+        """
+        version = self.create(
+            graphic=graphic,
+            version=graphic.version,
+            action=change.action,
+            changed_fields=list(change.changed_fields),
+            reason=change.reason,
+            reverted_from=change.reverted_from,
+            actor_id=change.actor_id,
+            title=graphic.title,
+            event_name=graphic.event_name,
+            data=graphic.data,
+            archived=graphic.archived,
+            archived_at=graphic.archived_at,
+            archived_by_id=graphic.archived_by_id,
+            # The same instant as the graphic's updated_at, so a version reads as the graphic
+            # did at that moment.
+            created_at=graphic.updated_at,
+        )
+        self.prune(graphic_id=graphic.pk, newest=graphic.version)
+        return version
+
+    def prune(self, *, graphic_id: int, newest: int) -> int:
+        """Delete the graphic's versions older than the newest GRAPHIC_HISTORY_MAX_VERSIONS;
+        return how many went. Versions are numbered without gaps, so a number bounds them."""
+        keep = settings.GRAPHIC_HISTORY_MAX_VERSIONS
+        if keep <= 0:
+            return 0
+        deleted, _ = self.filter(graphic_id=graphic_id, version__lte=newest - keep).delete()
+        return deleted
+
+
+class GraphicVersion(models.Model):
+    """
+    One version of a graphic: the change that produced it (who, when, what, why) and the
+    graphic's whole state after it. Written only by Graphic.save(), in the change's transaction;
+    never edited. Deleting a graphic permanently deletes its history with it (the event log
+    keeps the record of the deletion).
+    """
+
+    graphic = models.ForeignKey(Graphic, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    action = models.CharField(max_length=16, choices=VersionAction.choices)
+    changed_fields = models.JSONField(default=list)
+    reason = models.TextField(blank=True, default="")
+    reverted_from = models.PositiveIntegerField(null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # The graphic as this version left it.
+    title = models.CharField(max_length=255)
+    event_name = models.CharField(max_length=255)
+    data = models.JSONField()
+    archived = models.BooleanField()
+    archived_at = models.DateTimeField(null=True, blank=True)
+    archived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = GraphicVersionManager()
+
+    class Meta:
+        ordering = ["graphic", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["graphic", "version"], name="graphic_version_unique"),
+            models.CheckConstraint(
+                condition=models.Q(version__gte=1), name="graphic_version_number_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(action=VersionAction.REVERTED, reverted_from__isnull=False)
+                | (~models.Q(action=VersionAction.REVERTED) & models.Q(reverted_from__isnull=True)),
+                name="graphic_version_reverted_names_source",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.graphic_id} v{self.version} {self.action}"
 
 
 def _deep_copy_json(value: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Reads of graphics: lookups and the list queries the API and the WebSocket share."""
+"""Reads of graphics: lookups, the list queries the API and the WebSocket share, and history."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from gal_dashboard.errors import NotFound, ValidationFailed
-from graphics.models import Graphic
+from graphics.models import Graphic, GraphicVersion
 
 ARCHIVED_FILTERS = ("false", "true", "all")
 
@@ -68,3 +68,42 @@ def graphic_event_names() -> list[str]:
     return list(
         Graphic.objects.order_by("event_name").values_list("event_name", flat=True).distinct()
     )
+
+
+def graphic_history(*, graphic_id: Any) -> QuerySet[GraphicVersion]:
+    """The graphic's versions, newest first, without their canvases (a list shows what changed;
+    `graphic_version_get` reads one whole). Archived graphics have their history too."""
+    graphic_id = check_graphic_id(graphic_id)
+    if not Graphic.objects.filter(pk=graphic_id).exists():
+        raise NotFound(f"Graphic {graphic_id} does not exist.")
+    return (
+        GraphicVersion.objects.filter(graphic_id=graphic_id)
+        .select_related("actor")
+        .defer("data")
+        .order_by("-version")
+    )
+
+
+def graphic_version_get(*, graphic_id: Any, version: Any) -> GraphicVersion:
+    """One version of a graphic, whole. NotFound if the graphic does not exist, or if the
+    version was never made or has been pruned (GRAPHIC_HISTORY_MAX_VERSIONS)."""
+    graphic_id = check_graphic_id(graphic_id)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValidationFailed(
+            details={"version": ["A version (positive whole number) is required."]}
+        )
+    found = (
+        GraphicVersion.objects.filter(graphic_id=graphic_id, version=version)
+        .select_related("actor", "archived_by", "graphic__created_by")
+        # The graphic's own canvas is the current one, not this version's: leave it unread.
+        .defer("graphic__data")
+        .first()
+    )
+    if found is None:
+        if not Graphic.objects.filter(pk=graphic_id).exists():
+            raise NotFound(f"Graphic {graphic_id} does not exist.")
+        raise NotFound(
+            f"Graphic {graphic_id} has no version {version}.",
+            details={"graphic_id": graphic_id, "version": version},
+        )
+    return found

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from gal_dashboard.access import user_ref
-from graphics.models import Graphic
+from graphics.models import Graphic, GraphicVersion
 
 
 def iso_timestamp(value: Any) -> str | None:
@@ -43,3 +43,36 @@ def graphic_payload(graphic: Graphic) -> dict[str, Any]:
 def summary_from_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """A summary cut from a full payload, without touching the database."""
     return {key: value for key, value in payload.items() if key != "data"}
+
+
+def version_summary(version: GraphicVersion) -> dict[str, Any]:
+    """A history entry without the canvas: which version, what made it, who, when and why."""
+    return {
+        "version": version.version,
+        "action": version.action,
+        "changed_fields": list(version.changed_fields),
+        "actor": user_ref(version.actor) if version.actor_id else None,
+        "created_at": iso_timestamp(version.created_at),
+        "reason": version.reason,
+        "reverted_from": version.reverted_from,
+    }
+
+
+def version_payload(version: GraphicVersion) -> dict[str, Any]:
+    """The graphic as `version` left it, in `graphic_payload`'s shape: its content and archive
+    state then, its author and time as `updated_by` / `updated_at`."""
+    graphic = version.graphic
+    return {
+        "id": version.graphic_id,
+        "title": version.title,
+        "event_name": version.event_name,
+        "version": version.version,
+        "archived": version.archived,
+        "archived_at": iso_timestamp(version.archived_at),
+        "archived_by": user_ref(version.archived_by) if version.archived_by_id else None,
+        "created_by": user_ref(graphic.created_by) if graphic.created_by_id else None,
+        "updated_by": user_ref(version.actor) if version.actor_id else None,
+        "created_at": iso_timestamp(graphic.created_at),
+        "updated_at": iso_timestamp(version.created_at),
+        "data": version.data,
+    }

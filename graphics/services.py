@@ -4,16 +4,19 @@ call these functions and nothing else, so each rule is written once:
 
 - editing title, event_name or data needs the graphic's live lock and the version edited;
 - archive, restore and delete are refused while someone else holds the lock;
-- permissions come from the roles in `gal_dashboard.access`.
+- permissions come from the roles in `gal_dashboard.access`;
+- reverting to an earlier version is an edit, under the same rules as an update.
 
-Each function runs in one transaction. The change is recorded in the event log by the model's
-receivers inside that transaction and broadcast only after it commits.
+Each function runs in one transaction. `Graphic.save()` writes the version the change produced
+to the graphic's history, and the model's receivers record it in the event log, inside that
+transaction; the event is broadcast only after it commits.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -32,8 +35,8 @@ from gal_dashboard.errors import (
 )
 from gal_dashboard.storable import text_problem
 from graphics.canvas import check_canvas_data, empty_canvas
-from graphics.models import Graphic
-from graphics.selectors import graphic_get, graphic_get_for_update
+from graphics.models import Graphic, GraphicVersion
+from graphics.selectors import graphic_get, graphic_get_for_update, graphic_version_get
 from locks.selectors import lock_conflict_for
 from locks.services import (
     check_reason,
@@ -72,11 +75,11 @@ def check_text_field(value: Any, *, field: str, max_length: int = TEXT_FIELD_MAX
     return cleaned
 
 
-def check_version(value: Any) -> int:
+def check_version(value: Any, *, field: str = "version") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationFailed(details={"version": ["A whole number is required."]})
+        raise ValidationFailed(details={field: ["A whole number is required."]})
     if value < 1:
-        raise ValidationFailed(details={"version": ["Must be at least 1."]})
+        raise ValidationFailed(details={field: ["Must be at least 1."]})
     return value
 
 
@@ -121,27 +124,79 @@ def graphic_update(
             details={"non_field_errors": ["Give at least one of title, event_name, data."]},
         )
     with transaction.atomic():
-        graphic = graphic_get_for_update(graphic_id=graphic_id)
-        if graphic.archived:
-            raise StateConflict("Archived graphics cannot be edited; restore it first.")
-        lock = lock_live_or_clear_expired(graphic)
-        if lock is None:
-            raise LockConflict(
-                "You must hold the graphic's lock to edit it.",
-                details={"graphic_id": graphic.pk, "locked_by": None, "expires_at": None},
-            )
-        if lock.holder_id != user.pk:
-            raise lock_conflict_for(lock)
-        if version != graphic.version:
-            raise VersionConflict(
-                f"The graphic is at version {graphic.version}; you edited version {version}.",
-                details={"current_version": graphic.version, "your_version": version},
-            )
+        graphic = graphic_get_for_edit(user=user, graphic_id=graphic_id, version=version)
         for name, value in changes.items():
             setattr(graphic, name, value)
         graphic.updated_by = user
         graphic.save()
         return graphic
+
+
+def graphic_get_for_edit(*, user: Any, graphic_id: Any, version: int) -> Graphic:
+    """The graphic, row-locked, after the checks every content change makes (update and
+    revert alike): it is not archived, `user` holds its live lock, and `version` is current.
+    Call inside a transaction."""
+    graphic = graphic_get_for_update(graphic_id=graphic_id)
+    if graphic.archived:
+        raise StateConflict("Archived graphics cannot be edited; restore it first.")
+    lock = lock_live_or_clear_expired(graphic)
+    if lock is None:
+        raise LockConflict(
+            "You must hold the graphic's lock to edit it.",
+            details={"graphic_id": graphic.pk, "locked_by": None, "expires_at": None},
+        )
+    if lock.holder_id != user.pk:
+        raise lock_conflict_for(lock)
+    if version != graphic.version:
+        raise VersionConflict(
+            f"The graphic is at version {graphic.version}; you edited version {version}.",
+            details={"current_version": graphic.version, "your_version": version},
+        )
+    return graphic
+
+
+def graphic_revert(
+    *, user: Any, graphic_id: Any, version: Any, expected_version: Any, reason: Any = ""
+) -> Graphic:
+    """Make the title, event_name and data of an earlier `version` current again, as a new
+    version (action "reverted", naming `version`), recorded and broadcast like an update.
+
+    The rules are graphic_update's: the Editor role, the graphic's live lock, not archived,
+    and `expected_version` must be the current version (a stale one is a VersionConflict).
+    A version not in the history (never made, or pruned) is NotFound. Reverting to content
+    equal to the current one changes nothing and makes no new version, as an update would."""
+    require_permission(user, CHANGE_GRAPHIC)
+    version = check_version(version)
+    expected_version = check_version(expected_version, field="expected_version")
+    reason = check_reason(reason)
+    with transaction.atomic():
+        graphic = graphic_get_for_edit(user=user, graphic_id=graphic_id, version=expected_version)
+        source = graphic_version_get(graphic_id=graphic.pk, version=version)
+        # The canvas rules (its size limit above all) may have tightened since it was saved.
+        check_canvas_data(source.data)
+        graphic.title = source.title
+        graphic.event_name = source.event_name
+        graphic.data = source.data
+        graphic.updated_by = user
+        graphic.change_reason = reason
+        graphic.reverted_from = source.version
+        graphic.save()
+        return graphic
+
+
+def graphic_history_prune(*, graphic_id: int | None = None) -> int:
+    """Delete versions beyond GRAPHIC_HISTORY_MAX_VERSIONS for one graphic (or all); return
+    how many went. Writes prune as they go; this catches up after the setting is lowered."""
+    if settings.GRAPHIC_HISTORY_MAX_VERSIONS <= 0:
+        return 0  # keep all: nothing to look at
+    deleted = 0
+    graphics = Graphic.objects.order_by("pk").values_list("pk", "version")
+    if graphic_id is not None:
+        graphics = graphics.filter(pk=graphic_id)
+    for pk, newest in graphics.iterator():
+        with transaction.atomic():
+            deleted += GraphicVersion.objects.prune(graphic_id=pk, newest=newest)
+    return deleted
 
 
 def graphic_archive(*, user: Any, graphic_id: Any, reason: Any = "") -> Graphic:

@@ -42,7 +42,7 @@ def _username(user_id: int | None) -> str | None:
 def graphic_event_data(
     *, graphic: Graphic, change: GraphicChange, payload: dict[str, Any], at: Any
 ) -> dict[str, Any]:
-    return {
+    data = {
         "id": graphic.pk,
         "action": change.action,
         "payload": payload,
@@ -53,6 +53,10 @@ def graphic_event_data(
         "user": _username(change.actor_id),
         "user_id": change.actor_id,
     }
+    if change.reverted_from is not None:
+        # Only a revert names the version it brought back; other actions keep their shape.
+        data["reverted_from"] = change.reverted_from
+    return data
 
 
 def record_graphic_change(

@@ -28,6 +28,9 @@ PATHS = {
     "/api/graphics/{graphic_id}/archive/",
     "/api/graphics/{graphic_id}/restore/",
     "/api/graphics/{graphic_id}/duplicate/",
+    "/api/graphics/{graphic_id}/history/",
+    "/api/graphics/{graphic_id}/history/{version}/",
+    "/api/graphics/{graphic_id}/revert/",
     "/api/graphics/{graphic_id}/lock/",
     "/api/graphics/{graphic_id}/lock/override/",
     "/api/locks/",
@@ -138,6 +141,31 @@ def test_real_responses_match_the_documented_shapes(
     assert_matches(schema, "ErrorResponse", conflict.json())
     for query in ("graphic=all", "graphic=all&since=0", f"graphic={locked.pk}&since=0"):
         assert_matches(schema, "EventPage", client.get(f"/api/events/?{query}").json())
+
+
+def test_history_responses_match_the_documented_shapes(
+    schema: dict[str, Any], editor: Any, make_graphic: Any
+) -> None:
+    """The history list, one version and a revert answer in their published shapes, and the
+    revert body requires both the version and the expected version."""
+    graphic = make_graphic(by=editor)
+    lock_acquire(user=editor, graphic_id=graphic.pk)
+    client = api_client(editor)
+    client.patch(f"/api/graphics/{graphic.pk}/", {"version": 1, "title": "New"}, format="json")
+
+    reverted = client.post(
+        f"/api/graphics/{graphic.pk}/revert/", {"version": 1, "expected_version": 2}, format="json"
+    )
+    assert reverted.status_code == 200
+    assert_matches(schema, "Graphic", reverted.json())
+    assert_matches(schema, "VersionPage", client.get(f"/api/graphics/{graphic.pk}/history/").json())
+    assert_matches(
+        schema, "GraphicVersion", client.get(f"/api/graphics/{graphic.pk}/history/3/").json()
+    )
+    revert = schema["paths"]["/api/graphics/{graphic_id}/revert/"]["post"]
+    body = revert["requestBody"]["content"]["application/json"]["schema"]
+    required = schema["components"]["schemas"][body["$ref"].split("/")[-1]]["required"]
+    assert set(required) == {"version", "expected_version"}
 
 
 def test_schema_generation_has_no_warnings() -> None:

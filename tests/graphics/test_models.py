@@ -141,18 +141,19 @@ def test_save_with_update_fields_of_no_content_makes_no_version(graphic: Graphic
     assert stored_version(graphic) == 1
 
 
-def test_archive_and_restore_do_not_bump_the_version(graphic: Graphic, editor: Any) -> None:
-    """Archiving is not a content change: the version stays where it was."""
+def test_archive_and_restore_are_versions_too(graphic: Graphic, editor: Any) -> None:
+    """Archiving and restoring are not content changes, but each is a recorded change of the
+    graphic and so makes the next version (its history keeps one row per version)."""
     graphic.archived = True
     graphic.archived_at = timezone.now()
     graphic.archived_by = editor
     graphic.save()
-    assert stored_version(graphic) == 1
+    assert stored_version(graphic) == 2
     graphic.archived = False
     graphic.archived_at = None
     graphic.archived_by = None
     graphic.save()
-    assert stored_version(graphic) == 1
+    assert stored_version(graphic) == 3
 
 
 def test_str_names_the_title_and_event(graphic: Graphic) -> None:

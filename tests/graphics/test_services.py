@@ -309,14 +309,14 @@ def test_a_viewer_cannot_update(graphic: Graphic, viewer: Any) -> None:
 # --- archive and restore ---------------------------------------------------------------------
 
 
-def test_an_editor_archives_a_graphic_without_a_new_version(graphic: Graphic, editor2: Any) -> None:
-    """Archiving records who and when, and is not a content change."""
+def test_an_editor_archives_a_graphic_as_a_new_version(graphic: Graphic, editor2: Any) -> None:
+    """Archiving records who and when; it is not a content change but it is a new version."""
     archived = graphic_archive(user=editor2, graphic_id=graphic.pk, reason="Old week")
     fresh = stored(archived)
     assert fresh.archived is True
     assert fresh.archived_at is not None
     assert fresh.archived_by == editor2
-    assert fresh.version == 1
+    assert fresh.version == 2
 
 
 def test_archiving_an_archived_graphic_is_a_state_conflict(graphic: Graphic, editor: Any) -> None:
@@ -359,15 +359,15 @@ def test_archiving_releases_the_archivers_own_lock(locked_graphic: Graphic, edit
 
 
 def test_an_editor_restores_an_archived_graphic(graphic: Graphic, editor: Any) -> None:
-    """Restoring makes the graphic active again, clears the archive fields and keeps the
-    version."""
+    """Restoring makes the graphic active again, clears the archive fields and, like the
+    archive before it, makes a new version."""
     graphic_archive(user=editor, graphic_id=graphic.pk)
     restored = graphic_restore(user=editor, graphic_id=graphic.pk, reason="Needed again")
     fresh = stored(restored)
     assert fresh.archived is False
     assert fresh.archived_at is None
     assert fresh.archived_by is None
-    assert fresh.version == 1
+    assert fresh.version == 3
 
 
 def test_restoring_an_active_graphic_is_a_state_conflict(graphic: Graphic, editor: Any) -> None:

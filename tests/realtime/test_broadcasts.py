@@ -193,7 +193,7 @@ async def test_archive_and_restore_are_broadcast_with_their_reason(
     watch: Callable[..., Any], ws_connect: Callable[..., Any], editor: Any, graphic: Graphic
 ) -> None:
     """Archiving and restoring reach subscribers as `archived` and `restored`, with the
-    operator's reason and without a new version."""
+    operator's reason, `archived` as the changed field, and each its new version."""
     watcher = await watch(graphic)
     author = await ws_connect(editor)
 
@@ -202,13 +202,15 @@ async def test_archive_and_restore_are_broadcast_with_their_reason(
     assert_graphic_event(full, summary, action="archived", graphic_id=graphic.pk)
     assert full["data"]["reason"] == "round over"
     assert full["data"]["payload"]["archived"] is True
-    assert full["data"]["version"] == 1
+    assert full["data"]["changed_fields"] == ["archived"]
+    assert full["data"]["version"] == full["data"]["payload"]["version"] == 2
 
     await author.ack("restore", {"graphic_id": graphic.pk, "reason": "replay"})
     full, summary = await watcher.pair()
     assert_graphic_event(full, summary, action="restored", graphic_id=graphic.pk)
     assert full["data"]["payload"]["archived"] is False
     assert full["data"]["reason"] == "replay"
+    assert full["data"]["version"] == 3
     await watcher.client.no_event()
 
 

@@ -427,7 +427,7 @@ async def test_a_missing_graphic_is_not_found(
 async def test_an_editor_archives_and_restores_a_graphic(
     ws_connect: Callable[..., Any], db_call: Any, editor: Any, graphic: Graphic
 ) -> None:
-    """`archive` marks the graphic archived (by whom, when, without a new version) and
+    """`archive` marks the graphic archived (by whom, when, as a new version) and
     `restore` brings it back; archiving the archived or restoring the active is a
     state_conflict."""
     client = await ws_connect(editor)
@@ -438,7 +438,7 @@ async def test_an_editor_archives_and_restores_a_graphic(
     assert archived["archived"] is True
     assert archived["archived_by"] == {"id": editor.pk, "username": "editor"}
     assert archived["archived_at"] is not None
-    assert archived["version"] == 1
+    assert archived["version"] == 2
     error = await error_of(client, "archive", {"graphic_id": graphic.pk})
     assert error["code"] == "state_conflict"
 
