@@ -190,7 +190,9 @@ class GraphicDetailView(GraphicsAPIView):
         tags=[TAG],
         summary="Edit a graphic",
         description=(
-            "Change title, event_name and/or data. You must hold the graphic's lock "
+            "Change title, event_name and/or data, in full or as `patch`: a JSON Merge Patch "
+            "(RFC 7396) of the version you edited, with canvas elements keyed by id "
+            "(docs/protocol.md, Delta updates). You must hold the graphic's lock "
             "(lock_conflict otherwise) and send the version you edited (version_conflict "
             "names the current one otherwise)."
         ),
@@ -207,6 +209,7 @@ class GraphicDetailView(GraphicsAPIView):
             title=body.get("title", UNSET),
             event_name=body.get("event_name", UNSET),
             data=body.get("data", UNSET),
+            patch=body.get("patch", UNSET),
         )
         return Response(graphic_with_lock(graphic, lock_live(graphic_id=graphic.pk)))
 

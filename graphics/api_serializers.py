@@ -151,6 +151,13 @@ class GraphicUpdateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=TEXT_FIELD_MAX_LENGTH, required=False)
     event_name = serializers.CharField(max_length=TEXT_FIELD_MAX_LENGTH, required=False)
     data = CanvasField(required=False)  # type: ignore[assignment]
+    patch = serializers.JSONField(
+        required=False,
+        help_text=(
+            "Instead of title/event_name/data: a merge patch of the version you edited, e.g. "
+            '{"data": {"elements": {"title": {"x": 120}}}} moves one element.'
+        ),
+    )
 
 
 class GraphicUpdateSerializerExtension(OpenApiSerializerExtension):

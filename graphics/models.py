@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,9 @@ class GraphicChange:
     reason: str = ""
     # For "reverted": the version whose content was made current again.
     reverted_from: int | None = None
+    # The values the changed content fields had before (for updates and reverts), from which
+    # subscribers get a merge patch instead of the whole graphic.
+    previous: Mapping[str, Any] | None = None
 
 
 class Graphic(models.Model):
@@ -127,6 +131,11 @@ class Graphic(models.Model):
                     changed_fields=changed,
                     reason=self.change_reason,
                     reverted_from=self.reverted_from if action == "reverted" else None,
+                    previous=(
+                        {name: saved[name] for name in changed if name in CONTENT_FIELDS}
+                        if saved is not None and action in ("updated", "reverted")
+                        else None
+                    ),
                 )
                 if action
                 else None

@@ -146,3 +146,24 @@ def canvas_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     if diff.get("elements") == {}:
         del diff["elements"]
     return diff
+
+
+def graphic_apply_event(graphic: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """What a subscriber holding `graphic` (a full payload) has after a `graphic_update` event of
+    its subscription: the event's `payload`, or `graphic` with the event's `patch` applied. The
+    reference for clients (docs/protocol.md); raises ValueError on a version gap, where a client
+    must take a fresh snapshot instead."""
+    if "payload" in event:
+        return dict(event["payload"])
+    if event["base_version"] != graphic["version"]:
+        raise ValueError(
+            f"version gap: the patch applies to version {event['base_version']}, "
+            f"this copy is at {graphic['version']}"
+        )
+    result = dict(graphic)
+    for name, value in event["patch"].items():
+        result[name] = canvas_patch_apply(graphic["data"], value) if name == "data" else value
+    result.update(
+        version=event["version"], updated_at=event["updated_at"], updated_by=event["updated_by"]
+    )
+    return result

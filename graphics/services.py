@@ -36,6 +36,7 @@ from gal_dashboard.errors import (
 from gal_dashboard.storable import text_problem
 from graphics.canvas import check_canvas_data, empty_canvas
 from graphics.models import Graphic, GraphicVersion
+from graphics.patch import canvas_patch_apply, check_graphic_patch
 from graphics.selectors import graphic_get, graphic_get_for_update, graphic_version_get
 from locks.selectors import lock_conflict_for
 from locks.services import (
@@ -104,12 +105,23 @@ def graphic_update(
     title: Any = UNSET,
     event_name: Any = UNSET,
     data: Any = UNSET,
+    patch: Any = UNSET,
 ) -> Graphic:
-    """Change title, event_name and/or data. The caller must hold the graphic's live lock and
+    """Change title, event_name and/or data, given in full or as a `patch` (a merge patch of
+    the version edited, see graphics.patch). The caller must hold the graphic's live lock and
     pass the version it edited; a stale version is a VersionConflict naming the current one.
     Values equal to the current ones change nothing and make no new version."""
     require_permission(user, CHANGE_GRAPHIC)
     version = check_version(version)
+    if patch is not UNSET and (title, event_name, data) != (UNSET, UNSET, UNSET):
+        raise ValidationFailed(
+            "Give either a patch or fields, not both.",
+            details={"patch": ["Cannot be combined with title, event_name or data."]},
+        )
+    if patch is not UNSET:
+        patch = check_graphic_patch(patch)
+        title = patch.get("title", UNSET)
+        event_name = patch.get("event_name", UNSET)
     changes: dict[str, Any] = {}
     if title is not UNSET:
         changes["title"] = check_text_field(title, field="title")
@@ -118,13 +130,17 @@ def graphic_update(
     if data is not UNSET:
         check_canvas_data(data)
         changes["data"] = data
-    if not changes:
+    if not changes and (patch is UNSET or "data" not in patch):
         raise ValidationFailed(
             "Nothing to update.",
             details={"non_field_errors": ["Give at least one of title, event_name, data."]},
         )
     with transaction.atomic():
         graphic = graphic_get_for_edit(user=user, graphic_id=graphic_id, version=version)
+        if patch is not UNSET and "data" in patch:
+            # The patch applies to the version edited, which the check above proved current.
+            changes["data"] = canvas_patch_apply(graphic.data, patch["data"])
+            check_canvas_data(changes["data"])
         for name, value in changes.items():
             setattr(graphic, name, value)
         graphic.updated_by = user

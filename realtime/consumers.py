@@ -326,7 +326,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         return {"graphic": graphic_payload(graphic)}
 
     async def handle_update(self, message: ClientMessage) -> dict[str, Any]:
-        _allowed_keys(message, {"graphic_id", "version", "title", "event_name", "data"})
+        _allowed_keys(message, {"graphic_id", "version", "title", "event_name", "data", "patch"})
         graphic = await database_sync_to_async(graphic_update)(
             user=self.user,
             graphic_id=message.data.get("graphic_id"),
@@ -334,6 +334,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             title=message.data.get("title", UNSET),
             event_name=message.data.get("event_name", UNSET),
             data=message.data.get("data", UNSET),
+            patch=message.data.get("patch", UNSET),
         )
         return {"graphic": graphic_payload(graphic)}
 

@@ -10,6 +10,7 @@ the broadcast reaches anyone (hubs catch up from the log).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -19,7 +20,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from graphics.canvas import canvas_json
 from graphics.models import Graphic, GraphicChange
+from graphics.patch import canvas_diff
 from graphics.serialization import graphic_payload, iso_timestamp, summary_from_payload
 from locks.models import CanvasLock, LockChange
 from locks.selectors import lock_state
@@ -42,7 +45,7 @@ def _username(user_id: int | None) -> str | None:
 def graphic_event_data(
     *, graphic: Graphic, change: GraphicChange, payload: dict[str, Any], at: Any
 ) -> dict[str, Any]:
-    data = {
+    data: dict[str, Any] = {
         "id": graphic.pk,
         "action": change.action,
         "payload": payload,
@@ -56,7 +59,33 @@ def graphic_event_data(
     if change.reverted_from is not None:
         # Only a revert names the version it brought back; other actions keep their shape.
         data["reverted_from"] = change.reverted_from
+    if change.previous is not None and "data" in payload:
+        patch = graphic_patch_between(change.previous, payload)
+        if len(canvas_json(patch)) < len(canvas_json(payload)):
+            # Subscribers of the graphic get the patch from the version before; the list
+            # view's summary rides along for the hubs (see realtime.hub.EventFrames).
+            summary = summary_from_payload(payload)
+            del data["payload"]
+            data.update(
+                base_version=graphic.version - 1,
+                patch=patch,
+                updated_at=summary["updated_at"],
+                updated_by=summary["updated_by"],
+                summary=summary,
+            )
     return data
+
+
+def graphic_patch_between(previous: Mapping[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+    """The merge patch from the content in `previous` (the changed fields' old values) to the
+    content in `payload`: new titles whole, the canvas as a keyed diff (graphics.patch)."""
+    patch: dict[str, Any] = {}
+    for name, old_value in previous.items():
+        if name == "data":
+            patch["data"] = canvas_diff(old_value, payload["data"])
+        else:
+            patch[name] = payload[name]
+    return patch
 
 
 def record_graphic_change(

@@ -86,7 +86,10 @@ class EventFrames:
     def for_graphic(self) -> dict[str, Any]:
         if self._graphic_message is None:
             frame = encode_event(
-                self.event_type, self.data, seq=self.seq, subscription=self.graphic_id
+                self.event_type,
+                graphic_view_data(self.event_type, self.data),
+                seq=self.seq,
+                subscription=self.graphic_id,
             )
             self._graphic_message = {"type": "websocket.send", "text": frame}
         return self._graphic_message
@@ -103,9 +106,31 @@ class EventFrames:
         return self._list_message
 
 
+# What a patch-form graphic_update (realtime.events.graphic_event_data) carries for one
+# audience only: the graphic's subscribers get the patch, the list its summary.
+_PATCH_ONLY_KEYS = frozenset({"patch", "base_version", "updated_at", "updated_by"})
+
+
+def graphic_view_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The graphic subscribers' copy of an event: the full payload, or the merge patch from
+    `base_version` when that is smaller (without the list's summary)."""
+    if event_type == "graphic_update" and "summary" in data:
+        return {key: value for key, value in data.items() if key != "summary"}
+    return data
+
+
 def list_view_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     """The list view's copy of an event: graphic payloads without the canvas."""
-    if event_type == "graphic_update" and "payload" in data:
+    if event_type != "graphic_update":
+        return data
+    if "summary" in data:
+        listed = {
+            key: value
+            for key, value in data.items()
+            if key not in _PATCH_ONLY_KEYS and key != "summary"
+        }
+        return {**listed, "payload": data["summary"]}
+    if "payload" in data:
         return {**data, "payload": summary_from_payload(data["payload"])}
     return data
 

@@ -23,7 +23,14 @@ from django.db import connection, transaction
 
 from gal_dashboard.errors import ValidationFailed
 from graphics.models import Graphic
-from realtime.hub import ALL, EventFrames, SubscriptionKey, event_frame, list_view_data
+from realtime.hub import (
+    ALL,
+    EventFrames,
+    SubscriptionKey,
+    event_frame,
+    graphic_view_data,
+    list_view_data,
+)
 from realtime.models import Event
 from realtime.retention import events_pruned_through
 from realtime.snapshots import graphic_snapshot, latest_seq, list_snapshot
@@ -126,7 +133,11 @@ def events_poll(*, key: SubscriptionKey, since: int | None, limit: int) -> dict[
     events = [
         event_frame(
             event.type,
-            list_view_data(event.type, event.data) if key == ALL else event.data,
+            (
+                list_view_data(event.type, event.data)
+                if key == ALL
+                else graphic_view_data(event.type, event.data)
+            ),
             seq=event.pk,
             subscription=key,
         )

@@ -47,8 +47,9 @@ async def test_a_lock_and_an_edit_over_rest_reach_a_websocket_subscriber(
     assert lock_event["data"]["expires_at"] == locked.body["expires_at"]
     assert lock_event["data"]["fencing_token"] == locked.body["fencing_token"]
     assert update_event["data"]["version"] == edited.body["version"] == graphic.version + 1
-    assert update_event["data"]["payload"]["title"] == "Grand Final — Lobby A"
-    assert update_event["data"]["payload"]["data"] == edited.body["data"]
+    # A title change is sent as a merge patch: the canvas is not sent again.
+    assert update_event["data"]["patch"] == {"title": "Grand Final — Lobby A"}
+    assert update_event["data"]["base_version"] == graphic.version
     assert release_event["data"]["locked"] is False
     assert (
         snapshot["seq"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from graphics.patch import canvas_patch_apply
 from tests.conftest import text_element, valid_canvas
 from tests.e2e.conftest import NetworkClient
 
@@ -53,8 +54,7 @@ async def test_a_lock_and_an_edit_reach_the_other_client_in_order(
     assert edited["data"]["user"] == "editor"
     assert edited["data"]["version"] == graphic.version + 1
     assert edited["data"]["changed_fields"] == ["title"]
-    assert edited["data"]["payload"]["title"] == "Round 3 Final Standings"
-    assert edited["data"]["payload"]["data"] == graphic.data
+    assert edited["data"]["patch"] == {"title": "Round 3 Final Standings"}
 
     listed_lock = await client_b.next_event("all", "lock_status", reason="acquired")
     listed_edit = await client_b.next_event("all", "graphic_update", action="updated")
@@ -103,7 +103,7 @@ async def test_the_second_clients_actions_reach_the_first(
     assert taken["data"]["locked_by"] == "editor2"
     assert release["data"]["seq"] < taken["data"]["seq"] < edited["data"]["seq"]
     assert edited["data"]["changed_fields"] == ["data"]
-    assert edited["data"]["payload"]["data"] == new_canvas
+    assert canvas_patch_apply(graphic.data, edited["data"]["patch"]["data"]) == new_canvas
     listed = await client_a.next_event("all", "graphic_update", user="editor2")
     assert listed["data"]["seq"] == edited["data"]["seq"]
     assert "data" not in listed["data"]["payload"]

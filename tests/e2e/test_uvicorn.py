@@ -43,8 +43,7 @@ async def test_two_clients_see_each_others_changes_under_uvicorn(
     lock = await watcher.next_event(graphic.pk, "lock_status")
     update = await watcher.next_event(graphic.pk, "graphic_update")
     assert snapshot["seq"] < lock["data"]["seq"] < update["data"]["seq"]
-    assert update["data"]["payload"]["title"] == "Under uvicorn"
-    assert update["data"]["payload"]["data"] == graphic.data
+    assert update["data"]["patch"] == {"title": "Under uvicorn"}
 
 
 async def test_a_client_that_stops_reading_is_closed_with_4009_and_others_get_everything(

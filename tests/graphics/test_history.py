@@ -209,7 +209,9 @@ def test_revert_makes_the_old_content_current_as_a_new_version(
     assert event.data["action"] == "reverted"
     assert event.data["reverted_from"] == 1
     assert event.data["version"] == 3
-    assert event.data["payload"]["title"] == "Round 3 Scoreboard"
+    # A revert is broadcast as the merge patch from the version before.
+    assert event.data["base_version"] == 2
+    assert event.data["patch"]["title"] == "Round 3 Scoreboard"
 
 
 def test_revert_is_published_when_it_commits(

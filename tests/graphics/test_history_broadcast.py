@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from graphics.models import Graphic
+from graphics.patch import graphic_apply_event
 from graphics.services import graphic_update
 from locks.services import lock_acquire
 from tests.conftest import text_element, valid_canvas
@@ -62,8 +63,10 @@ async def test_a_revert_over_rest_is_broadcast_to_the_graphics_subscribers(
     assert event["data"]["version"] == 3
     assert event["data"]["changed_fields"] == ["title", "data"]
     assert event["data"]["user"] == "editor"
-    assert event["data"]["payload"]["title"] == "Round 3 Scoreboard"
-    assert event["data"]["payload"]["data"] == valid_canvas()
+    reverted = graphic_apply_event(snapshot["graphic"], event["data"])
+    assert reverted["title"] == "Round 3 Scoreboard"
+    assert reverted["data"] == valid_canvas()
+    assert reverted["version"] == 3
 
 
 async def test_a_refused_revert_broadcasts_nothing(

@@ -14,6 +14,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from graphics.models import Graphic
+from graphics.patch import graphic_apply_event
 from graphics.services import graphic_archive, graphic_delete, graphic_update
 from locks.models import CanvasLock
 from locks.services import lock_acquire, lock_override, lock_refresh, lock_release
@@ -24,13 +25,22 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 class Watcher:
-    """A client subscribed to one graphic and to "all", with the snapshot seqs it started from."""
+    """A client subscribed to one graphic and to "all", with the snapshot seqs it started from
+    and its copy of the graphic, kept up to date from the events as a client keeps it."""
 
-    def __init__(self, client: Any, graphic_id: int, graphic_seq: int, list_seq: int):
+    def __init__(
+        self,
+        client: Any,
+        graphic_id: int,
+        graphic_seq: int,
+        list_seq: int,
+        graphic: dict[str, Any],
+    ):
         self.client = client
         self.graphic_id = graphic_id
         self.graphic_seq = graphic_seq
         self.list_seq = list_seq
+        self.graphic = graphic
 
     async def pair(self, timeout: float = 5) -> tuple[dict[str, Any], dict[str, Any]]:
         """The next event on the graphic's subscription and its twin on "all"."""
@@ -41,6 +51,8 @@ class Watcher:
         full, summary = by_subscription[self.graphic_id], by_subscription["all"]
         assert full["type"] == summary["type"]
         assert full["data"]["seq"] == summary["data"]["seq"]
+        if full["type"] == "graphic_update" and full["data"]["action"] != "deleted":
+            self.graphic = graphic_apply_event(self.graphic, full["data"])
         return full, summary
 
 
@@ -52,7 +64,13 @@ def watch(ws_connect: Callable[..., Any], viewer: Any) -> Callable[..., Any]:
         client = await ws_connect(user or viewer)
         graphic_snapshot = await client.ack("subscribe", {"graphic_id": graphic.pk})
         list_snapshot = await client.ack("subscribe", {"graphic_id": "all"})
-        return Watcher(client, graphic.pk, graphic_snapshot["seq"], list_snapshot["seq"])
+        return Watcher(
+            client,
+            graphic.pk,
+            graphic_snapshot["seq"],
+            list_snapshot["seq"],
+            graphic_snapshot["graphic"],
+        )
 
     return subscribe
 
@@ -60,15 +78,25 @@ def watch(ws_connect: Callable[..., Any], viewer: Any) -> Callable[..., Any]:
 def assert_graphic_event(
     full: dict[str, Any], summary: dict[str, Any], *, action: str, graphic_id: int
 ) -> None:
-    """The graphic's subscribers get the canvas; "all" gets the same event without it."""
+    """The graphic's subscribers get the canvas (whole, or a merge patch from the version
+    before); "all" gets the same event with the graphic's summary and no canvas."""
     assert full["type"] == "graphic_update"
     assert full["data"]["id"] == summary["data"]["id"] == graphic_id
     assert full["data"]["action"] == summary["data"]["action"] == action
-    assert "data" in full["data"]["payload"]
     assert "data" not in summary["data"]["payload"]
-    without_canvas = {k: v for k, v in full["data"]["payload"].items() if k != "data"}
-    assert summary["data"]["payload"] == without_canvas
-    assert {k: v for k, v in full["data"].items() if k != "payload"} == {
+    assert "patch" not in summary["data"]
+    if "patch" in full["data"]:
+        assert full["data"]["base_version"] == full["data"]["version"] - 1
+        assert summary["data"]["payload"]["version"] == full["data"]["version"]
+        assert summary["data"]["payload"]["updated_at"] == full["data"]["updated_at"]
+        assert summary["data"]["payload"]["updated_by"] == full["data"]["updated_by"]
+        patch_only = {"patch", "base_version", "updated_at", "updated_by"}
+    else:
+        assert "data" in full["data"]["payload"]
+        without_canvas = {k: v for k, v in full["data"]["payload"].items() if k != "data"}
+        assert summary["data"]["payload"] == without_canvas
+        patch_only = {"payload"}
+    assert {k: v for k, v in full["data"].items() if k not in patch_only} == {
         k: v for k, v in summary["data"].items() if k != "payload"
     }
 
@@ -111,8 +139,7 @@ async def test_a_service_update_reaches_graphic_and_list_subscribers(
     assert_graphic_event(full, summary, action="updated", graphic_id=graphic.pk)
     assert full["data"]["version"] == 2
     assert full["data"]["changed_fields"] == ["title", "data"]
-    assert full["data"]["payload"]["title"] == "Final"
-    assert full["data"]["payload"]["data"] == canvas
+    assert (watcher.graphic["title"], watcher.graphic["data"]) == ("Final", canvas)
     assert (full["data"]["user"], full["data"]["user_id"]) == ("editor", editor.pk)
     assert full["data"]["seq"] > max(watcher.graphic_seq, watcher.list_seq)
     listed = await list_only.next_event()
@@ -165,7 +192,7 @@ async def test_a_websocket_write_reaches_everyone_including_its_author(
     for subscriber in (watcher, author):
         full, summary = await subscriber.pair()
         assert_graphic_event(full, summary, action="updated", graphic_id=graphic.pk)
-        assert full["data"]["payload"] == reply["graphic"]
+        assert subscriber.graphic == reply["graphic"]
         await subscriber.client.no_event(within=0.1)
 
 
@@ -259,7 +286,7 @@ async def test_a_plain_save_bumps_the_version_and_is_broadcast(
     assert_graphic_event(full, summary, action="updated", graphic_id=graphic.pk)
     assert full["data"]["version"] == 2
     assert full["data"]["changed_fields"] == ["title"]
-    assert full["data"]["payload"]["title"] == "Edited in a shell"
+    assert watcher.graphic["title"] == "Edited in a shell"
     assert (await db_call(lambda: Graphic.objects.get(pk=graphic.pk))).version == 2
     await watcher.client.no_event()
 
@@ -292,8 +319,7 @@ async def test_rest_lock_and_patch_are_broadcast(
     full, summary = await watcher.pair()
     assert_graphic_event(full, summary, action="updated", graphic_id=graphic.pk)
     assert full["data"]["version"] == 2
-    assert full["data"]["payload"]["title"] == "REST title"
-    assert full["data"]["payload"]["data"] == canvas
+    assert (watcher.graphic["title"], watcher.graphic["data"]) == ("REST title", canvas)
     assert full["data"]["seq"] > acquired["data"]["seq"]
     await watcher.client.no_event()
 

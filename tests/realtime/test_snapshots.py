@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from gal_dashboard.errors import NotFound, ValidationFailed
 from graphics.models import Graphic
+from graphics.patch import graphic_apply_event
 from graphics.services import graphic_archive, graphic_update
 from locks.models import CanvasLock
 from locks.services import lock_acquire, lock_refresh
@@ -171,7 +172,7 @@ class Follower:
             else:
                 item["lock"] = lock
         elif lock is None:
-            self.graphic = data["payload"]
+            self.graphic = graphic_apply_event(self.graphic, data)
         else:
             self.lock = lock
 
