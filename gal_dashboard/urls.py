@@ -1,4 +1,4 @@
-"""URL map: the admin, the REST API under /api/, and the pages."""
+"""URL map: the admin, the REST API under /api/, the pages and the staff pages."""
 
 from django.conf import settings
 from django.conf.urls.static import static
@@ -6,11 +6,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from gal_dashboard import views
+from realtime import views as realtime_views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
     path("api/", include("gal_dashboard.api_urls")),
+    path("staff/connections/", realtime_views.connections, name="staff-connections"),
 ]
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
