@@ -8,10 +8,11 @@ query strings (daphne's access log; uvicorn's "WebSocket ... [accepted]" line, e
 an access log), so a `?token=` or `?key=` would otherwise reach the log; our own loggers are
 redacted by a filter.
 
-It also starts either server with its own WebSocket message limit set from the settings
-(twice WS_MAX_MESSAGE_BYTES, see `realtime.limits`): a message up to that size reaches the
-application, which closes the connection with 1009 when it is over WS_MAX_MESSAGE_BYTES; a
-larger one is refused by the server before it is buffered. Options given on the command line
+It also starts either server with its own WebSocket message limit set from
+WS_MAX_MESSAGE_BYTES (`realtime.limits.server_message_limit`): daphne at the limit itself (it
+drops the TCP connection of a larger message, and autobahn does not let an application close
+with 1009), uvicorn at twice the limit (the application answers a message over the limit with
+`too_large` and 1009; uvicorn closes with 1009 past twice). Options given on the command line
 come later and win.
 """
 
@@ -57,7 +58,7 @@ def message_limit_options(server: str) -> list[str]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gal_dashboard.settings")
     from realtime.limits import server_message_limit
 
-    limit = str(server_message_limit())
+    limit = str(server_message_limit(server))
     if server == "uvicorn":
         return ["--ws-max-size", limit]
     return ["--websocket-max-message-size", limit, "--websocket-max-frame-size", limit]

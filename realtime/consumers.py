@@ -193,7 +193,13 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             await get_supervisor().release(self)
 
     async def _refuse(
-        self, close_code: int, error_code: str, message: str, *, request_id: str | None = None
+        self,
+        close_code: int,
+        error_code: str,
+        message: str,
+        *,
+        request_id: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         # Stop delivering events and handling frames now, not when the client completes the
         # close: a connection refused for an expired token must not write in the meantime.
@@ -201,7 +207,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             self._attached = False
             await get_hub().detach(self)
         await self._release()
-        await self._send("error", error_data(error_code, message), request_id=request_id)
+        await self._send("error", error_data(error_code, message, details), request_id=request_id)
         self.outbox.put({"type": "websocket.close", "code": close_code})
 
     def _load_current_user(self) -> tuple[Any, bool]:
@@ -345,6 +351,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 "rate_limited",
                 "Too many messages rejected for exceeding the rate limit; closing.",
                 request_id=request_id,
+                details={"retry_after": rejection.retry_after},
             )
             return True
         await self._send(

@@ -4,9 +4,9 @@ Per-connection limits on what a client sends: message size, frame rate and subsc
 Each check is small and synchronous; the consumer applies them before a frame reaches a handler,
 so a frame over a limit changes nothing. Numbers come from settings (README.md, docs/protocol.md):
 
-- Size: a message over WS_MAX_MESSAGE_BYTES closes the connection with 1009. The server itself
-  (daphne, uvicorn) is started with twice that limit by `gal_dashboard.serve`, so it drops
-  anything larger without buffering it, and the application answers the rest with a 1009.
+- Size: a message over WS_MAX_MESSAGE_BYTES is never applied. The servers are started with a
+  limit of their own by `gal_dashboard.serve` (see `server_message_limit`), so they refuse the
+  largest messages before buffering them; the application answers the rest (`too_large`, 1009).
 - Rate: a token bucket per connection (WS_RATE_LIMIT_BURST, refilled at
   WS_RATE_LIMIT_PER_MINUTE). A frame with no token is rejected (`rate_limited`, with
   `retry_after`) and not applied. `ping` has a bucket of its own with the same numbers, so a
@@ -35,10 +35,16 @@ Clock = Callable[[], float]
 UTF8_MAX_BYTES_PER_CHAR = 4
 
 
-def server_message_limit() -> int:
-    """The limit the server process itself enforces (daphne's and uvicorn's max message size):
-    past it the server closes the connection without passing the message on."""
-    return 2 * int(settings.WS_MAX_MESSAGE_BYTES)
+def server_message_limit(server: str) -> int:
+    """The limit the server process itself enforces on an incoming message.
+
+    daphne: WS_MAX_MESSAGE_BYTES itself. autobahn refuses an application's close with 1009
+    (only 1000 and 3000-4999 may be sent), so under daphne the server must be the one to
+    enforce the limit: it drops the TCP connection of a larger message unread.
+    uvicorn: twice WS_MAX_MESSAGE_BYTES. Messages up to that reach the application, which
+    answers `too_large` and closes with 1009; past it, uvicorn closes with 1009 unread."""
+    limit = int(settings.WS_MAX_MESSAGE_BYTES)
+    return 2 * limit if server == "uvicorn" else limit
 
 
 def message_too_large(text: str | None, data: bytes | None) -> bool:

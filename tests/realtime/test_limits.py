@@ -93,7 +93,8 @@ def test_message_size_counts_utf8_bytes(settings: Any) -> None:
     assert message_too_large("€" * 342, None)
     assert message_too_large(None, b"x" * 1025)
     assert not message_too_large(None, b"x" * 1024)
-    assert server_message_limit() == 2048
+    assert server_message_limit("daphne") == 1024
+    assert server_message_limit("uvicorn") == 2048
 
 
 def test_subscription_room_counts_new_keys_only(settings: Any) -> None:
