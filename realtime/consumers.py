@@ -118,6 +118,15 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # daphne stops by cancelling every connection's task, without a disconnect: remove
+            # the registry entry anyway, or its user's reconnects to another server would count
+            # it against their limit until it expired.
+            await self._release()
+
     # -- connection lifecycle ------------------------------------------------------------------
 
     async def connect(self) -> None:
@@ -190,7 +199,14 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         """Leave the supervisor and the connection registry (once)."""
         if self._admitted:
             self._admitted = False
-            await get_supervisor().release(self)
+            release = asyncio.ensure_future(get_supervisor().release(self))
+            try:
+                await asyncio.shield(release)
+            except asyncio.CancelledError:
+                # A server shutting down cancels connections mid-disconnect: finish removing
+                # the entry first (daphne waits for this task), then stop.
+                await release
+                raise
 
     async def _refuse(
         self,

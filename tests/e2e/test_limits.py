@@ -272,13 +272,16 @@ def staff_cookie(user: Any) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
-def staff_page_total(server: DaphneServer, cookie: str) -> int:
+def staff_page_count(server: DaphneServer, cookie: str, user: Any) -> int:
+    """How many connections the staff page counts for `user` (0 if it lists none)."""
     request = urllib.request.Request(f"{server.url}/staff/connections/", headers={"Cookie": cookie})
     with _opener.open(request, timeout=RECEIVE_TIMEOUT) as response:
         html = response.read().decode()
-    match = re.search(r'<strong id="total">(\d+)</strong>', html)
-    assert match, html[:500]
-    return int(match.group(1))
+    assert '<table id="per-user">' in html, html[:500]
+    match = re.search(
+        rf'<tr><td>{user.username}</td><td>{user.pk}</td><td class="count">(\d+)</td></tr>', html
+    )
+    return int(match.group(1)) if match else 0
 
 
 def masked_text_frame(text: str) -> bytes:
@@ -340,12 +343,12 @@ async def test_under_daphne_a_client_that_stops_reading_is_dropped_within_the_id
         sock.sendall,
         masked_text_frame(json.dumps({"type": "subscribe", "data": {"graphic_id": graphic.pk}})),
     )
-    assert await asyncio.to_thread(staff_page_total, server, cookie) == 1
+    assert await asyncio.to_thread(staff_page_count, server, cookie, viewer) == 1
 
     await database_sync_to_async(lock_acquire)(user=editor, graphic_id=graphic.pk)
     version = 1
     deadline = time.monotonic() + 2 + 10
-    while await asyncio.to_thread(staff_page_total, server, cookie) != 0:
+    while await asyncio.to_thread(staff_page_count, server, cookie, viewer) != 0:
         assert time.monotonic() < deadline, "the non-reading client was not closed"
         # ~100 KB per update: the socket's buffers fill and the rest waits in daphne's.
         canvas = valid_canvas(
