@@ -58,6 +58,8 @@ class ConnectionSupervisor:
         self._busy = 0  # admissions and releases awaiting the registry
         self._refreshing = False
         self._left_while_refreshing: list[ConnectionEntry] = []
+        self._stopping: asyncio.Future[None] | None = None
+        self._ticking = False  # the loop is in the middle of a tick
 
     @property
     def registry(self) -> ConnectionRegistry:
@@ -102,7 +104,7 @@ class ConnectionSupervisor:
                 self._left_while_refreshing.append(entry)
             await self._remove([entry])
         if not self.members and not self._busy:
-            await self.stop()
+            self._stop_soon()
 
     async def _remove(self, entries: list[ConnectionEntry]) -> None:
         self._busy += 1
@@ -119,16 +121,35 @@ class ConnectionSupervisor:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="connection-supervisor")
 
-    async def stop(self) -> None:
+    def _stop_soon(self) -> None:
+        """Stop the loop without waiting for it: a release may run inside the loop's own task
+        (closing an idle connection), and waiting for that task there would never end."""
         task, self._task = self._task, None
         registry, self._registry = self._registry, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
+        if task is not None or registry is not None:
+            self._stopping = asyncio.ensure_future(self._finish_stopping(task, registry))
+
+    async def _finish_stopping(
+        self, task: asyncio.Task[None] | None, registry: ConnectionRegistry | None
+    ) -> None:
+        if task is not None:
+            if not self._ticking:
+                task.cancel()
+            # else: the loop is closing idle connections (one of which ended up here); it
+            # returns by itself when that is done, and cancelling it would cut a close short.
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if registry is not None:
             with contextlib.suppress(Exception):
                 await registry.close()
+
+    async def stop(self) -> None:
+        """Stop the loop and close the registry client, and wait until both are done."""
+        self._stop_soon()
+        stopping, self._stopping = self._stopping, None
+        if stopping is not None and stopping is not asyncio.current_task():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await stopping
 
     @staticmethod
     def tick_seconds() -> float:
@@ -142,6 +163,7 @@ class ConnectionSupervisor:
         next_heartbeat = time.monotonic() + settings.WS_HEARTBEAT_INTERVAL_SECONDS
         while self._task is this_task:
             await asyncio.sleep(self.tick_seconds())
+            self._ticking = True
             try:
                 await self.close_idle_connections()
                 if self._task is not this_task:
@@ -154,6 +176,8 @@ class ConnectionSupervisor:
                 raise
             except Exception:
                 logger.exception("connection supervisor tick failed")
+            finally:
+                self._ticking = False
 
     async def close_idle_connections(self) -> None:
         deadline = time.monotonic() - settings.WS_IDLE_TIMEOUT_SECONDS
