@@ -111,3 +111,18 @@ async def test_the_registry_lists_each_connection_with_its_user_and_subscription
 
     await client.close()
     assert connection_id not in await registered_ids()
+
+
+async def test_closing_the_last_connection_for_idleness_stops_the_supervisor_cleanly(
+    ws_connect: Callable[..., Any], viewer: Any, fast_heartbeats: None
+) -> None:
+    """When the only connection is the idle one, the close still reaches the client (error,
+    then 4000) and the supervisor's loop ends instead of waiting on itself."""
+    client = await ws_connect(viewer)
+
+    error = await next_frame_of_type(client, "error")
+    assert error["data"]["code"] == "idle_timeout"
+    assert (await client.receive())["code"] == CLOSE_IDLE
+    await get_supervisor().stop()
+    assert not get_supervisor().members
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == "connection-supervisor"]
