@@ -174,15 +174,16 @@ end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[4])
 return 1
 """
 
 
 class RedisConnectionRegistry(ConnectionRegistry):
-    """Keys, under `<prefix>`: `:conn:<id>` (the entry as JSON, with a TTL), `:user:<id>` (a
-    sorted set of the user's connection ids scored by expiry) and `:all` (every connection id
-    scored by expiry)."""
+    """Keys, under `<prefix>`: `:conn:<id>` (the entry as JSON), `:user:<id>` (a sorted set of
+    the user's connection ids scored by expiry) and `:all` (every connection id scored by
+    expiry). Every key has the TTL, renewed with the entries."""
 
     def __init__(
         self, *, url: str, prefix: str, ttl: float, clock: Clock = time.time, client: Any = None
@@ -244,6 +245,8 @@ class RedisConnectionRegistry(ConnectionRegistry):
             users.add(entry.user_id)
         for user_id in users:
             pipe.pexpire(self._user_key(user_id), self._ttl_ms)
+        # The sets expire too once no server renews them: nothing outlives the last server.
+        pipe.pexpire(self._all_key, self._ttl_ms)
         if count:
             await pipe.execute()
 

@@ -16,11 +16,13 @@ import re
 import socket
 import time
 import urllib.request
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 from websockets.exceptions import ConnectionClosed
 
@@ -49,6 +51,14 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 # canvas limit allowed, plus the 64 KiB envelope (66,560 bytes).
 SMALL_LIMITS = {"GRAPHIC_DATA_MAX_BYTES": 1024, "WS_MAX_MESSAGE_BYTES": 1024 + 64 * 1024}
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@pytest.fixture(autouse=True)
+async def close_database_thread_connections() -> AsyncIterator[None]:
+    """These tests read and write through the shared database thread; close its connection
+    afterwards, or PostgreSQL refuses to drop the test database at the end of the run."""
+    yield
+    await database_sync_to_async(connections.close_all)()
 
 
 async def refused(server: DaphneServer, user: Any, name: str) -> NetworkClient:

@@ -172,6 +172,7 @@ async def test_redis_entries_carry_a_ttl(clock: FakeClock) -> None:
     ttl_ms = await registry.redis.pttl(f"{registry.prefix}:conn:{item.connection_id}")
     assert 0 < ttl_ms <= TTL * 1000
     await registry.refresh([item])
-    assert 0 < await registry.redis.pttl(f"{registry.prefix}:user:1") <= TTL * 1000
+    for key in ("user:1", "all"):
+        assert 0 < await registry.redis.pttl(f"{registry.prefix}:{key}") <= TTL * 1000
     with pytest.raises(StopAsyncIteration):
         await anext(generator)
