@@ -80,6 +80,11 @@ def server_env(args: argparse.Namespace, database_url: str) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "gal_dashboard.settings",
         "PYTHONPATH": str(ROOT),
+        # The editor publishes far faster than a person (hundreds of updates a minute), and
+        # the load client holds connections without answering heartbeats: lift those limits.
+        "WS_RATE_LIMIT_BURST": "1000000",
+        "WS_RATE_LIMIT_PER_MINUTE": "1000000",
+        "WS_IDLE_TIMEOUT_SECONDS": "86400",
     }
     env.pop("REDIS_URL", None)
     if args.layer == "redis":

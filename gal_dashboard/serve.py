@@ -7,11 +7,19 @@ stdout and stderr passes through `redact_secrets`. Both servers log request URIs
 query strings (daphne's access log; uvicorn's "WebSocket ... [accepted]" line, even without
 an access log), so a `?token=` or `?key=` would otherwise reach the log; our own loggers are
 redacted by a filter.
+
+It also starts either server with its own WebSocket message limit set from
+WS_MAX_MESSAGE_BYTES (`realtime.limits.server_message_limit`): daphne at the limit itself (it
+drops the TCP connection of a larger message, and autobahn does not let an application close
+with 1009), uvicorn at twice the limit (the application answers a message over the limit with
+`too_large` and 1009; uvicorn closes with 1009 past twice). Options given on the command line
+come later and win.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import sys
 from typing import TextIO
 
@@ -45,6 +53,17 @@ class RedactingStream(io.TextIOBase):
         return False
 
 
+def message_limit_options(server: str) -> list[str]:
+    """The server's own WebSocket message size options (see the module docstring)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gal_dashboard.settings")
+    from realtime.limits import server_message_limit
+
+    limit = str(server_message_limit(server))
+    if server == "uvicorn":
+        return ["--ws-max-size", limit]
+    return ["--websocket-max-message-size", limit, "--websocket-max-frame-size", limit]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     # Replaced before either server configures logging, so its handlers write through these.
@@ -53,9 +72,10 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] == ["uvicorn"]:
         import uvicorn.main
 
-        uvicorn.main.main(args[1:])
+        # Both parsers keep the last value of an option given twice: the caller's wins.
+        uvicorn.main.main([*message_limit_options("uvicorn"), *args[1:]])
     else:
-        CommandLineInterface().run(args)
+        CommandLineInterface().run([*message_limit_options("daphne"), *args])
 
 
 if __name__ == "__main__":

@@ -313,6 +313,48 @@ EVENT_REPLAY_MAX_EVENTS = env_int("EVENT_REPLAY_MAX_EVENTS", 1000)
 # The largest page of GET /api/events/ (and its default `limit`): about the replay bound, so
 # one poll answers in one database read of bounded size.
 EVENT_API_PAGE_SIZE = env_int("EVENT_API_PAGE_SIZE", 500, minimum=1)
+# Connections, heartbeats and limits (docs/protocol.md, "Heartbeats" and "Limits").
+# Names this process in the connection registry; empty means "<hostname>:<pid>".
+SERVER_ID = os.environ.get("SERVER_ID", "")
+# Every connection gets a `heartbeat` frame this often. Browsers cannot see WebSocket-level
+# pings, so the browser client detects a dead connection by missing two of these.
+WS_HEARTBEAT_INTERVAL_SECONDS = env_float("WS_HEARTBEAT_INTERVAL_SECONDS", 20.0, minimum=0.05)
+# A connection from which nothing (not even a `ping` answering a heartbeat) arrived for this
+# long is closed with 4000. A client that stops reading stops answering heartbeats, so this is
+# also what bounds a non-reading client under daphne, whose sends never wait.
+WS_IDLE_TIMEOUT_SECONDS = env_float("WS_IDLE_TIMEOUT_SECONDS", 60.0, minimum=0.1)
+if WS_IDLE_TIMEOUT_SECONDS < 2 * WS_HEARTBEAT_INTERVAL_SECONDS:
+    raise ImproperlyConfigured(
+        f"WS_IDLE_TIMEOUT_SECONDS ({WS_IDLE_TIMEOUT_SECONDS:g}) must be at least twice "
+        f"WS_HEARTBEAT_INTERVAL_SECONDS ({WS_HEARTBEAT_INTERVAL_SECONDS:g}): clients answer "
+        "heartbeats, so a shorter timeout would close well-behaved quiet clients"
+    )
+# The old system's stated targets (issue 5): five tabs per person, across every server.
+WS_MAX_CONNECTIONS_PER_USER = env_int("WS_MAX_CONNECTIONS_PER_USER", 5, minimum=1)
+# Frames per connection: a token bucket of WS_RATE_LIMIT_BURST, refilled at
+# WS_RATE_LIMIT_PER_MINUTE. An operator clicking fast stays far below; a runaway script does not.
+WS_RATE_LIMIT_BURST = env_int("WS_RATE_LIMIT_BURST", 20, minimum=1)
+WS_RATE_LIMIT_PER_MINUTE = env_int("WS_RATE_LIMIT_PER_MINUTE", 100, minimum=1)
+# Persistent flooding: each rejected frame is a strike, forgiven at this many per minute; a
+# connection with more than this many outstanding strikes is closed with 4008. A client that
+# honours `retry_after` collects one or two strikes at most.
+WS_RATE_LIMIT_FLOOD_REJECTIONS = env_int("WS_RATE_LIMIT_FLOOD_REJECTIONS", 30, minimum=1)
+# Room for a frame's envelope (type, request_id, graphic_id, version, title, event_name)
+# around the largest canvas; titles and names are far smaller than this.
+WS_MESSAGE_ENVELOPE_BYTES = 64 * 1024
+# Largest incoming WebSocket message; a larger one closes the connection with 1009. It must
+# hold the largest canvas an `update` may carry, so its default follows GRAPHIC_DATA_MAX_BYTES.
+WS_MAX_MESSAGE_BYTES = env_int(
+    "WS_MAX_MESSAGE_BYTES", GRAPHIC_DATA_MAX_BYTES + WS_MESSAGE_ENVELOPE_BYTES, minimum=1024
+)
+if WS_MAX_MESSAGE_BYTES < GRAPHIC_DATA_MAX_BYTES + WS_MESSAGE_ENVELOPE_BYTES:
+    raise ImproperlyConfigured(
+        f"WS_MAX_MESSAGE_BYTES ({WS_MAX_MESSAGE_BYTES}) must be at least GRAPHIC_DATA_MAX_BYTES "
+        f"({GRAPHIC_DATA_MAX_BYTES}) + {WS_MESSAGE_ENVELOPE_BYTES} bytes of envelope, or the "
+        "largest canvas the API accepts could not be sent over the WebSocket"
+    )
+# Subscriptions per connection: the list ("all") plus every graphic of a busy show fit easily.
+WS_MAX_SUBSCRIPTIONS = env_int("WS_MAX_SUBSCRIPTIONS", 100, minimum=1)
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

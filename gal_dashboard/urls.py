@@ -1,4 +1,5 @@
-"""URL map: the admin, the REST API under /api/, the pages, and the health endpoints."""
+"""URL map: the admin, the REST API under /api/, the pages, the staff pages and the health
+endpoints."""
 
 from django.conf import settings
 from django.conf.urls.static import static
@@ -6,6 +7,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from gal_dashboard import health, views
+from realtime import views as realtime_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,6 +15,7 @@ urlpatterns = [
     path("api/", include("gal_dashboard.api_urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("staff/connections/", realtime_views.connections, name="staff-connections"),
 ]
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

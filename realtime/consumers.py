@@ -40,10 +40,19 @@ from locks.selectors import lock_live, lock_state
 from locks.services import lock_acquire, lock_release
 from realtime.auth import TokenRejected, authenticate_access_token
 from realtime.hub import ALL, SubscriptionKey, get_hub
+from realtime.limits import (
+    FrameRateLimit,
+    check_subscription_room,
+    message_too_large,
+)
 from realtime.outbox import Outbox
 from realtime.protocol import (
     CLOSE_FORBIDDEN,
+    CLOSE_IDLE,
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_POLICY,
     CLOSE_SLOW_CONSUMER,
+    CLOSE_TOO_MANY_CONNECTIONS,
     CLOSE_UNAUTHENTICATED,
     PROTOCOL_VERSION,
     ClientMessage,
@@ -53,7 +62,9 @@ from realtime.protocol import (
     parse_client_frame,
     server_time,
 )
+from realtime.registry import ConnectionEntry
 from realtime.replay import check_seq, subscription_start
+from realtime.supervisor import get_supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +108,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
     user_id: int | None
     token_family: str | None = None
     _closing_task: asyncio.Task[None] | None = None
+    _admitted = False  # registered with this process's supervisor (and the registry)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels 4 awaits `aclose_old_connections()` (a thread hop) before every handler.
@@ -107,10 +119,22 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # daphne stops by cancelling every connection's task, without a disconnect: remove
+            # the registry entry anyway, or its user's reconnects to another server would count
+            # it against their limit until it expired.
+            await self._release()
+
     # -- connection lifecycle ------------------------------------------------------------------
 
     async def connect(self) -> None:
         self.connection_id = uuid.uuid4().hex
+        self.connected_at = time.time()
+        self.last_received = time.monotonic()
+        self.rate_limit = FrameRateLimit.from_settings()
         self.user = self.scope["user"]
         self.user_id = self.user.pk if self.user.is_authenticated else None
         self.token_family = self.scope.get("token_family")
@@ -138,6 +162,16 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 CLOSE_FORBIDDEN, "permission_denied", "You do not have permission to view graphics."
             )
             return
+        if not await get_supervisor().admit(self):
+            limit = settings.WS_MAX_CONNECTIONS_PER_USER
+            await self._refuse(
+                CLOSE_TOO_MANY_CONNECTIONS,
+                "too_many_connections",
+                f"You already have {limit} connections open, the most allowed; "
+                "close another tab or window, then reconnect.",
+            )
+            return
+        self._admitted = True
         await get_hub().attach(self)
         self._attached = True
         self._schedule_token_expiry(self.scope.get("token_expires_at"))
@@ -152,6 +186,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 "token_expires_at": self.scope.get("token_expires_at"),
                 # True while the channel layer is away (see the `notice` message).
                 "broadcast_degraded": get_hub().broadcast_degraded,
+                "heartbeat_interval": settings.WS_HEARTBEAT_INTERVAL_SECONDS,
             },
         )
 
@@ -161,16 +196,37 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         if getattr(self, "_attached", False):
             self._attached = False
             await get_hub().detach(self)
+        await self._release()
+
+    async def _release(self) -> None:
+        """Leave the supervisor and the connection registry (once)."""
+        if self._admitted:
+            self._admitted = False
+            release = asyncio.ensure_future(get_supervisor().release(self))
+            try:
+                await asyncio.shield(release)
+            except asyncio.CancelledError:
+                # A server shutting down cancels connections mid-disconnect: finish removing
+                # the entry first (daphne waits for this task), then stop.
+                await release
+                raise
 
     async def _refuse(
-        self, close_code: int, error_code: str, message: str, *, request_id: str | None = None
+        self,
+        close_code: int,
+        error_code: str,
+        message: str,
+        *,
+        request_id: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         # Stop delivering events and handling frames now, not when the client completes the
         # close: a connection refused for an expired token must not write in the meantime.
         if getattr(self, "_attached", False):
             self._attached = False
             await get_hub().detach(self)
-        await self._send("error", error_data(error_code, message), request_id=request_id)
+        await self._release()
+        await self._send("error", error_data(error_code, message, details), request_id=request_id)
         self.outbox.put({"type": "websocket.close", "code": close_code})
 
     def _load_current_user(self) -> tuple[Any, bool]:
@@ -226,9 +282,20 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
     # -- frames in -----------------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        self.last_received = time.monotonic()
         if not getattr(self, "_attached", False):
             return  # a refused connection that has not closed yet
+        if message_too_large(text_data, bytes_data):
+            # Not parsed, not applied: the client learns why, then the connection closes.
+            await self._refuse(
+                CLOSE_MESSAGE_TOO_BIG,
+                "too_large",
+                f"Messages may be at most {settings.WS_MAX_MESSAGE_BYTES} bytes.",
+            )
+            return
         if text_data is None:
+            if await self._over_rate_limit(ping=False, request_id=None):
+                return
             await self._send(
                 "error",
                 error_data("invalid_message", "Binary frames are not supported; send JSON text."),
@@ -236,8 +303,16 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             return
         request_id: str | None = None
         try:
-            message = parse_client_frame(text_data)
+            try:
+                message = parse_client_frame(text_data)
+            except ProtocolError as exc:
+                # A malformed frame costs a token like any other.
+                if await self._over_rate_limit(ping=False, request_id=exc.request_id):
+                    return
+                raise
             request_id = message.request_id
+            if await self._over_rate_limit(ping=message.type == "ping", request_id=request_id):
+                return
             if message.type == "ping":
                 # Answered at once, without the account check: a heartbeat costs no query.
                 await self._send("pong", {"server_time": server_time()}, request_id=request_id)
@@ -253,7 +328,11 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 return
             result = await handler(self, message)
         except ProtocolError as exc:
-            await self._send("error", error_data(exc.code, exc.message), request_id=exc.request_id)
+            await self._send(
+                "error",
+                error_data(exc.code, exc.message, exc.details),
+                request_id=exc.request_id,
+            )
             return
         except DomainError as exc:
             await self._send("error", exc.as_dict(), request_id=request_id)
@@ -279,12 +358,40 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         await self._send("ack", result, request_id=request_id)
         self._flush_pending()
 
+    async def _over_rate_limit(self, *, ping: bool, request_id: str | None) -> bool:
+        """Apply the connection's rate limit (realtime.limits) to one frame: True if it was
+        refused (and the client told, or closed with 4008 for flooding)."""
+        rejection = self.rate_limit.check(ping=ping)
+        if rejection is None:
+            return False
+        if rejection.flooding:
+            await self._refuse(
+                CLOSE_POLICY,
+                "rate_limited",
+                "Too many messages rejected for exceeding the rate limit; closing.",
+                request_id=request_id,
+                details={"retry_after": rejection.retry_after},
+            )
+            return True
+        await self._send(
+            "error",
+            error_data(
+                "rate_limited",
+                f"Too many messages; this one was not applied. Retry after "
+                f"{rejection.retry_after:g} s.",
+                {"retry_after": rejection.retry_after},
+            ),
+            request_id=request_id,
+        )
+        return True
+
     # -- handlers: one service call each -------------------------------------------------------
 
     async def handle_subscribe(self, message: ClientMessage) -> dict[str, Any]:
         _allowed_keys(message, {"graphic_id", "last_seq"})
         key = _graphic_key(message.data.get("graphic_id"))
         last_seq = check_seq(message.data.get("last_seq"), field="last_seq")
+        check_subscription_room(self.subscriptions, key, request_id=message.request_id)
         hub = get_hub()
         hub.unsubscribe(self, key)
         subscription = self.subscriptions[key] = Subscription()
@@ -443,6 +550,32 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                     self.outbox.put(message)
             subscription.pending = None
 
+    # -- supervision (realtime.supervisor) ------------------------------------------------------
+
+    def registry_entry(self) -> ConnectionEntry:
+        client = self.scope.get("client")
+        return ConnectionEntry(
+            connection_id=self.connection_id,
+            user_id=self.user_id or 0,
+            username=self.user.get_username(),
+            server_id=get_supervisor().server_id,
+            remote_address=f"{client[0]}:{client[1]}" if client else "",
+            connected_at=self.connected_at,
+            last_seen=time.time() - (time.monotonic() - self.last_received),
+            subscriptions=list(getattr(self, "subscriptions", {})),
+        )
+
+    def send_heartbeat(self, message: dict[str, Any]) -> None:
+        self.outbox.put(message)
+
+    async def close_idle(self) -> None:
+        await self._refuse(
+            CLOSE_IDLE,
+            "idle_timeout",
+            f"Nothing received for {settings.WS_IDLE_TIMEOUT_SECONDS:g} s; answer each "
+            "heartbeat with a ping. Reconnect and resume.",
+        )
+
     def _slow_consumer(self) -> None:
         """The client stopped reading and its backlog passed WS_SEND_BACKLOG_BYTES: close it
         (4009) rather than buffer without bound; it reconnects and resumes from its seq."""
@@ -453,6 +586,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         if getattr(self, "_attached", False):
             self._attached = False
             await get_hub().detach(self)
+        await self._release()
         self.outbox.cancel()
         with contextlib.suppress(Exception):
             await self.base_send({"type": "websocket.close", "code": CLOSE_SLOW_CONSUMER})

@@ -21,11 +21,12 @@ PROTOCOL_VERSION = 1
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_MESSAGE_TOO_BIG = 1009
+CLOSE_IDLE = 4000  # nothing received for WS_IDLE_TIMEOUT_SECONDS (heartbeats unanswered)
 CLOSE_UNAUTHENTICATED = 4001  # log in again: missing, invalid or expired credentials
 CLOSE_FORBIDDEN = 4003  # authenticated, but not allowed to view graphics
-CLOSE_POLICY = 4008  # persistent flooding
+CLOSE_POLICY = 4008  # persistent flooding (rate limit strikes; see realtime.ratelimit)
 CLOSE_SLOW_CONSUMER = 4009  # not reading: too far behind; reconnect and resume from last seq
-CLOSE_TOO_MANY_CONNECTIONS = 4029
+CLOSE_TOO_MANY_CONNECTIONS = 4029  # the user already has WS_MAX_CONNECTIONS_PER_USER open
 
 REQUEST_ID_MAX_LENGTH = 128
 
@@ -33,11 +34,19 @@ REQUEST_ID_MAX_LENGTH = 128
 class ProtocolError(Exception):
     """A frame that is not a well-formed request. `code` is one of the documented error codes."""
 
-    def __init__(self, code: str, message: str, *, request_id: str | None = None):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        request_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.code = code
         self.message = message
         self.request_id = request_id
+        self.details = details or {}
 
 
 @dataclass(frozen=True)

@@ -219,3 +219,39 @@ def test_a_malformed_setting_refuses_to_start_naming_it(name: str, value: str, s
     message = refusal(SECRET_KEY=TEST_SECRET_KEY, **{name: value})
     assert says in message
     assert repr(value) in message or value in message
+
+
+def test_the_websocket_message_limit_follows_the_canvas_limit() -> None:
+    """Unset, WS_MAX_MESSAGE_BYTES is the canvas limit plus 64 KiB of envelope; set below
+    that, the server refuses to start, naming both settings."""
+    probe = PROBE.replace(
+        '"GRAPHIC_DATA_MAX_BYTES": settings.GRAPHIC_DATA_MAX_BYTES,',
+        '"GRAPHIC_DATA_MAX_BYTES": settings.GRAPHIC_DATA_MAX_BYTES, '
+        '"WS_MAX_MESSAGE_BYTES": settings.WS_MAX_MESSAGE_BYTES,',
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=PROJECT_ROOT,
+        env={"PATH": os.environ.get("PATH", ""), "SECRET_KEY": TEST_SECRET_KEY,
+             "GRAPHIC_DATA_MAX_BYTES": "4096"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["WS_MAX_MESSAGE_BYTES"] == 4096 + 65536
+
+    message = refusal(
+        SECRET_KEY=TEST_SECRET_KEY, GRAPHIC_DATA_MAX_BYTES="1048576", WS_MAX_MESSAGE_BYTES="1048576"
+    )
+    assert "WS_MAX_MESSAGE_BYTES (1048576) must be at least GRAPHIC_DATA_MAX_BYTES" in message
+
+
+def test_the_idle_timeout_must_leave_room_for_heartbeat_answers() -> None:
+    """An idle timeout shorter than two heartbeat intervals would close clients that answer
+    every heartbeat: the server refuses to start."""
+    message = refusal(
+        SECRET_KEY=TEST_SECRET_KEY, WS_HEARTBEAT_INTERVAL_SECONDS="20", WS_IDLE_TIMEOUT_SECONDS="30"
+    )
+    assert "WS_IDLE_TIMEOUT_SECONDS (30) must be at least twice" in message

@@ -15,10 +15,12 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 from rest_framework_simplejwt.tokens import AccessToken
 
 from realtime.hub import get_hub
+from realtime.supervisor import get_supervisor
 
 ORIGIN = "http://127.0.0.1:8000"
 RECEIVE_TIMEOUT = 5
@@ -164,13 +166,19 @@ async def ws_connect() -> AsyncIterator[Callable[..., Any]]:
         with contextlib.suppress(Exception):
             await client.communicator.disconnect()
     await get_hub().stop()
+    await get_supervisor().stop()
     # Cancelling a hub task does not stop a database call it had started in the shared
-    # database thread; queueing behind it waits for it to finish and close its connection,
+    # database thread; queueing behind it waits for it to finish. Then close that thread's
+    # connection outright (close_old_connections may keep a connection it judges healthy),
     # so no session outlives the test (PostgreSQL refuses to drop a database in use).
-    await database_sync_to_async(lambda: None)()
+    await database_sync_to_async(connections.close_all)()
     await asyncio.sleep(0)
-    leaked = [task for task in asyncio.all_tasks() if task.get_name().startswith("hub-")]
-    assert not leaked, f"hub tasks still running after the test: {leaked}"
+    leaked = [
+        task
+        for task in asyncio.all_tasks()
+        if task.get_name().startswith(("hub-", "connection-supervisor"))
+    ]
+    assert not leaked, f"hub or supervisor tasks still running after the test: {leaked}"
 
 
 @pytest.fixture

@@ -1,0 +1,237 @@
+"""
+The connection supervisor: one per server process (per event loop), beside the hub.
+
+It admits each new connection through the connection registry (`realtime.registry`), which
+enforces WS_MAX_CONNECTIONS_PER_USER across servers, and then runs ONE timer loop for all of
+this process's connections, so ten thousand idle sockets cost a dictionary entry each, not a
+task each. Every tick it:
+
+- closes (4000) the connections from which nothing has arrived for WS_IDLE_TIMEOUT_SECONDS;
+- every WS_HEARTBEAT_INTERVAL_SECONDS, sends every connection the same `heartbeat` frame
+  (encoded once) and renews every connection's registry entry in one round trip.
+
+See docs/protocol.md ("Heartbeats and idle close") for what clients see and must answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from typing import Any, Protocol
+
+from django.conf import settings
+
+from realtime.protocol import encode_frame, server_time
+from realtime.registry import ConnectionEntry, ConnectionRegistry, connection_registry, server_id
+
+logger = logging.getLogger(__name__)
+
+# Idle connections are looked for this many times per idle timeout, so one is closed at most a
+# quarter of the timeout late (and at least once per heartbeat interval).
+IDLE_CHECKS_PER_TIMEOUT = 4
+
+
+class SupervisedConnection(Protocol):
+    """What the supervisor needs of a connection (the WebSocket consumer)."""
+
+    connection_id: str
+    last_received: float  # time.monotonic() of the last frame from the client
+
+    def registry_entry(self) -> ConnectionEntry: ...
+
+    def send_heartbeat(self, message: dict[str, Any]) -> None:
+        """Queue the heartbeat's ASGI send message; must not block."""
+
+    async def close_idle(self) -> None: ...
+
+
+class ConnectionSupervisor:
+    def __init__(self) -> None:
+        self.server_id = server_id()
+        self.members: dict[str, SupervisedConnection] = {}
+        self._entries: dict[str, ConnectionEntry] = {}  # as admitted: for removal
+        self._registry: ConnectionRegistry | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._busy = 0  # admissions and releases awaiting the registry
+        self._refreshing = False
+        self._left_while_refreshing: list[ConnectionEntry] = []
+        self._stopping: asyncio.Future[None] | None = None
+        self._ticking = False  # the loop is in the middle of a tick
+
+    @property
+    def registry(self) -> ConnectionRegistry:
+        if self._registry is None:
+            self._registry = connection_registry()
+        return self._registry
+
+    # -- membership ----------------------------------------------------------------------------
+
+    async def admit(self, member: SupervisedConnection) -> bool:
+        """Register `member` and supervise it; False (and nothing registered) if its user has
+        WS_MAX_CONNECTIONS_PER_USER connections open already, on any server."""
+        entry = member.registry_entry()
+        self._busy += 1
+        try:
+            admitted = await self.registry.admit(entry, limit=settings.WS_MAX_CONNECTIONS_PER_USER)
+        except Exception:
+            # Refusing every connection while Redis is away would take the whole dashboard
+            # down; admitting unregistered ones only loosens the limit until the next refresh
+            # registers them.
+            logger.warning(
+                "connection registry unavailable; admitting %s unregistered",
+                entry.connection_id,
+                exc_info=True,
+            )
+            admitted = True
+        finally:
+            self._busy -= 1
+        if admitted:
+            self.members[entry.connection_id] = member
+            self._entries[entry.connection_id] = entry
+            self._ensure_running()
+        return admitted
+
+    async def release(self, member: SupervisedConnection) -> None:
+        """Stop supervising `member` and remove its registry entry. Idempotent."""
+        self.members.pop(member.connection_id, None)
+        entry = self._entries.pop(member.connection_id, None)
+        if entry is not None:
+            if self._refreshing:
+                # A refresh in flight may store the entry again after we remove it.
+                self._left_while_refreshing.append(entry)
+            await self._remove([entry])
+        if not self.members and not self._busy:
+            self._stop_soon()
+
+    async def _remove(self, entries: list[ConnectionEntry]) -> None:
+        self._busy += 1
+        try:
+            await self.registry.remove(entries)
+        except Exception:
+            logger.warning("could not remove registry entries; they expire", exc_info=True)
+        finally:
+            self._busy -= 1
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def _ensure_running(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="connection-supervisor")
+
+    def _stop_soon(self) -> None:
+        """Stop the loop without waiting for it: a release may run inside the loop's own task
+        (closing an idle connection), and waiting for that task there would never end."""
+        task, self._task = self._task, None
+        registry, self._registry = self._registry, None
+        if task is not None or registry is not None:
+            self._stopping = asyncio.ensure_future(self._finish_stopping(task, registry))
+
+    async def _finish_stopping(
+        self, task: asyncio.Task[None] | None, registry: ConnectionRegistry | None
+    ) -> None:
+        if task is not None:
+            if not self._ticking:
+                task.cancel()
+            # else: the loop is closing idle connections (one of which ended up here); it
+            # returns by itself when that is done, and cancelling it would cut a close short.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if registry is not None:
+            with contextlib.suppress(Exception):
+                await registry.close()
+
+    async def stop(self) -> None:
+        """Stop the loop and close the registry client, and wait until both are done."""
+        self._stop_soon()
+        stopping, self._stopping = self._stopping, None
+        if stopping is not None and stopping is not asyncio.current_task():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await stopping
+
+    @staticmethod
+    def tick_seconds() -> float:
+        return min(
+            float(settings.WS_HEARTBEAT_INTERVAL_SECONDS),
+            float(settings.WS_IDLE_TIMEOUT_SECONDS) / IDLE_CHECKS_PER_TIMEOUT,
+        )
+
+    async def _run(self) -> None:
+        this_task = asyncio.current_task()
+        next_heartbeat = time.monotonic() + settings.WS_HEARTBEAT_INTERVAL_SECONDS
+        while self._task is this_task:
+            await asyncio.sleep(self.tick_seconds())
+            self._ticking = True
+            try:
+                await self.close_idle_connections()
+                if self._task is not this_task:
+                    return  # closing the last idle connection stopped the supervisor
+                if time.monotonic() >= next_heartbeat:
+                    next_heartbeat = time.monotonic() + settings.WS_HEARTBEAT_INTERVAL_SECONDS
+                    self.send_heartbeats()
+                    await self.refresh_registry()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("connection supervisor tick failed")
+            finally:
+                self._ticking = False
+
+    async def close_idle_connections(self) -> None:
+        deadline = time.monotonic() - settings.WS_IDLE_TIMEOUT_SECONDS
+        idle = [member for member in self.members.values() if member.last_received < deadline]
+        for member in idle:
+            try:
+                await member.close_idle()
+            except Exception:
+                logger.exception("closing idle connection %s failed", member.connection_id)
+            # Closed or not, it is no longer looked after: its disconnect releases it.
+            self.members.pop(member.connection_id, None)
+
+    def send_heartbeats(self) -> None:
+        frame = encode_frame(
+            "heartbeat",
+            {
+                "server_time": server_time(),
+                "interval": settings.WS_HEARTBEAT_INTERVAL_SECONDS,
+                "idle_timeout": settings.WS_IDLE_TIMEOUT_SECONDS,
+            },
+        )
+        message = {"type": "websocket.send", "text": frame}
+        for member in list(self.members.values()):
+            try:
+                member.send_heartbeat(message)
+            except Exception:
+                logger.exception("heartbeat to %s failed", member.connection_id)
+
+    async def refresh_registry(self) -> None:
+        entries = [member.registry_entry() for member in self.members.values()]
+        self._refreshing = True
+        try:
+            await self.registry.refresh(entries)
+        except Exception:
+            logger.warning("could not refresh the connection registry", exc_info=True)
+        finally:
+            self._refreshing = False
+        for entry in entries:
+            if entry.connection_id in self._entries:
+                self._entries[entry.connection_id] = entry
+        left, self._left_while_refreshing = self._left_while_refreshing, []
+        if left:
+            await self._remove(left)
+
+
+_supervisors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ConnectionSupervisor] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def get_supervisor() -> ConnectionSupervisor:
+    """The supervisor of the running event loop (one per server process)."""
+    loop = asyncio.get_running_loop()
+    supervisor = _supervisors.get(loop)
+    if supervisor is None:
+        supervisor = _supervisors[loop] = ConnectionSupervisor()
+    return supervisor
