@@ -160,7 +160,7 @@ async def test_broadcasts_survive_a_redis_crash_without_restarting_daphne(
     )
     assert (await api.call("GET", "/readyz")).status == 200
     titles = [
-        event["data"]["payload"]["title"]
+        event["data"]["patch"]["title"]  # a title change travels as a merge patch
         for event in subscriber.events_of(graphic.pk, "graphic_update")
     ]
     assert titles == ["Lobby A", "Lobby B"], subscriber.event_outline()
