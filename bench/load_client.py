@@ -109,6 +109,7 @@ class Run:
         self.received = 0
         self.done = asyncio.Event()
         self.measure_latency = plan["mode"] == "rate"
+        self.fencing_token: int | None = None
 
     def commit_time(self, seq: int, iso: str) -> float:
         cached = self.timestamps.get(seq)
@@ -168,6 +169,7 @@ class Run:
             "data": {
                 "graphic_id": self.plan["graphic_id"],
                 "version": self.plan["version"] + number,
+                "fencing_token": self.fencing_token,
                 "data": canvas,
             },
         }
@@ -235,6 +237,7 @@ class Run:
             )
             reply = await listener.replies.get()
             assert reply["type"] == "ack", reply
+            self.fencing_token = reply["data"]["lock"]["fencing_token"]
 
         count = (
             plan["updates"]

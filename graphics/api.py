@@ -193,7 +193,8 @@ class GraphicDetailView(GraphicsAPIView):
             "Change title, event_name and/or data, in full or as `patch`: a JSON Merge Patch "
             "(RFC 7396) of the version you edited, with canvas elements keyed by id "
             "(docs/protocol.md, Delta updates). You must hold the graphic's lock "
-            "(lock_conflict otherwise) and send the version you edited (version_conflict "
+            "(lock_conflict otherwise), present its fencing_token (a lock lost and taken again "
+            "since is a lock_conflict) and send the version you edited (version_conflict "
             "names the current one otherwise)."
         ),
         parameters=[GRAPHIC_ID],
@@ -210,6 +211,7 @@ class GraphicDetailView(GraphicsAPIView):
             event_name=body.get("event_name", UNSET),
             data=body.get("data", UNSET),
             patch=body.get("patch", UNSET),
+            fencing_token=body.get("fencing_token"),
         )
         return Response(graphic_with_lock(graphic, lock_live(graphic_id=graphic.pk)))
 
@@ -355,7 +357,8 @@ class GraphicRevertView(GraphicsAPIView):
         description=(
             "Makes that version's title, event_name and data current as a new version (action "
             "reverted), broadcast like any edit. The rules of an edit apply: Editor role, the "
-            "graphic's live lock (lock_conflict), expected_version must be current "
+            "graphic's live lock and its fencing_token (lock_conflict), expected_version must "
+            "be current "
             "(version_conflict), archived graphics cannot be edited (state_conflict); an "
             "unknown or pruned version is not_found."
         ),
@@ -371,5 +374,6 @@ class GraphicRevertView(GraphicsAPIView):
             version=body.get("version"),
             expected_version=body.get("expected_version"),
             reason=body.get("reason", ""),
+            fencing_token=body.get("fencing_token"),
         )
         return Response(graphic_with_lock(graphic, lock_live(graphic_id=graphic.pk)))

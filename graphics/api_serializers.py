@@ -122,8 +122,15 @@ class GraphicVersionSerializer(GraphicSerializer):
     change = VersionSummarySerializer()
 
 
+FENCING_TOKEN_HELP = (
+    "The fencing_token of the lock you hold (from acquiring it); an edit made under a lock "
+    "that has since been lost and taken again is a lock_conflict."
+)
+
+
 class RevertSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, help_text="The version to bring back.")
+    fencing_token = serializers.IntegerField(min_value=1, help_text=FENCING_TOKEN_HELP)
     expected_version = serializers.IntegerField(
         min_value=1,
         help_text="The graphic's current version as you saw it; a stale one is a version_conflict.",
@@ -148,6 +155,7 @@ class GraphicUpdateSerializer(serializers.Serializer):
     version = serializers.IntegerField(
         min_value=1, help_text="The version you edited; a stale one is a version_conflict."
     )
+    fencing_token = serializers.IntegerField(min_value=1, help_text=FENCING_TOKEN_HELP)
     title = serializers.CharField(max_length=TEXT_FIELD_MAX_LENGTH, required=False)
     event_name = serializers.CharField(max_length=TEXT_FIELD_MAX_LENGTH, required=False)
     data = CanvasField(required=False)  # type: ignore[assignment]

@@ -106,13 +106,17 @@ def graphic_update(
     event_name: Any = UNSET,
     data: Any = UNSET,
     patch: Any = UNSET,
+    fencing_token: Any = UNSET,
 ) -> Graphic:
     """Change title, event_name and/or data, given in full or as a `patch` (a merge patch of
     the version edited, see graphics.patch). The caller must hold the graphic's live lock and
     pass the version it edited; a stale version is a VersionConflict naming the current one.
+    Clients (REST, WebSocket) also pass their lock's `fencing_token` (see
+    graphic_get_for_edit); only code acting for a user in person (the admin) leaves it UNSET.
     Values equal to the current ones change nothing and make no new version."""
     require_permission(user, CHANGE_GRAPHIC)
     version = check_version(version)
+    fencing_token = check_fencing_token(fencing_token)
     if patch is not UNSET and (title, event_name, data) != (UNSET, UNSET, UNSET):
         raise ValidationFailed(
             "Give either a patch or fields, not both.",
@@ -136,7 +140,9 @@ def graphic_update(
             details={"non_field_errors": ["Give at least one of title, event_name, data."]},
         )
     with transaction.atomic():
-        graphic = graphic_get_for_edit(user=user, graphic_id=graphic_id, version=version)
+        graphic = graphic_get_for_edit(
+            user=user, graphic_id=graphic_id, version=version, fencing_token=fencing_token
+        )
         if patch is not UNSET and "data" in patch:
             # The patch applies to the version edited, which the check above proved current.
             changes["data"] = canvas_patch_apply(graphic.data, patch["data"])
@@ -148,10 +154,26 @@ def graphic_update(
         return graphic
 
 
-def graphic_get_for_edit(*, user: Any, graphic_id: Any, version: int) -> Graphic:
+def check_fencing_token(value: Any) -> Any:
+    """UNSET (not checked), None (a client that sent none: refused once the lock checks have
+    said whether it holds the lock at all), or the whole number a client presents."""
+    if value is UNSET or value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationFailed(details={"fencing_token": ["A positive whole number is required."]})
+    return value
+
+
+def graphic_get_for_edit(
+    *, user: Any, graphic_id: Any, version: int, fencing_token: Any = UNSET
+) -> Graphic:
     """The graphic, row-locked, after the checks every content change makes (update and
-    revert alike): it is not archived, `user` holds its live lock, and `version` is current.
-    Call inside a transaction."""
+    revert alike): it is not archived, `user` holds its live lock, the `fencing_token` they
+    present (unless UNSET) is that lock's, and `version` is current. Call inside a transaction.
+
+    The token is what makes a late message harmless: a client whose lock expired and was
+    acquired again (by anyone, the same user in another tab included) holds an old token, and
+    its edits are refused even if they name the current version."""
     graphic = graphic_get_for_update(graphic_id=graphic_id)
     if graphic.archived:
         raise StateConflict("Archived graphics cannot be edited; restore it first.")
@@ -163,6 +185,19 @@ def graphic_get_for_edit(*, user: Any, graphic_id: Any, version: int) -> Graphic
         )
     if lock.holder_id != user.pk:
         raise lock_conflict_for(lock)
+    if fencing_token is None:
+        raise ValidationFailed(
+            details={"fencing_token": ["Required: the fencing_token of the lock you hold."]}
+        )
+    if fencing_token is not UNSET and fencing_token != lock.fencing_token:
+        raise LockConflict(
+            "Your lock was lost and taken again since this edit was made; reload the graphic.",
+            details={
+                "graphic_id": graphic.pk,
+                "fencing_token": lock.fencing_token,
+                "your_fencing_token": fencing_token,
+            },
+        )
     if version != graphic.version:
         raise VersionConflict(
             f"The graphic is at version {graphic.version}; you edited version {version}.",
@@ -172,12 +207,19 @@ def graphic_get_for_edit(*, user: Any, graphic_id: Any, version: int) -> Graphic
 
 
 def graphic_revert(
-    *, user: Any, graphic_id: Any, version: Any, expected_version: Any, reason: Any = ""
+    *,
+    user: Any,
+    graphic_id: Any,
+    version: Any,
+    expected_version: Any,
+    reason: Any = "",
+    fencing_token: Any = UNSET,
 ) -> Graphic:
     """Make the title, event_name and data of an earlier `version` current again, as a new
     version (action "reverted", naming `version`), recorded and broadcast like an update.
 
-    The rules are graphic_update's: the Editor role, the graphic's live lock, not archived,
+    The rules are graphic_update's: the Editor role, the graphic's live lock (and its
+    `fencing_token` from clients), not archived,
     and `expected_version` must be the current version (a stale one is a VersionConflict).
     A version not in the history (never made, or pruned) is NotFound. Reverting to content
     equal to the current one changes nothing and makes no new version, as an update would."""
@@ -185,8 +227,14 @@ def graphic_revert(
     version = check_version(version)
     expected_version = check_version(expected_version, field="expected_version")
     reason = check_reason(reason)
+    fencing_token = check_fencing_token(fencing_token)
     with transaction.atomic():
-        graphic = graphic_get_for_edit(user=user, graphic_id=graphic_id, version=expected_version)
+        graphic = graphic_get_for_edit(
+            user=user,
+            graphic_id=graphic_id,
+            version=expected_version,
+            fencing_token=fencing_token,
+        )
         source = graphic_version_get(graphic_id=graphic.pk, version=version)
         # The canvas rules (its size limit above all) may have tightened since it was saved.
         check_canvas_data(source.data)

@@ -433,7 +433,10 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         return {"graphic": graphic_payload(graphic)}
 
     async def handle_update(self, message: ClientMessage) -> dict[str, Any]:
-        _allowed_keys(message, {"graphic_id", "version", "title", "event_name", "data", "patch"})
+        _allowed_keys(
+            message,
+            {"graphic_id", "version", "fencing_token", "title", "event_name", "data", "patch"},
+        )
         graphic = await database_sync_to_async(graphic_update)(
             user=self.user,
             graphic_id=message.data.get("graphic_id"),
@@ -442,6 +445,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             event_name=message.data.get("event_name", UNSET),
             data=message.data.get("data", UNSET),
             patch=message.data.get("patch", UNSET),
+            fencing_token=message.data.get("fencing_token"),
         )
         return {"graphic": graphic_payload(graphic)}
 

@@ -264,3 +264,12 @@ def expire_lock(graphic: Any) -> None:
     CanvasLock.objects.filter(graphic=graphic).update(
         acquired_at=past - timedelta(minutes=5), expires_at=past
     )
+
+
+def fencing_token_of(graphic_id: int) -> int:
+    """The fencing token of the graphic's live lock: what its holder presents with an edit."""
+    from locks.selectors import lock_live
+
+    lock = lock_live(graphic_id=graphic_id)
+    assert lock is not None, f"graphic {graphic_id} is not locked"
+    return int(lock.fencing_token)

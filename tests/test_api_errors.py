@@ -74,9 +74,11 @@ def _lock_conflict(w: dict[str, Any]) -> Any:
 
 
 def _version_conflict(w: dict[str, Any]) -> Any:
-    lock_acquire(user=w["editor"], graphic_id=w["graphic"].pk)
+    lock = lock_acquire(user=w["editor"], graphic_id=w["graphic"].pk)
     return api_client(w["editor"]).patch(
-        f"/api/graphics/{w['graphic'].pk}/", {"version": 7, "title": "X"}, format="json"
+        f"/api/graphics/{w['graphic'].pk}/",
+        {"version": 7, "fencing_token": lock.fencing_token, "title": "X"},
+        format="json",
     )
 
 

@@ -35,13 +35,17 @@ class Action:
     method: str
     path: str  # {id} is the graphic's id
     body: dict[str, Any] | None = None
-    # Runs before the request with (graphic, actor, someone_else).
-    setup: Callable[[Any, Any, Any], None] = field(default=lambda graphic, actor, other: None)
+    # Runs before the request with (graphic, actor, someone_else); may return fields to add
+    # to the body (the fencing token of the lock it took).
+    setup: Callable[[Any, Any, Any], dict[str, Any] | None] = field(
+        default=lambda graphic, actor, other: None
+    )
 
 
-def hold_lock_if_allowed(graphic: Any, actor: Any, other: Any) -> None:
+def hold_lock_if_allowed(graphic: Any, actor: Any, other: Any) -> dict[str, Any] | None:
     if actor is not None and actor.has_perm("locks.acquire_lock"):
-        lock_acquire(user=actor, graphic_id=graphic.pk)
+        return {"fencing_token": lock_acquire(user=actor, graphic_id=graphic.pk).fencing_token}
+    return None
 
 
 def archive_first(graphic: Any, actor: Any, other: Any) -> None:
@@ -135,15 +139,14 @@ def test_permission_matrix(
     graphic = make_graphic(by=other)
     actor = make_actor(make_user, role)
     spec = ACTIONS[action]
-    spec.setup(graphic, actor, other)
+    extra = spec.setup(graphic, actor, other)
+    body = {**spec.body, **extra} if spec.body is not None and extra else spec.body
     client = APIClient()
     if actor is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(actor)}")
     before = snapshot()
 
-    response = getattr(client, spec.method)(
-        spec.path.format(id=graphic.pk), spec.body, format="json"
-    )
+    response = getattr(client, spec.method)(spec.path.format(id=graphic.pk), body, format="json")
 
     assert response.status_code == expected, response.content
     if expected in (401, 403):

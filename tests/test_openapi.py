@@ -111,7 +111,7 @@ def test_schema_documents_the_bodies(schema: dict[str, Any]) -> None:
     list_parameters = {p["name"] for p in schema["paths"]["/api/graphics/"]["get"]["parameters"]}
 
     assert patch_body == {"$ref": "#/components/schemas/PatchedGraphicUpdateRequest"}
-    assert components["PatchedGraphicUpdateRequest"]["required"] == ["version"]
+    assert components["PatchedGraphicUpdateRequest"]["required"] == ["fencing_token", "version"]
     assert components["Graphic"]["properties"]["data"] == {"$ref": "#/components/schemas/Canvas"}
     assert {"TextElement", "PlayersElement", "Background"} <= set(components)
     assert components["Graphic"]["properties"]["lock"] == {"$ref": "#/components/schemas/LockState"}
@@ -147,14 +147,20 @@ def test_history_responses_match_the_documented_shapes(
     schema: dict[str, Any], editor: Any, make_graphic: Any
 ) -> None:
     """The history list, one version and a revert answer in their published shapes, and the
-    revert body requires both the version and the expected version."""
+    revert body requires the version, the expected version and the fencing token."""
     graphic = make_graphic(by=editor)
-    lock_acquire(user=editor, graphic_id=graphic.pk)
+    token = lock_acquire(user=editor, graphic_id=graphic.pk).fencing_token
     client = api_client(editor)
-    client.patch(f"/api/graphics/{graphic.pk}/", {"version": 1, "title": "New"}, format="json")
+    client.patch(
+        f"/api/graphics/{graphic.pk}/",
+        {"version": 1, "fencing_token": token, "title": "New"},
+        format="json",
+    )
 
     reverted = client.post(
-        f"/api/graphics/{graphic.pk}/revert/", {"version": 1, "expected_version": 2}, format="json"
+        f"/api/graphics/{graphic.pk}/revert/",
+        {"version": 1, "expected_version": 2, "fencing_token": token},
+        format="json",
     )
     assert reverted.status_code == 200
     assert_matches(schema, "Graphic", reverted.json())
@@ -165,7 +171,7 @@ def test_history_responses_match_the_documented_shapes(
     revert = schema["paths"]["/api/graphics/{graphic_id}/revert/"]["post"]
     body = revert["requestBody"]["content"]["application/json"]["schema"]
     required = schema["components"]["schemas"][body["$ref"].split("/")[-1]]["required"]
-    assert set(required) == {"version", "expected_version"}
+    assert set(required) == {"version", "expected_version", "fencing_token"}
 
 
 def test_schema_generation_has_no_warnings() -> None:

@@ -142,7 +142,7 @@ async def test_a_flooder_is_rate_limited_then_closed_while_others_keep_working(
     author = await ws_connect(server, editor, name="author")
     watcher = await ws_connect(server, viewer, name="watcher")
     await watcher.ack("subscribe", {"graphic_id": graphic.pk})
-    await author.ack("lock", {"graphic_id": graphic.pk})
+    token = (await author.ack("lock", {"graphic_id": graphic.pk}))["lock"]["fencing_token"]
 
     for index in range(40):
         with contextlib.suppress(ConnectionClosed):
@@ -157,7 +157,13 @@ async def test_a_flooder_is_rate_limited_then_closed_while_others_keep_working(
             )
     for version in (1, 2):
         await author.ack(
-            "update", {"graphic_id": graphic.pk, "version": version, "title": f"Title {version}"}
+            "update",
+            {
+                "graphic_id": graphic.pk,
+                "version": version,
+                "fencing_token": token,
+                "title": f"Title {version}",
+            },
         )
     await flooder.wait_for(lambda: flooder.closed, what="the close")
 

@@ -59,9 +59,15 @@ async def change_through_both_servers(
 ) -> None:
     """Server 1 over the WebSocket: lock, rename, release. Server 2 over REST: lock, new canvas.
     Five events in all."""
-    await ws_editor.ack("lock", {"graphic_id": graphic.pk})
+    token = (await ws_editor.ack("lock", {"graphic_id": graphic.pk}))["lock"]["fencing_token"]
     await ws_editor.ack(
-        "update", {"graphic_id": graphic.pk, "version": graphic.version, "title": "Top 8 Cut"}
+        "update",
+        {
+            "graphic_id": graphic.pk,
+            "version": graphic.version,
+            "fencing_token": token,
+            "title": "Top 8 Cut",
+        },
     )
     await ws_editor.ack("unlock", {"graphic_id": graphic.pk})
     locked = await rest_editor.call("POST", f"/api/graphics/{graphic.pk}/lock/")
@@ -71,6 +77,7 @@ async def change_through_both_servers(
         f"/api/graphics/{graphic.pk}/",
         {
             "version": graphic.version + 1,
+            "fencing_token": locked.body["fencing_token"],
             "data": valid_canvas(elements=[text_element(content="Top 8 — Day 2")]),
         },
     )

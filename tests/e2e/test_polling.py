@@ -81,9 +81,16 @@ async def test_a_poller_and_a_websocket_subscriber_see_the_same_sequence(
     await poll_all.poll()
     editor_api, admin_api = rest_client(server, editor), rest_client(server, lock_admin)
 
+    fencing_tokens: dict[str, int] = {}
+
     async def ok(api: Any, method: str, path: str, body: Any = None) -> Any:
+        if method == "PATCH":
+            # An edit presents the fencing token of the lock taken on that graphic before.
+            body = {**body, "fencing_token": fencing_tokens[path]}
         response = await api.call(method, path, body)
         assert response.status in (200, 201, 204), (method, path, response.body)
+        if method == "POST" and path.endswith("/lock/"):
+            fencing_tokens[path.removesuffix("lock/")] = response.body["fencing_token"]
         return response.body
 
     a, b = f"/api/graphics/{graphic.pk}", f"/api/graphics/{second.pk}"

@@ -34,7 +34,11 @@ async def test_a_lock_and_an_edit_over_rest_reach_a_websocket_subscriber(
     edited = await api.call(
         "PATCH",
         f"/api/graphics/{graphic.pk}/",
-        {"version": graphic.version, "title": "Grand Final — Lobby A"},
+        {
+            "version": graphic.version,
+            "fencing_token": locked.body["fencing_token"],
+            "title": "Grand Final — Lobby A",
+        },
     )
     assert edited.status == 200, edited.body
     released = await api.call("DELETE", f"/api/graphics/{graphic.pk}/lock/")

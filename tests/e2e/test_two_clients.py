@@ -30,8 +30,8 @@ async def test_a_lock_and_an_edit_reach_the_other_client_in_order(
     daphne_server: Any, ws_connect: Any, editor: Any, editor2: Any, graphic: Any
 ) -> None:
     """A locks and renames the graphic; B, subscribed to the graphic and the list, receives the
-    lock_status then the graphic_update with increasing seqs: the full payload (canvas
-    included) on the graphic, a summary without `data` on the list."""
+    lock_status then the graphic_update with increasing seqs: the change as a merge patch on
+    the graphic, a summary without `data` on the list."""
     server = daphne_server()
     client_a = await ws_connect(server, editor)
     client_b = await ws_connect(server, editor2)
@@ -42,7 +42,12 @@ async def test_a_lock_and_an_edit_reach_the_other_client_in_order(
     assert lock["lock"]["locked_by"] == "editor"
     updated = await client_a.ack(
         "update",
-        {"graphic_id": graphic.pk, "version": graphic.version, "title": "Round 3 Final Standings"},
+        {
+            "graphic_id": graphic.pk,
+            "version": graphic.version,
+            "fencing_token": lock["lock"]["fencing_token"],
+            "title": "Round 3 Final Standings",
+        },
     )
     assert updated["graphic"]["version"] == graphic.version + 1
 
@@ -79,10 +84,16 @@ async def test_the_second_clients_actions_reach_the_first(
     client_b = await ws_connect(server, editor2)
     await subscribe_to_graphic_and_list(client_a, graphic.pk)
     await subscribe_to_graphic_and_list(client_b, graphic.pk)
-    await client_a.ack("lock", {"graphic_id": graphic.pk})
+    token = (await client_a.ack("lock", {"graphic_id": graphic.pk}))["lock"]["fencing_token"]
 
     refused = await client_b.request(
-        "update", {"graphic_id": graphic.pk, "version": graphic.version, "title": "Hijacked"}
+        "update",
+        {
+            "graphic_id": graphic.pk,
+            "version": graphic.version,
+            "fencing_token": token,
+            "title": "Hijacked",
+        },
     )
     assert refused["type"] == "error"
     assert refused["data"]["code"] == "lock_conflict"
@@ -90,10 +101,16 @@ async def test_the_second_clients_actions_reach_the_first(
 
     released = await client_a.ack("unlock", {"graphic_id": graphic.pk})
     assert released["released"] is True
-    await client_b.ack("lock", {"graphic_id": graphic.pk})
+    token = (await client_b.ack("lock", {"graphic_id": graphic.pk}))["lock"]["fencing_token"]
     new_canvas = valid_canvas(elements=[text_element(content="Lobby 2 — Round 4")])
     await client_b.ack(
-        "update", {"graphic_id": graphic.pk, "version": graphic.version, "data": new_canvas}
+        "update",
+        {
+            "graphic_id": graphic.pk,
+            "version": graphic.version,
+            "fencing_token": token,
+            "data": new_canvas,
+        },
     )
 
     release = await client_a.next_event(graphic.pk, "lock_status", reason="released")

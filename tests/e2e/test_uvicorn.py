@@ -37,8 +37,11 @@ async def test_two_clients_see_each_others_changes_under_uvicorn(
     watcher = await ws_connect(server, viewer)
     snapshot = await watcher.ack("subscribe", {"graphic_id": graphic.pk})
 
-    await author.ack("lock", {"graphic_id": graphic.pk})
-    await author.ack("update", {"graphic_id": graphic.pk, "version": 1, "title": "Under uvicorn"})
+    token = (await author.ack("lock", {"graphic_id": graphic.pk}))["lock"]["fencing_token"]
+    await author.ack(
+        "update",
+        {"graphic_id": graphic.pk, "version": 1, "fencing_token": token, "title": "Under uvicorn"},
+    )
 
     lock = await watcher.next_event(graphic.pk, "lock_status")
     update = await watcher.next_event(graphic.pk, "graphic_update")

@@ -329,13 +329,19 @@ def test_retrieve_unknown_graphic_is_not_found(viewer: Any) -> None:
 
 
 def test_update_by_the_lock_holder_with_the_current_version(editor: Any, graphic: Any) -> None:
-    """The lock holder sending the current version changes the graphic and gets version + 1."""
-    lock_acquire(user=editor, graphic_id=graphic.pk)
+    """The lock holder sending the current version and its lock's fencing token changes the
+    graphic and gets version + 1."""
+    lock = lock_acquire(user=editor, graphic_id=graphic.pk)
     canvas = valid_canvas(elements=[text_element(content="Final standings")])
 
     response = api_client(editor).patch(
         detail_url(graphic.pk),
-        {"version": 1, "title": "Final Standings", "data": canvas},
+        {
+            "version": 1,
+            "fencing_token": lock.fencing_token,
+            "title": "Final Standings",
+            "data": canvas,
+        },
         format="json",
     )
 
@@ -353,10 +359,12 @@ def test_update_by_the_lock_holder_with_the_current_version(editor: Any, graphic
 
 def test_update_with_the_same_values_makes_no_new_version(editor: Any, graphic: Any) -> None:
     """Sending the values a graphic already has changes nothing."""
-    lock_acquire(user=editor, graphic_id=graphic.pk)
+    lock = lock_acquire(user=editor, graphic_id=graphic.pk)
 
     response = api_client(editor).patch(
-        detail_url(graphic.pk), {"version": 1, "title": graphic.title}, format="json"
+        detail_url(graphic.pk),
+        {"version": 1, "fencing_token": lock.fencing_token, "title": graphic.title},
+        format="json",
     )
 
     assert response.status_code == 200
@@ -409,16 +417,62 @@ def test_update_after_my_lock_expired_is_a_lock_conflict(editor: Any, graphic: A
 
 def test_update_with_a_stale_version_names_the_current_one(editor: Any, graphic: Any) -> None:
     """Editing an old version is a version_conflict that says which version is current."""
-    lock_acquire(user=editor, graphic_id=graphic.pk)
+    token = lock_acquire(user=editor, graphic_id=graphic.pk).fencing_token
     client = api_client(editor)
-    client.patch(detail_url(graphic.pk), {"version": 1, "title": "Second"}, format="json")
+    client.patch(
+        detail_url(graphic.pk),
+        {"version": 1, "fencing_token": token, "title": "Second"},
+        format="json",
+    )
 
-    response = client.patch(detail_url(graphic.pk), {"version": 1, "title": "Third"}, format="json")
+    response = client.patch(
+        detail_url(graphic.pk),
+        {"version": 1, "fencing_token": token, "title": "Third"},
+        format="json",
+    )
 
     error = error_of(response, 409, "version_conflict")
     assert error["details"] == {"current_version": 2, "your_version": 1}
     graphic.refresh_from_db()
     assert graphic.title == "Second"
+
+
+def test_update_without_the_fencing_token_is_a_validation_error(editor: Any, graphic: Any) -> None:
+    """The lock holder must present its lock's fencing token; nothing is changed without it."""
+    lock_acquire(user=editor, graphic_id=graphic.pk)
+
+    response = api_client(editor).patch(
+        detail_url(graphic.pk), {"version": 1, "title": "New"}, format="json"
+    )
+
+    assert error_of(response, 400, "validation_error")["details"] == {
+        "fencing_token": ["Required: the fencing_token of the lock you hold."]
+    }
+    graphic.refresh_from_db()
+    assert graphic.version == 1
+
+
+def test_update_under_a_lost_lock_is_refused_even_by_the_same_user(
+    editor: Any, graphic: Any
+) -> None:
+    """A late edit made under a lock that expired and was taken again (here by the same user,
+    in another tab) carries the old fencing token and is refused, although its version is
+    current."""
+    old_token = lock_acquire(user=editor, graphic_id=graphic.pk).fencing_token
+    expire_lock(graphic)
+    new_token = lock_acquire(user=editor, graphic_id=graphic.pk).fencing_token
+    assert new_token > old_token
+
+    response = api_client(editor).patch(
+        detail_url(graphic.pk),
+        {"version": 1, "fencing_token": old_token, "title": "Late"},
+        format="json",
+    )
+
+    error = error_of(response, 409, "lock_conflict")
+    assert error["details"]["fencing_token"] == new_token
+    graphic.refresh_from_db()
+    assert (graphic.version, graphic.title) == (1, "Round 3 Scoreboard")
 
 
 def test_update_of_an_archived_graphic_is_a_state_conflict(editor: Any, graphic: Any) -> None:

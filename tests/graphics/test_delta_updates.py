@@ -18,7 +18,7 @@ from graphics.patch import graphic_apply_event
 from graphics.services import graphic_update
 from locks.services import lock_acquire
 from realtime.models import Event, EventType
-from tests.conftest import list_element, text_element, valid_canvas
+from tests.conftest import fencing_token_of, list_element, text_element, valid_canvas
 from tests.realtime.conftest import db_call, ws_connect  # noqa: F401 (fixtures)
 
 INLINE_BACKGROUND = {
@@ -180,7 +180,7 @@ async def test_websocket_patch_reaches_subscribers_who_rebuild_the_graphic(
     author = await ws_connect(editor)
     watcher = await ws_connect(viewer)
     snapshot = await watcher.ack("subscribe", {"graphic_id": graphic.pk})
-    await author.ack("lock", {"graphic_id": graphic.pk})
+    locked = await author.ack("lock", {"graphic_id": graphic.pk})
     await watcher.next_event()  # the lock
 
     reply = await author.ack(
@@ -188,6 +188,7 @@ async def test_websocket_patch_reaches_subscribers_who_rebuild_the_graphic(
         {
             "graphic_id": graphic.pk,
             "version": snapshot["graphic"]["version"],
+            "fencing_token": locked["lock"]["fencing_token"],
             "patch": {"data": {"elements": {"logo": text_element("logo", content="GAL")}}},
         },
     )
@@ -208,14 +209,22 @@ def test_rest_patch_with_a_merge_patch(make_graphic: Callable[..., Any], editor:
     client.force_authenticate(editor)
     response = client.patch(
         f"/api/graphics/{graphic.pk}/",
-        {"version": graphic.version, "patch": {"data": {"elements": {"title": None}}}},
+        {
+            "version": graphic.version,
+            "fencing_token": fencing_token_of(graphic.pk),
+            "patch": {"data": {"elements": {"title": None}}},
+        },
         format="json",
     )
     assert response.status_code == 200, response.content
     assert [element["id"] for element in response.json()["data"]["elements"]] == ["standings"]
     bad = client.patch(
         f"/api/graphics/{graphic.pk}/",
-        {"version": response.json()["version"], "patch": {"data": {"elements": ["x"]}}},
+        {
+            "version": response.json()["version"],
+            "fencing_token": fencing_token_of(graphic.pk),
+            "patch": {"data": {"elements": ["x"]}},
+        },
         format="json",
     )
     assert bad.status_code == 400

@@ -37,7 +37,7 @@ from locks.selectors import lock_state
 from locks.services import lock_acquire, lock_release
 from realtime.events import publish_event
 from realtime.models import Event, EventType
-from tests.conftest import error_of, expire_lock, text_element, valid_canvas
+from tests.conftest import error_of, expire_lock, fencing_token_of, text_element, valid_canvas
 
 pytestmark = pytest.mark.django_db
 
@@ -432,7 +432,12 @@ def test_an_editor_holding_the_lock_reverts_over_rest(edited: Graphic, editor: A
     """POST revert answers the graphic (with its lock) at its new version."""
     response = api_client(editor).post(
         revert_url(edited.pk),
-        {"version": 1, "expected_version": 2, "reason": "typo"},
+        {
+            "version": 1,
+            "expected_version": 2,
+            "reason": "typo",
+            "fencing_token": fencing_token_of(edited.pk),
+        },
         format="json",
     )
 
@@ -455,7 +460,8 @@ def test_revert_over_rest_refuses_with_the_edit_error_codes(
     """viewer: permission_denied; no lock: lock_conflict; stale: version_conflict naming the
     current version; unknown version: not_found; bad body: validation_error; archived:
     state_conflict. None of them makes a version."""
-    body = {"version": 1, "expected_version": 2}
+    token = fencing_token_of(edited.pk)
+    body = {"version": 1, "expected_version": 2, "fencing_token": token}
     error_of(
         api_client(viewer).post(revert_url(edited.pk), body, format="json"),
         403,
@@ -467,7 +473,9 @@ def test_revert_over_rest_refuses_with_the_edit_error_codes(
     assert conflict["details"]["locked_by"] == "editor"
     stale = error_of(
         api_client(editor).post(
-            revert_url(edited.pk), {"version": 1, "expected_version": 1}, format="json"
+            revert_url(edited.pk),
+            {"version": 1, "expected_version": 1, "fencing_token": token},
+            format="json",
         ),
         409,
         "version_conflict",
@@ -475,13 +483,17 @@ def test_revert_over_rest_refuses_with_the_edit_error_codes(
     assert stale["details"] == {"current_version": 2, "your_version": 1}
     error_of(
         api_client(editor).post(
-            revert_url(edited.pk), {"version": 40, "expected_version": 2}, format="json"
+            revert_url(edited.pk),
+            {"version": 40, "expected_version": 2, "fencing_token": token},
+            format="json",
         ),
         404,
         "not_found",
     )
     invalid = error_of(
-        api_client(editor).post(revert_url(edited.pk), {"expected_version": 2}, format="json"),
+        api_client(editor).post(
+            revert_url(edited.pk), {"expected_version": 2, "fencing_token": token}, format="json"
+        ),
         400,
         "validation_error",
     )

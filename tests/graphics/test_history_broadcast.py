@@ -14,7 +14,7 @@ from graphics.models import Graphic
 from graphics.patch import graphic_apply_event
 from graphics.services import graphic_update
 from locks.services import lock_acquire
-from tests.conftest import text_element, valid_canvas
+from tests.conftest import fencing_token_of, text_element, valid_canvas
 from tests.realtime.conftest import db_call, ws_connect  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -51,7 +51,14 @@ async def test_a_revert_over_rest_is_broadcast_to_the_graphics_subscribers(
     snapshot = await watcher.ack("subscribe", {"graphic_id": graphic.pk})
 
     response = await db_call(
-        revert_over_rest, editor, graphic.pk, {"version": 1, "expected_version": 2}
+        revert_over_rest,
+        editor,
+        graphic.pk,
+        {
+            "version": 1,
+            "expected_version": 2,
+            "fencing_token": await db_call(fencing_token_of, graphic.pk),
+        },
     )
     assert response.status_code == 200, response.content
 

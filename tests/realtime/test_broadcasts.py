@@ -180,12 +180,18 @@ async def test_a_websocket_write_reaches_everyone_including_its_author(
     the author's own subscriptions included."""
     watcher = await watch(graphic)
     author = await watch(graphic, editor)
-    await author.client.ack("lock", {"graphic_id": graphic.pk})
+    locked = await author.client.ack("lock", {"graphic_id": graphic.pk})
     await watcher.pair()
     await author.pair()
 
     reply = await author.client.ack(
-        "update", {"graphic_id": graphic.pk, "version": 1, "title": "From the desk"}
+        "update",
+        {
+            "graphic_id": graphic.pk,
+            "version": 1,
+            "fencing_token": locked["lock"]["fencing_token"],
+            "title": "From the desk",
+        },
     )
 
     assert reply["graphic"]["version"] == 2
@@ -306,7 +312,12 @@ async def test_rest_lock_and_patch_are_broadcast(
         locked = client.post(f"/api/graphics/{graphic.pk}/lock/")
         patched = client.patch(
             f"/api/graphics/{graphic.pk}/",
-            {"version": 1, "title": "REST title", "data": canvas},
+            {
+                "version": 1,
+                "fencing_token": locked.json()["fencing_token"],
+                "title": "REST title",
+                "data": canvas,
+            },
             format="json",
         )
         return [locked.status_code, patched.status_code]
@@ -464,11 +475,11 @@ async def test_a_refused_write_broadcasts_nothing(
     """A write a service refuses (here a stale version) changes nothing and sends no event."""
     watcher = await watch(graphic)
     author = await ws_connect(editor)
-    await author.ack("lock", {"graphic_id": graphic.pk})
+    token = (await author.ack("lock", {"graphic_id": graphic.pk}))["lock"]["fencing_token"]
     await watcher.pair()
 
     reply = await author.request(
-        "update", {"graphic_id": graphic.pk, "version": 7, "title": "Stale"}
+        "update", {"graphic_id": graphic.pk, "version": 7, "fencing_token": token, "title": "Stale"}
     )
 
     assert reply["data"]["code"] == "version_conflict"

@@ -239,11 +239,18 @@ async def test_update_with_the_lock_and_the_current_version_makes_a_new_version(
     """The lock holder updates title and canvas by naming the version they edited; the graphic
     moves to the next version."""
     client = await ws_connect(editor)
-    await client.ack("lock", {"graphic_id": graphic.pk})
+    token = (await client.ack("lock", {"graphic_id": graphic.pk}))["lock"]["fencing_token"]
     canvas = valid_canvas(elements=[text_element(content="Final standings")])
 
     reply = await client.ack(
-        "update", {"graphic_id": graphic.pk, "version": 1, "title": "Final", "data": canvas}
+        "update",
+        {
+            "graphic_id": graphic.pk,
+            "version": 1,
+            "fencing_token": token,
+            "title": "Final",
+            "data": canvas,
+        },
     )
 
     assert reply["graphic"]["version"] == 2
@@ -286,11 +293,15 @@ async def test_update_with_a_stale_version_is_a_version_conflict(
     """A second edit that still names the old version is refused with the current version in
     `details.current_version`, and changes nothing."""
     client = await ws_connect(editor)
-    await client.ack("lock", {"graphic_id": graphic.pk})
-    await client.ack("update", {"graphic_id": graphic.pk, "version": 1, "title": "First"})
+    token = (await client.ack("lock", {"graphic_id": graphic.pk}))["lock"]["fencing_token"]
+    await client.ack(
+        "update", {"graphic_id": graphic.pk, "version": 1, "fencing_token": token, "title": "First"}
+    )
 
     error = await error_of(
-        client, "update", {"graphic_id": graphic.pk, "version": 1, "title": "Second"}
+        client,
+        "update",
+        {"graphic_id": graphic.pk, "version": 1, "fencing_token": token, "title": "Second"},
     )
 
     assert error["code"] == "version_conflict"
@@ -304,10 +315,14 @@ async def test_update_of_an_archived_graphic_is_a_state_conflict(
 ) -> None:
     """Archived graphics cannot be edited (nor locked)."""
     client = await ws_connect(editor)
-    await client.ack("lock", {"graphic_id": graphic.pk})
+    token = (await client.ack("lock", {"graphic_id": graphic.pk}))["lock"]["fencing_token"]
     await client.ack("archive", {"graphic_id": graphic.pk})
 
-    error = await error_of(client, "update", {"graphic_id": graphic.pk, "version": 1, "title": "X"})
+    error = await error_of(
+        client,
+        "update",
+        {"graphic_id": graphic.pk, "version": 1, "fencing_token": token, "title": "X"},
+    )
     assert error["code"] == "state_conflict"
     error = await error_of(client, "lock", {"graphic_id": graphic.pk})
     assert error["code"] == "state_conflict"
@@ -320,11 +335,15 @@ async def test_an_oversized_canvas_is_too_large(
     settings.GRAPHIC_DATA_MAX_BYTES = 1024
     big = valid_canvas(elements=[text_element(content="x" * 2000)])
     client = await ws_connect(editor)
-    await client.ack("lock", {"graphic_id": graphic.pk})
+    token = (await client.ack("lock", {"graphic_id": graphic.pk}))["lock"]["fencing_token"]
 
     error = await error_of(client, "create", {"title": "Big", "event_name": "E", "data": big})
     assert error["code"] == "too_large"
-    error = await error_of(client, "update", {"graphic_id": graphic.pk, "version": 1, "data": big})
+    error = await error_of(
+        client,
+        "update",
+        {"graphic_id": graphic.pk, "version": 1, "fencing_token": token, "data": big},
+    )
     assert error["code"] == "too_large"
 
     assert await db_call(lambda: Graphic.objects.count()) == 1
@@ -624,8 +643,10 @@ async def test_an_editor_edits_but_cannot_delete(
     client = await ws_connect(editor)
 
     graphic_id = (await client.ack("create", {"title": "T", "event_name": "E"}))["graphic"]["id"]
-    await client.ack("lock", {"graphic_id": graphic_id})
-    await client.ack("update", {"graphic_id": graphic_id, "version": 1, "title": "T2"})
+    token = (await client.ack("lock", {"graphic_id": graphic_id}))["lock"]["fencing_token"]
+    await client.ack(
+        "update", {"graphic_id": graphic_id, "version": 1, "fencing_token": token, "title": "T2"}
+    )
     await client.ack("unlock", {"graphic_id": graphic_id})
     await client.ack("archive", {"graphic_id": graphic_id})
     await client.ack("restore", {"graphic_id": graphic_id})
@@ -665,8 +686,10 @@ async def test_a_superuser_can_do_everything(
     client = await ws_connect(superuser)
 
     await client.ack("subscribe", {"graphic_id": graphic.pk})
-    await client.ack("lock", {"graphic_id": graphic.pk})
-    await client.ack("update", {"graphic_id": graphic.pk, "version": 1, "title": "Root"})
+    token = (await client.ack("lock", {"graphic_id": graphic.pk}))["lock"]["fencing_token"]
+    await client.ack(
+        "update", {"graphic_id": graphic.pk, "version": 1, "fencing_token": token, "title": "Root"}
+    )
     await client.ack("delete", {"graphic_id": graphic.pk})
 
     assert await db_call(stored, graphic.pk) is None

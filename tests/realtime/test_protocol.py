@@ -156,12 +156,14 @@ async def test_replies_come_one_per_request_in_request_order(
     """Requests sent back to back, good and bad mixed, get one reply each, in the order sent,
     each with its own request_id."""
     client = await ws_connect(editor)
+    token = (await client.ack("lock", {"graphic_id": graphic.pk}))["lock"]["fencing_token"]
+    edit = {"graphic_id": graphic.pk, "fencing_token": token}
     requests = [
         ("ping", {}),
-        ("lock", {"graphic_id": graphic.pk}),
-        ("update", {"graphic_id": graphic.pk, "version": 9, "title": "Stale"}),
+        ("lock", {"graphic_id": graphic.pk}),  # a refresh: the same lock and token
+        ("update", {**edit, "version": 9, "title": "Stale"}),
         ("nonsense", {}),
-        ("update", {"graphic_id": graphic.pk, "version": 1, "title": "Fresh"}),
+        ("update", {**edit, "version": 1, "title": "Fresh"}),
         ("unsubscribe", {"graphic_id": graphic.pk}),
         ("ping", {}),
     ]
