@@ -64,6 +64,12 @@ def wait_for_port(
     raise RuntimeError(f"server did not listen on {port}:\n{log.read_text()[-3000:]}")
 
 
+def daphne_command(port: int) -> list[str]:
+    """Our server as deployed: daphne through gal_dashboard.serve, quiet."""
+    return [PYTHON, "-m", "gal_dashboard.serve", "-v", "0", "-b", "127.0.0.1", "-p", str(port),
+            "gal_dashboard.asgi:application"]  # fmt: skip
+
+
 def pinned(cpu: str, command: list[str]) -> list[str]:
     if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
         return ["taskset", "-c", cpu, *command]
@@ -151,18 +157,7 @@ def running_servers(kind: str, count: int, env: dict[str, str], workdir: Path):
                     "gal_dashboard.asgi:application",
                 ]
             else:
-                command = [
-                    PYTHON,
-                    "-m",
-                    "gal_dashboard.serve",
-                    "-v",
-                    "0",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "gal_dashboard.asgi:application",
-                ]
+                command = daphne_command(port)
             with open(log, "wb") as log_file:
                 process = subprocess.Popen(
                     pinned(SERVER_CPU, command),
