@@ -130,6 +130,7 @@ async def test_broadcasts_survive_a_redis_crash_without_restarting_daphne(
     api = rest_client(server, editor)
     locked = await api.call("POST", f"/api/graphics/{graphic.pk}/lock/")
     assert locked.status == 200, locked.body
+    token = locked.body["fencing_token"]
     await subscriber.next_event(graphic.pk, "lock_status")
 
     await wait_until_ready(api)
@@ -149,7 +150,9 @@ async def test_broadcasts_survive_a_redis_crash_without_restarting_daphne(
     version = graphic.version
     for title in ("Lobby A", "Lobby B"):
         edited = await api.call(
-            "PATCH", f"/api/graphics/{graphic.pk}/", {"version": version, "title": title}
+            "PATCH",
+            f"/api/graphics/{graphic.pk}/",
+            {"version": version, "fencing_token": token, "title": title},
         )
         assert edited.status == 200, edited.body
         version = edited.body["version"]
@@ -167,7 +170,9 @@ async def test_broadcasts_survive_a_redis_crash_without_restarting_daphne(
 
     # Broadcasting itself is back: the next change arrives long before the log poll.
     edited = await api.call(
-        "PATCH", f"/api/graphics/{graphic.pk}/", {"version": version, "title": "Lobby C"}
+        "PATCH",
+        f"/api/graphics/{graphic.pk}/",
+        {"version": version, "fencing_token": token, "title": "Lobby C"},
     )
     assert edited.status == 200, edited.body
     await subscriber.wait_for(
