@@ -7,6 +7,7 @@ default documented in README.md. Code elsewhere reads `django.conf.settings`, ne
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -77,6 +78,28 @@ if not SECRET_KEY:
     SECRET_KEY = _DEVELOPMENT_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+
+
+def env_networks(
+    name: str, default: list[str]
+) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for value in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"{name}: {value!r} is not a network (CIDR): {exc}"
+            ) from None
+    return networks
+
+
+# WebSockets from outside these networks are closed with 4003 (empty: from anywhere).
+WS_ALLOWED_NETWORKS = env_networks("WS_ALLOWED_NETWORKS", [])
+# The header a trusted proxy puts the client's address in (e.g. X-Forwarded-For), honoured only
+# on connections from TRUSTED_PROXY_NETWORKS, so nobody else can claim an address.
+TRUSTED_PROXY_HEADER = os.environ.get("TRUSTED_PROXY_HEADER", "")
+TRUSTED_PROXY_NETWORKS = env_networks("TRUSTED_PROXY_NETWORKS", ["127.0.0.1/32", "::1/128"])
 
 # Served over HTTPS (behind a TLS-terminating proxy that sets X-Forwarded-Proto): secure
 # cookies, redirect plain HTTP, and HSTS. Off by default so `make run` and the tests work on

@@ -34,6 +34,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from gal_dashboard.errors import DomainError
 from gal_dashboard.tokens import token_family, token_family_revoked
+from realtime.network import NetworkAllowlistMiddleware
 
 TOKEN_QUERY_PARAMETER = "token"
 
@@ -165,5 +166,7 @@ async def session_user(scope: dict[str, Any]) -> Any:
 
 
 def websocket_auth_stack(app: Any) -> Any:
-    """Origin check, cookies, then token-or-session authentication."""
-    return OriginCheckMiddleware(CookieMiddleware(WebSocketAuthMiddleware(app)))
+    """Origin check, network allowlist, cookies, then token-or-session authentication."""
+    return OriginCheckMiddleware(
+        NetworkAllowlistMiddleware(CookieMiddleware(WebSocketAuthMiddleware(app)))
+    )

@@ -44,6 +44,7 @@ print(json.dumps({
     "EVENT_RETENTION_MIN_EVENTS": settings.EVENT_RETENTION_MIN_EVENTS,
     "EVENT_REPLAY_MAX_EVENTS": settings.EVENT_REPLAY_MAX_EVENTS,
     "EVENT_API_PAGE_SIZE": settings.EVENT_API_PAGE_SIZE,
+    "WS_ALLOWED_NETWORKS": [str(network) for network in settings.WS_ALLOWED_NETWORKS],
 }))
 """
 
@@ -255,3 +256,15 @@ def test_the_idle_timeout_must_leave_room_for_heartbeat_answers() -> None:
         SECRET_KEY=TEST_SECRET_KEY, WS_HEARTBEAT_INTERVAL_SECONDS="20", WS_IDLE_TIMEOUT_SECONDS="30"
     )
     assert "WS_IDLE_TIMEOUT_SECONDS (30) must be at least twice" in message
+
+
+def test_network_settings_are_cidr_lists() -> None:
+    settings = loaded_settings(
+        SECRET_KEY=TEST_SECRET_KEY, WS_ALLOWED_NETWORKS="10.0.0.0/8, 2001:db8::/32"
+    )
+    assert settings["WS_ALLOWED_NETWORKS"] == ["10.0.0.0/8", "2001:db8::/32"]
+
+
+def test_a_bad_network_is_refused_at_start_up() -> None:
+    error = refusal(SECRET_KEY=TEST_SECRET_KEY, WS_ALLOWED_NETWORKS="10.0.0.0/8,ten")
+    assert "WS_ALLOWED_NETWORKS: 'ten' is not a network" in error
