@@ -6,14 +6,23 @@ in the event log, however it was made (a service, the admin, a management comman
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from django.db.models.signals import post_delete, post_save
+from django.conf import settings
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from graphics.models import Graphic, GraphicChange
 from locks.models import CanvasLock
-from realtime.events import deleted_graphic_payload, record_graphic_change, record_lock_change
+from realtime.events import (
+    deleted_graphic_payload,
+    publish_hub_command,
+    record_graphic_change,
+    record_lock_change,
+)
+from realtime.protocol import CLOSE_UNAUTHENTICATED
 
 
 @receiver(post_save, sender=Graphic, dispatch_uid="realtime.graphic_saved")
@@ -42,3 +51,48 @@ def lock_saved(sender: Any, instance: CanvasLock, created: bool, **kwargs: Any) 
 @receiver(post_delete, sender=CanvasLock, dispatch_uid="realtime.lock_deleted")
 def lock_deleted(sender: Any, instance: CanvasLock, **kwargs: Any) -> None:
     record_lock_change(instance, instance.change_for(deleted=True), deleted=True)
+
+
+# -- accounts -----------------------------------------------------------------------------------
+# Deactivating or deleting an account closes its open WebSockets on every server at once, rather
+# than at their next request (a viewer only listening would otherwise stay connected for good).
+# A queryset .update(is_active=False) sends no signal; those connections still close at their
+# next request, when the consumer loads the account afresh.
+
+
+def _close_connections_of(user_id: int, message: str) -> None:
+    transaction.on_commit(
+        partial(
+            publish_hub_command,
+            {
+                "command": "close",
+                "user_id": user_id,
+                "code": CLOSE_UNAUTHENTICATED,
+                "error": "account_disabled",
+                "message": message,
+            },
+        ),
+        robust=True,
+    )
+
+
+@receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="realtime.user_saving")
+def user_saving(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    if update_fields is not None and "is_active" not in update_fields:
+        instance._was_active = False  # a login's last_login, say: costs no query
+        return
+    instance._was_active = (
+        instance.pk is not None
+        and sender._base_manager.filter(pk=instance.pk, is_active=True).exists()
+    )
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="realtime.user_saved")
+def user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    if getattr(instance, "_was_active", False) and not instance.is_active:
+        _close_connections_of(instance.pk, "Your account was deactivated.")
+
+
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="realtime.user_deleted")
+def user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    _close_connections_of(instance.pk, "Your account was deleted.")

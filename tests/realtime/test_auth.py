@@ -393,6 +393,28 @@ async def test_a_user_deactivated_while_connected_is_closed_at_the_next_request(
     assert (saved.title, saved.version) == ("Round 3 Scoreboard", 1)
 
 
+@pytest.mark.parametrize("change", ["deactivate", "delete"])
+async def test_a_listening_user_is_closed_as_soon_as_the_account_is_deactivated_or_deleted(
+    ws_connect: Callable[..., Any], db_call: Any, viewer: Any, graphic: Graphic, change: str
+) -> None:
+    """A viewer who only listens sends no request; deactivating (or deleting) the account,
+    in the admin or anywhere that saves the user, closes its connection at once with 4001."""
+    client = await ws_connect(viewer)
+    await client.ack("subscribe", {"graphic_id": graphic.pk})
+
+    def change_account() -> None:
+        user = type(viewer).objects.get(pk=viewer.pk)
+        if change == "delete":
+            user.delete()
+        else:
+            user.is_active = False
+            user.save()
+
+    await db_call(change_account)
+
+    await assert_refused(client, close_code=CLOSE_UNAUTHENTICATED, error_code="account_disabled")
+
+
 async def test_a_user_whose_roles_are_removed_while_connected_is_closed_with_4003(
     ws_connect: Callable[..., Any], db_call: Any, editor: Any
 ) -> None:
