@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path, re_path
+from django.urls import path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from gal_dashboard import auth_api
@@ -13,6 +13,22 @@ from realtime import api as realtime_api
 
 app_name = "api"
 
+
+class IdConverter:
+    """A database id in a URL: a positive whole number small enough for a 64-bit column.
+    Anything else (0, -1, a 30-digit number) is an unknown URL, 404, never a query."""
+
+    regex = "[1-9][0-9]{0,17}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
+
 urlpatterns = [
     path("auth/token/", auth_api.TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", auth_api.TokenRefreshPairView.as_view(), name="token-refresh"),
@@ -21,43 +37,43 @@ urlpatterns = [
     path("graphics/", graphics_api.GraphicListView.as_view(), name="graphic-list"),
     path("graphics/events/", graphics_api.GraphicEventNamesView.as_view(), name="event-names"),
     path(
-        "graphics/<int:graphic_id>/",
+        "graphics/<id:graphic_id>/",
         graphics_api.GraphicDetailView.as_view(),
         name="graphic-detail",
     ),
     path(
-        "graphics/<int:graphic_id>/archive/",
+        "graphics/<id:graphic_id>/archive/",
         graphics_api.GraphicArchiveView.as_view(),
         name="graphic-archive",
     ),
     path(
-        "graphics/<int:graphic_id>/restore/",
+        "graphics/<id:graphic_id>/restore/",
         graphics_api.GraphicRestoreView.as_view(),
         name="graphic-restore",
     ),
     path(
-        "graphics/<int:graphic_id>/duplicate/",
+        "graphics/<id:graphic_id>/duplicate/",
         graphics_api.GraphicDuplicateView.as_view(),
         name="graphic-duplicate",
     ),
     path(
-        "graphics/<int:graphic_id>/history/",
+        "graphics/<id:graphic_id>/history/",
         graphics_api.GraphicHistoryView.as_view(),
         name="graphic-history",
     ),
     path(
-        "graphics/<int:graphic_id>/history/<int:version>/",
+        "graphics/<id:graphic_id>/history/<id:version>/",
         graphics_api.GraphicVersionView.as_view(),
         name="graphic-version",
     ),
     path(
-        "graphics/<int:graphic_id>/revert/",
+        "graphics/<id:graphic_id>/revert/",
         graphics_api.GraphicRevertView.as_view(),
         name="graphic-revert",
     ),
-    path("graphics/<int:graphic_id>/lock/", locks_api.GraphicLockView.as_view(), name="lock"),
+    path("graphics/<id:graphic_id>/lock/", locks_api.GraphicLockView.as_view(), name="lock"),
     path(
-        "graphics/<int:graphic_id>/lock/override/",
+        "graphics/<id:graphic_id>/lock/override/",
         locks_api.GraphicLockOverrideView.as_view(),
         name="lock-override",
     ),

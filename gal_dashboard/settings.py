@@ -340,6 +340,10 @@ SPECTACULAR_SETTINGS = {
     # The docs page loads Swagger UI from our static files (drf-spectacular-sidecar), not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "gal_dashboard.api_schema.request_bodies_are_closed",
+    ],
 }
 
 # Domain settings.

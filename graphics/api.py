@@ -14,6 +14,7 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -85,19 +86,37 @@ class GraphicPagination(PageNumberPagination):
     # A whole event's graphics fit in one page; more would make one response too heavy to send.
     max_page_size = 200
 
+    def get_page_size(self, request: Request) -> int:
+        # DRF ignores a page_size it cannot read and answers the default page; a client that
+        # asked for something else should learn its request was wrong instead.
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values:
+            return int(self.page_size or 50)
+        if len(values) > 1 or not values[0].isdigit() or int(values[0]) < 1:
+            raise ValidationFailed(
+                details={self.page_size_query_param: ["A whole number of at least 1, once."]}
+            )
+        return min(int(values[0]), self.max_page_size)
+
 
 class GraphicsAPIView(APIView):
     permission_classes = [CanViewGraphics]
 
 
-def request_object(request: Request) -> dict[str, Any]:
-    """The request's JSON object body ({} when there is no body)."""
+def request_object(request: Request, shape: type[serializers.Serializer]) -> dict[str, Any]:
+    """The request's JSON object body ({} when there is no body), holding only fields of
+    `shape` (the body's documented serializer): an unknown field is a validation_error naming
+    it, as in WebSocket messages, rather than silently ignored (a typo would otherwise look
+    like success)."""
     body = request.data
     if not isinstance(body, dict):
         raise ValidationFailed(
             "The request body must be a JSON object.",
             details={"non_field_errors": ["Expected a JSON object."]},
         )
+    unknown = sorted(set(body) - set(shape().fields))
+    if unknown:
+        raise ValidationFailed(details={key: ["Unknown field."] for key in unknown})
     return body
 
 
@@ -110,14 +129,16 @@ def summary_with_lock(graphic: Graphic) -> dict[str, Any]:
     return {**graphic_summary(graphic), "lock": lock_state(getattr(graphic, "lock", None))}
 
 
-GRAPHIC_ID = OpenApiParameter("graphic_id", OpenApiTypes.INT, OpenApiParameter.PATH)
-VERSION = OpenApiParameter("version", OpenApiTypes.INT, OpenApiParameter.PATH)
+POSITIVE_INT = {"type": "integer", "minimum": 1}
+GRAPHIC_ID = OpenApiParameter("graphic_id", POSITIVE_INT, OpenApiParameter.PATH)
+VERSION = OpenApiParameter("version", POSITIVE_INT, OpenApiParameter.PATH)
 PAGE_PARAMETERS = [
-    OpenApiParameter("page", OpenApiTypes.INT, description="1-based page number."),
+    OpenApiParameter("page", POSITIVE_INT, description="1-based page number."),
     OpenApiParameter(
         "page_size",
-        OpenApiTypes.INT,
-        description=f"Default 50, at most {GraphicPagination.max_page_size}.",
+        POSITIVE_INT,
+        description=f"Default 50; more than {GraphicPagination.max_page_size} gives "
+        f"{GraphicPagination.max_page_size}.",
     ),
 ]
 
@@ -164,7 +185,7 @@ class GraphicListView(GraphicsAPIView):
         responses={201: GraphicSerializer, **error_responses(400, 401, 403, 413)},
     )
     def post(self, request: Request) -> Response:
-        body = request_object(request)
+        body = request_object(request, GraphicCreateSerializer)
         graphic = graphic_create(
             user=request.user,
             title=body.get("title"),
@@ -202,7 +223,7 @@ class GraphicDetailView(GraphicsAPIView):
         responses={200: GraphicSerializer, **error_responses(400, 401, 403, 404, 409, 413)},
     )
     def patch(self, request: Request, graphic_id: int) -> Response:
-        body = request_object(request)
+        body = request_object(request, GraphicUpdateSerializer)
         graphic = graphic_update(
             user=request.user,
             graphic_id=graphic_id,
@@ -230,7 +251,7 @@ class GraphicDetailView(GraphicsAPIView):
         responses={204: None, **error_responses(400, 401, 403, 404, 409)},
     )
     def delete(self, request: Request, graphic_id: int) -> Response:
-        body = request_object(request)
+        body = request_object(request, ReasonSerializer)
         reason = body.get("reason", request.query_params.get("reason", ""))
         graphic_delete(user=request.user, graphic_id=graphic_id, reason=reason)
         return Response(status=204)
@@ -246,7 +267,7 @@ class GraphicArchiveView(GraphicsAPIView):
         responses={200: GraphicSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, graphic_id: int) -> Response:
-        body = request_object(request)
+        body = request_object(request, ReasonSerializer)
         graphic = graphic_archive(
             user=request.user, graphic_id=graphic_id, reason=body.get("reason", "")
         )
@@ -263,7 +284,7 @@ class GraphicRestoreView(GraphicsAPIView):
         responses={200: GraphicSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, graphic_id: int) -> Response:
-        body = request_object(request)
+        body = request_object(request, ReasonSerializer)
         graphic = graphic_restore(
             user=request.user, graphic_id=graphic_id, reason=body.get("reason", "")
         )
@@ -280,7 +301,7 @@ class GraphicDuplicateView(GraphicsAPIView):
         responses={201: GraphicSerializer, **error_responses(400, 401, 403, 404, 413)},
     )
     def post(self, request: Request, graphic_id: int) -> Response:
-        body = request_object(request)
+        body = request_object(request, DuplicateSerializer)
         graphic = graphic_duplicate(
             user=request.user, graphic_id=graphic_id, title=body.get("title")
         )
@@ -367,7 +388,7 @@ class GraphicRevertView(GraphicsAPIView):
         responses={200: GraphicSerializer, **error_responses(400, 401, 403, 404, 409, 413)},
     )
     def post(self, request: Request, graphic_id: int) -> Response:
-        body = request_object(request)
+        body = request_object(request, RevertSerializer)
         graphic = graphic_revert(
             user=request.user,
             graphic_id=graphic_id,

@@ -181,6 +181,7 @@ class ReasonSerializer(serializers.Serializer):
         max_length=REASON_MAX_LENGTH,
         required=False,
         allow_blank=True,
+        allow_null=True,
         help_text="Why; kept in the event log.",
     )
 
@@ -190,7 +191,8 @@ class DuplicateSerializer(serializers.Serializer):
         max_length=TEXT_FIELD_MAX_LENGTH,
         required=False,
         allow_blank=True,
-        help_text='Omitted or blank: "<title> (Copy)".',
+        allow_null=True,
+        help_text='Omitted, null or blank: "<title> (Copy)".',
     )
 
 

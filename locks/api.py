@@ -79,7 +79,7 @@ class GraphicLockOverrideView(GraphicsAPIView):
         responses={200: LockStateSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def post(self, request: Request, graphic_id: int) -> Response:
-        body = request_object(request)
+        body = request_object(request, LockOverrideSerializer)
         take_over = body.get("take_over", False)
         # The service tests take_over for truth, so "false" (a string) would take the lock.
         if not isinstance(take_over, bool):

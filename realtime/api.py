@@ -14,7 +14,6 @@ import re
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -136,18 +135,18 @@ class EventPollView(GraphicsAPIView):
         parameters=[
             OpenApiParameter(
                 "graphic",
-                OpenApiTypes.STR,
+                {"type": "string", "pattern": "^(all|[1-9][0-9]*)$"},
                 required=True,
                 description='A graphic id or "all".',
             ),
             OpenApiParameter(
                 "since",
-                OpenApiTypes.INT,
+                {"type": "integer", "minimum": 0},
                 description="The last seq you have (the previous answer's next_since).",
             ),
             OpenApiParameter(
                 "limit",
-                OpenApiTypes.INT,
+                {"type": "integer", "minimum": 1},
                 description="At most this many events (default and maximum EVENT_API_PAGE_SIZE).",
             ),
         ],

@@ -783,3 +783,25 @@ def test_event_names_are_distinct_and_sorted(viewer: Any, editor: Any, make_grap
 def test_event_names_when_there_are_no_graphics(viewer: Any) -> None:
     """No graphics, no event names."""
     assert api_client(viewer).get("/api/graphics/events/").json() == []
+
+
+def test_an_unknown_body_field_is_a_validation_error(editor: Any) -> None:
+    """A misspelt field is refused by name rather than silently ignored, as over the WebSocket."""
+    response = api_client(editor).post(
+        "/api/graphics/", {"title": "T", "event_name": "E", "titel": "T"}, format="json"
+    )
+    assert error_of(response, 400, "validation_error")["details"] == {"titel": ["Unknown field."]}
+    assert not Graphic.objects.exists()
+
+
+@pytest.mark.parametrize("query", ["page_size=abc", "page_size=0", "page_size=5&page_size=6"])
+def test_an_unreadable_page_size_is_a_validation_error(editor: Any, query: str) -> None:
+    response = api_client(editor).get(f"/api/graphics/?{query}")
+    assert list(error_of(response, 400, "validation_error")["details"]) == ["page_size"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/graphics/0/", "/api/graphics/-1/lock/", "/api/graphics/" + "9" * 30 + "/"]
+)
+def test_an_id_that_cannot_exist_is_not_found(editor: Any, path: str) -> None:
+    error_of(api_client(editor).get(path), 404, "not_found")
