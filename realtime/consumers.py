@@ -448,7 +448,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         key = _graphic_key(message.data.get("graphic_id"))
         action = message.data.get("action")
         if key == ALL:
-            raise ValidationFailed(details={"graphic_id": ["A graphic id, not \"all\"."]})
+            raise ValidationFailed(details={"graphic_id": ['A graphic id, not "all".']})
         if action not in ACTIONS:
             raise ValidationFailed(details={"action": ['"viewing" or "editing".']})
         if key not in self.subscriptions:

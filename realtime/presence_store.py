@@ -223,9 +223,7 @@ class MemoryPresenceStore(PresenceStore):
         updates = []
         with self._lock:
             for graphic_id, graphic in list(self._graphics.items()):
-                expired = [
-                    entry for entry, expires in graphic.entries.values() if expires <= now
-                ]
+                expired = [entry for entry, expires in graphic.entries.values() if expires <= now]
                 for entry in expired:
                     del graphic.entries[entry.connection_id]
                 changes = []
@@ -468,7 +466,9 @@ class RedisPresenceStore(PresenceStore):
         if not graphic_ids:
             return []
         replies = await pipe.execute()
-        updates = [self._update(gid, reply, now) for gid, reply in zip(graphic_ids, replies)]
+        updates = [
+            self._update(gid, reply, now) for gid, reply in zip(graphic_ids, replies, strict=True)
+        ]
         return [update for update in updates if update is not None]
 
     async def sweep(self) -> list[PresenceUpdate]:
@@ -478,9 +478,13 @@ class RedisPresenceStore(PresenceStore):
             return []
         pipe = self.redis.pipeline(transaction=False)
         for graphic_id in graphic_ids:
-            await self._sweep(keys=self._keys(graphic_id), args=[repr(now), graphic_id], client=pipe)
+            await self._sweep(
+                keys=self._keys(graphic_id), args=[repr(now), graphic_id], client=pipe
+            )
         replies = await pipe.execute()
-        updates = [self._update(gid, reply, now) for gid, reply in zip(graphic_ids, replies)]
+        updates = [
+            self._update(gid, reply, now) for gid, reply in zip(graphic_ids, replies, strict=True)
+        ]
         return [update for update in updates if update is not None]
 
     async def users(self, graphic_id: int) -> list[PresentUser]:
@@ -490,7 +494,9 @@ class RedisPresenceStore(PresenceStore):
         found = []
         for user_id, value in raw.items():
             state = json.loads(value)
-            found.append(PresentUser(int(_text(user_id)), state["n"], state["a"], float(state["s"])))
+            found.append(
+                PresentUser(int(_text(user_id)), state["n"], state["a"], float(state["s"]))
+            )
         return sorted(found, key=lambda user: (user.since, user.user_id))
 
     async def counts(self) -> dict[int, tuple[int, int]]:
@@ -503,7 +509,7 @@ class RedisPresenceStore(PresenceStore):
         for graphic_id in graphic_ids:
             pipe.hvals(self._keys(graphic_id)[2])
         counts = {}
-        for graphic_id, values in zip(graphic_ids, await pipe.execute()):
+        for graphic_id, values in zip(graphic_ids, await pipe.execute(), strict=True):
             if values:
                 counts[graphic_id] = _tally(json.loads(value)["a"] for value in values)
         return counts

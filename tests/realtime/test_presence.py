@@ -78,7 +78,9 @@ async def test_a_second_tab_is_not_announced_and_only_the_last_tab_leaves(
     last announces `left`."""
     watcher = await subscribed(ws_connect, viewer, graphic)
     tabs = [await subscribed(ws_connect, editor, graphic) for _ in range(3)]
-    assert activity_of(await watcher.next_presence(match=lambda f: f["data"]["user_id"] == editor.pk)) == ("editor", "viewing")
+    assert activity_of(
+        await watcher.next_presence(match=lambda f: f["data"]["user_id"] == editor.pk)
+    ) == ("editor", "viewing")
 
     await tabs[0].close()
     await tabs[1].ack("unsubscribe", {"graphic_id": graphic.pk})

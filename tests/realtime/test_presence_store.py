@@ -235,7 +235,7 @@ async def test_concurrent_tabs_opening_announce_one_viewing(stores: StoreFactory
     servers = [stores() for _ in range(4)]
     tabs = [tab(1) for _ in servers]
 
-    updates = await asyncio.gather(*(s.put(t) for s, t in zip(servers, tabs)))
+    updates = await asyncio.gather(*(s.put(t) for s, t in zip(servers, tabs, strict=True)))
 
     assert sorted(change for u in updates for change in changes(u)) == [(1, VIEWING)]
 
@@ -243,11 +243,14 @@ async def test_concurrent_tabs_opening_announce_one_viewing(stores: StoreFactory
 async def test_concurrent_last_tabs_closing_announce_one_left(stores: StoreFactory) -> None:
     servers = [stores() for _ in range(4)]
     tabs = [tab(1) for _ in servers]
-    for server, entry in zip(servers, tabs):
+    for server, entry in zip(servers, tabs, strict=True):
         await server.put(entry)
 
     updates = await asyncio.gather(
-        *(s.remove(connection_id=t.connection_id, graphic_id=GRAPHIC) for s, t in zip(servers, tabs))
+        *(
+            s.remove(connection_id=t.connection_id, graphic_id=GRAPHIC)
+            for s, t in zip(servers, tabs, strict=True)
+        )
     )
 
     assert sorted(change for u in updates for change in changes(u)) == [(1, LEFT)]
