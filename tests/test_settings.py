@@ -255,3 +255,12 @@ def test_the_idle_timeout_must_leave_room_for_heartbeat_answers() -> None:
         SECRET_KEY=TEST_SECRET_KEY, WS_HEARTBEAT_INTERVAL_SECONDS="20", WS_IDLE_TIMEOUT_SECONDS="30"
     )
     assert "WS_IDLE_TIMEOUT_SECONDS (30) must be at least twice" in message
+
+
+def test_a_presence_ttl_shorter_than_two_heartbeats_is_refused() -> None:
+    """Presence entries are renewed once per heartbeat: a TTL under two intervals would make
+    present users leave after one late renewal, so the server refuses to start."""
+    message = refusal(
+        SECRET_KEY=TEST_SECRET_KEY, WS_HEARTBEAT_INTERVAL_SECONDS="20", PRESENCE_TTL_SECONDS="30"
+    )
+    assert "PRESENCE_TTL_SECONDS (30) must be at least twice" in message
