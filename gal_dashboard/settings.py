@@ -396,6 +396,17 @@ if WS_IDLE_TIMEOUT_SECONDS < 2 * WS_HEARTBEAT_INTERVAL_SECONDS:
         f"WS_HEARTBEAT_INTERVAL_SECONDS ({WS_HEARTBEAT_INTERVAL_SECONDS:g}): clients answer "
         "heartbeats, so a shorter timeout would close well-behaved quiet clients"
     )
+# Presence (realtime.presence): each connection's entry on a graphic lives this long without a
+# refresh. Entries are renewed with every heartbeat and expired ones are swept on every
+# supervisor tick (at most a quarter of WS_IDLE_TIMEOUT_SECONDS apart, 15 s by default), so a
+# crashed server's users are announced `left` within 45 + 15 = 60 s, as issue 6 asks.
+PRESENCE_TTL_SECONDS = env_float("PRESENCE_TTL_SECONDS", 45.0, minimum=0.1)
+if PRESENCE_TTL_SECONDS < 2 * WS_HEARTBEAT_INTERVAL_SECONDS:
+    raise ImproperlyConfigured(
+        f"PRESENCE_TTL_SECONDS ({PRESENCE_TTL_SECONDS:g}) must be at least twice "
+        f"WS_HEARTBEAT_INTERVAL_SECONDS ({WS_HEARTBEAT_INTERVAL_SECONDS:g}): entries are "
+        "renewed once per heartbeat, so one late renewal must not make a present user leave"
+    )
 # The old system's stated targets (issue 5): five tabs per person, across every server.
 WS_MAX_CONNECTIONS_PER_USER = env_int("WS_MAX_CONNECTIONS_PER_USER", 5, minimum=1)
 # Frames per connection: a token bucket of WS_RATE_LIMIT_BURST, refilled at

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError
 
-from gal_dashboard.access import VIEW_GRAPHIC, user_ref
+from gal_dashboard.access import CHANGE_GRAPHIC, VIEW_GRAPHIC, require_permission, user_ref
 from gal_dashboard.errors import DomainError, ValidationFailed
 from graphics.serialization import graphic_payload
 from graphics.services import (
@@ -46,6 +46,8 @@ from realtime.limits import (
     message_too_large,
 )
 from realtime.outbox import Outbox
+from realtime.presence import get_presence
+from realtime.presence_store import ACTIONS, EDITING
 from realtime.protocol import (
     CLOSE_FORBIDDEN,
     CLOSE_IDLE,
@@ -80,6 +82,8 @@ class Subscription:
     # the snapshot's seq, or after the replay, are sent), so nothing is lost or sent twice
     # between the read and the stream. A replay's events are queued here too, ahead of them.
     pending: list[tuple[int, dict[str, Any]]] | None = field(default_factory=list)
+    # Presence frames (no seq) that arrived meanwhile: sent after the ack, in arrival order.
+    pending_ephemeral: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _allowed_keys(message: ClientMessage, allowed: set[str]) -> None:
@@ -202,7 +206,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         """Leave the supervisor and the connection registry (once)."""
         if self._admitted:
             self._admitted = False
-            release = asyncio.ensure_future(get_supervisor().release(self))
+            release = asyncio.ensure_future(self._leave_everything())
             try:
                 await asyncio.shield(release)
             except asyncio.CancelledError:
@@ -210,6 +214,11 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 # the entry first (daphne waits for this task), then stop.
                 await release
                 raise
+
+    async def _leave_everything(self) -> None:
+        await get_supervisor().release(self)
+        # Any close counts as leaving every graphic (realtime.presence).
+        await get_presence().release(self)
 
     async def _refuse(
         self,
@@ -401,7 +410,15 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         except BaseException:
             self.subscriptions.pop(key, None)
             hub.unsubscribe(self, key)
+            if key != ALL:
+                await get_presence().leave(self, int(key))
             raise
+        # Presence is not in the event log: every ack, snapshot or replay, carries it afresh.
+        if key == ALL:
+            start.ack["presence_counts"] = await get_presence().counts(self)
+        else:
+            await get_presence().join(self, int(key))
+            start.ack["presence"] = await get_presence().graphic_presence(self, int(key))
         if start.replay is None:
             subscription.last_seq = start.ack["seq"]
         else:
@@ -420,7 +437,31 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 "not_subscribed", f"Not subscribed to {key!r}.", request_id=message.request_id
             )
         get_hub().unsubscribe(self, key)
+        if key != ALL:
+            await get_presence().leave(self, int(key))
         return {"graphic_id": key}
+
+    async def handle_activity(self, message: ClientMessage) -> dict[str, Any]:
+        """Say what this connection does on a graphic it is subscribed to (realtime.presence):
+        `viewing`, or `editing` (Editors only)."""
+        _allowed_keys(message, {"graphic_id", "action"})
+        key = _graphic_key(message.data.get("graphic_id"))
+        action = message.data.get("action")
+        if key == ALL:
+            raise ValidationFailed(details={"graphic_id": ['A graphic id, not "all".']})
+        if action not in ACTIONS:
+            raise ValidationFailed(details={"action": ['"viewing" or "editing".']})
+        if key not in self.subscriptions:
+            # Presence lasts as long as the subscription: an unsubscribe or a close ends it.
+            raise ProtocolError(
+                "not_subscribed",
+                f"Subscribe to {key!r} before saying what you do there.",
+                request_id=message.request_id,
+            )
+        if action == EDITING:
+            await database_sync_to_async(require_permission)(self.user, CHANGE_GRAPHIC)
+        await get_presence().set_action(self, int(key), action)
+        return {"graphic_id": key, "action": action}
 
     async def handle_create(self, message: ClientMessage) -> dict[str, Any]:
         _allowed_keys(message, {"title", "event_name", "data"})
@@ -515,6 +556,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         "lock": handle_lock,
         "unlock": handle_unlock,
         "auth": handle_auth,
+        "activity": handle_activity,
     }
 
     # -- frames out ----------------------------------------------------------------------------
@@ -531,6 +573,17 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         if seq <= subscription.last_seq:
             return
         subscription.last_seq = seq
+        self.outbox.put(message)
+
+    def deliver_ephemeral(self, key: SubscriptionKey, message: dict[str, Any]) -> None:
+        """Called by the hub for a presence frame of a subscription of ours (no seq): held
+        back while that subscription's ack is being prepared, so it follows the ack."""
+        subscription = self.subscriptions.get(key)
+        if subscription is None:
+            return
+        if subscription.pending is not None:
+            subscription.pending_ephemeral.append(message)
+            return
         self.outbox.put(message)
 
     async def hub_command(self, command: dict[str, Any]) -> None:
@@ -553,6 +606,13 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                     subscription.last_seq = seq
                     self.outbox.put(message)
             subscription.pending = None
+            for message in subscription.pending_ephemeral:
+                self.outbox.put(message)
+            subscription.pending_ephemeral = []
+
+    @property
+    def username(self) -> str:
+        return str(self.user.get_username())
 
     # -- supervision (realtime.supervisor) ------------------------------------------------------
 

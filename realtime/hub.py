@@ -41,6 +41,7 @@ from graphics.serialization import summary_from_payload
 from locks.services import lock_expire_due
 from realtime.events import HUB_GROUP
 from realtime.models import Event
+from realtime.presence import presence_counts_message, user_activity_messages
 from realtime.snapshots import events_after, latest_seq
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,9 @@ class HubMember(Protocol):
         """Take an event's ASGI send message; must not block (see realtime.outbox)."""
 
     async def hub_command(self, command: dict[str, Any]) -> None: ...
+
+    def deliver_ephemeral(self, key: SubscriptionKey, message: dict[str, Any]) -> None:
+        """Take a frame without a seq (presence, realtime.presence); must not block."""
 
 
 class EventFrames:
@@ -330,6 +334,28 @@ class EventHub:
         except Exception:
             logger.exception("delivery to connection %s failed", member.connection_id)
 
+    def fan_out_presence(self, message: dict[str, Any]) -> None:
+        """Hand a presence change (realtime.presence) to the graphic's local subscribers and
+        its counts to the list's: frames without a seq, outside the event order."""
+        graphic_members = self.subscriptions.get(message["graphic_id"])
+        if graphic_members:
+            for frame in user_activity_messages(message):
+                for member in list(graphic_members):
+                    self._deliver_ephemeral_to(member, message["graphic_id"], frame)
+        list_members = self.subscriptions.get(ALL)
+        if list_members:
+            frame = presence_counts_message(message)
+            for member in list(list_members):
+                self._deliver_ephemeral_to(member, ALL, frame)
+
+    def _deliver_ephemeral_to(
+        self, member: HubMember, key: SubscriptionKey, message: dict[str, Any]
+    ) -> None:
+        try:
+            member.deliver_ephemeral(key, message)
+        except Exception:
+            logger.exception("delivery to connection %s failed", member.connection_id)
+
     # -- background loops ----------------------------------------------------------------------
 
     async def _listen(self, layer: Any) -> None:
@@ -355,6 +381,8 @@ class EventHub:
             await self.receive_committed(message)
         elif message.get("type") == "hub.command":
             await self._run_command(message)
+        elif message.get("type") == "hub.presence":
+            self.fan_out_presence(message)
         elif (
             message.get("type") == "hub.probe"
             # Every hub hears every probe; only its own latest one counts.

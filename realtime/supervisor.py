@@ -8,7 +8,9 @@ task each. Every tick it:
 
 - closes (4000) the connections from which nothing has arrived for WS_IDLE_TIMEOUT_SECONDS;
 - every WS_HEARTBEAT_INTERVAL_SECONDS, sends every connection the same `heartbeat` frame
-  (encoded once) and renews every connection's registry entry in one round trip.
+  (encoded once) and renews every connection's registry entry in one round trip, and its
+  presence entries in another (`realtime.presence`);
+- sweeps expired presence entries (those of a crashed server) and announces who left.
 
 See docs/protocol.md ("Heartbeats and idle close") for what clients see and must answer.
 """
@@ -24,6 +26,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from realtime.presence import get_presence
 from realtime.protocol import encode_frame, server_time
 from realtime.registry import ConnectionEntry, ConnectionRegistry, connection_registry, server_id
 
@@ -172,6 +175,9 @@ class ConnectionSupervisor:
                     next_heartbeat = time.monotonic() + settings.WS_HEARTBEAT_INTERVAL_SECONDS
                     self.send_heartbeats()
                     await self.refresh_registry()
+                    await get_presence().refresh()
+                # Every tick, so a crashed server's users leave within TTL + one tick.
+                await get_presence().sweep()
             except asyncio.CancelledError:
                 raise
             except Exception:

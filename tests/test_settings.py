@@ -268,3 +268,12 @@ def test_network_settings_are_cidr_lists() -> None:
 def test_a_bad_network_is_refused_at_start_up() -> None:
     error = refusal(SECRET_KEY=TEST_SECRET_KEY, WS_ALLOWED_NETWORKS="10.0.0.0/8,ten")
     assert "WS_ALLOWED_NETWORKS: 'ten' is not a network" in error
+
+
+def test_a_presence_ttl_shorter_than_two_heartbeats_is_refused() -> None:
+    """Presence entries are renewed once per heartbeat: a TTL under two intervals would make
+    present users leave after one late renewal, so the server refuses to start."""
+    message = refusal(
+        SECRET_KEY=TEST_SECRET_KEY, WS_HEARTBEAT_INTERVAL_SECONDS="20", PRESENCE_TTL_SECONDS="30"
+    )
+    assert "PRESENCE_TTL_SECONDS (30) must be at least twice" in message

@@ -278,6 +278,9 @@ class NetworkClient:
         self.name = name
         self.welcome: dict[str, Any] | None = None
         self.events: list[dict[str, Any]] = []
+        # Presence frames (user_activity, presence_counts): ephemeral, without a seq, kept
+        # apart from the events so that tests of the event stream never see them.
+        self.presence: list[dict[str, Any]] = []
         self.other: list[dict[str, Any]] = []
         self.replies: dict[str, dict[str, Any]] = {}
         self.close_code: int | None = None
@@ -291,6 +294,8 @@ class NetworkClient:
                 frame = json.loads(text)
                 if "request_id" in frame:
                     self.replies[frame["request_id"]] = frame
+                elif frame.get("type") in ("user_activity", "presence_counts"):
+                    self.presence.append(frame)
                 elif "subscription" in frame:
                     self.events.append(frame)
                 elif frame.get("type") == "welcome":
@@ -383,6 +388,26 @@ class NetworkClient:
             lambda: self.events_of(subscription, event_type, **fields),
             timeout=timeout,
             what=f"{event_type or 'event'} on {subscription!r} with {fields}",
+        )
+        return dict(matches[0])
+
+    def presence_of(self, frame_type: str = "user_activity", **fields: Any) -> list[dict[str, Any]]:
+        """Presence frames received, of one type and with these `data` values."""
+        return [
+            frame
+            for frame in self.presence
+            if frame["type"] == frame_type
+            and all(frame["data"].get(key) == value for key, value in fields.items())
+        ]
+
+    async def next_presence(
+        self, frame_type: str = "user_activity", *, timeout: float = RECEIVE_TIMEOUT, **fields: Any
+    ) -> dict[str, Any]:
+        """The first received presence frame that matches, waiting for it if needed."""
+        matches = await self.wait_for(
+            lambda: self.presence_of(frame_type, **fields),
+            timeout=timeout,
+            what=f"{frame_type} with {fields}",
         )
         return dict(matches[0])
 

@@ -25,6 +25,10 @@ from realtime.supervisor import get_supervisor
 ORIGIN = "http://127.0.0.1:8000"
 RECEIVE_TIMEOUT = 5
 
+# Presence frames (realtime.presence): ephemeral, and sent whenever anyone subscribes, so the
+# client keeps them apart (`presence`, `next_presence`) and tests of other things never see them.
+PRESENCE_FRAMES = frozenset({"user_activity", "presence_counts"})
+
 
 class WsClient:
     """A WebSocket client that speaks the protocol: requests with request ids, and a buffer of
@@ -33,6 +37,7 @@ class WsClient:
     def __init__(self, communicator: WebsocketCommunicator):
         self.communicator = communicator
         self.events: list[dict[str, Any]] = []
+        self.presence: list[dict[str, Any]] = []
         self._next_request = 0
         self.welcome: dict[str, Any] | None = None
         self.close_code: int | None = None
@@ -56,12 +61,49 @@ class WsClient:
         )
         return request_id
 
-    async def receive(self, timeout: float = RECEIVE_TIMEOUT) -> dict[str, Any]:
+    async def _receive_any(self, timeout: float) -> dict[str, Any]:
         output = await self.communicator.receive_output(timeout)
         if output["type"] == "websocket.close":
             self.close_code = output.get("code")
             return {"type": "__closed__", "code": self.close_code}
-        return json.loads(output["text"])
+        frame: dict[str, Any] = json.loads(output["text"])
+        return frame
+
+    async def receive(self, timeout: float = RECEIVE_TIMEOUT) -> dict[str, Any]:
+        """The next frame that is not a presence frame (those go to `presence`)."""
+        while True:
+            frame = await self._receive_any(timeout)
+            if frame["type"] not in PRESENCE_FRAMES:
+                return frame
+            self.presence.append(frame)
+
+    async def next_presence(
+        self,
+        timeout: float = RECEIVE_TIMEOUT,
+        match: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any]:
+        """The next presence frame (buffered first), optionally the next one that `match`es;
+        other frames go to `events` meanwhile."""
+        while True:
+            if self.presence:
+                frame = self.presence.pop(0)
+            else:
+                frame = await self._receive_any(timeout)
+                if frame["type"] == "__closed__":
+                    raise AssertionError(f"closed with {frame['code']} waiting for presence")
+                if frame["type"] not in PRESENCE_FRAMES:
+                    self.events.append(frame)
+                    continue
+            if match is None or match(frame):
+                return frame
+
+    async def no_presence(self, within: float = 0.3) -> None:
+        """No presence frame is buffered or arrives `within` seconds (others are kept)."""
+        assert not self.presence, self.presence
+        while not await self.communicator.receive_nothing(within):
+            frame = await self._receive_any(RECEIVE_TIMEOUT)
+            assert frame["type"] not in PRESENCE_FRAMES, frame
+            self.events.append(frame)
 
     async def reply_to(self, request_id: str, timeout: float = RECEIVE_TIMEOUT) -> dict[str, Any]:
         """Wait for the reply carrying `request_id`; keep other frames in `events`."""
@@ -100,8 +142,12 @@ class WsClient:
                 return frame
 
     async def no_event(self, within: float = 0.3) -> None:
+        """No frame but presence frames is buffered or arrives `within` seconds."""
         assert not self.events, self.events
-        assert await self.communicator.receive_nothing(within), "an unexpected frame arrived"
+        while not await self.communicator.receive_nothing(within):
+            frame = await self._receive_any(RECEIVE_TIMEOUT)
+            assert frame["type"] in PRESENCE_FRAMES, f"an unexpected frame arrived: {frame}"
+            self.presence.append(frame)
 
     async def close(self) -> None:
         await self.communicator.disconnect()

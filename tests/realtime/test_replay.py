@@ -97,6 +97,8 @@ async def test_resuming_replays_what_a_live_subscriber_received_then_continues_l
     back = await ws_connect(viewer)
     ack = await back.ack("subscribe", {"graphic_id": graphic_id, "last_seq": last_seq})
 
+    # Presence is not replayed: the resume ack carries it afresh (tests/realtime/test_presence).
+    assert ack.pop("presence" if key == "graphic" else "presence_counts") is not None
     assert ack == {
         "graphic_id": graphic_id,
         "recovered": True,
@@ -131,6 +133,7 @@ async def test_resuming_with_nothing_missed_replays_nothing(
 
     ack = await again.ack("subscribe", {"graphic_id": graphic.pk, "last_seq": snapshot["seq"]})
 
+    assert ack.pop("presence")["graphic_id"] == graphic.pk
     assert ack == {
         "graphic_id": graphic.pk,
         "recovered": True,
@@ -215,6 +218,7 @@ async def test_a_last_seq_older_than_the_pruned_log_gets_a_snapshot(
     ack = await back.ack("subscribe", {"graphic_id": graphic.pk, "last_seq": last_seq})
 
     fresh = await db_call(graphic_snapshot, graphic_id=graphic.pk)
+    assert ack.pop("presence")["graphic_id"] == graphic.pk
     assert ack == {**fresh, "recovered": False}
     await back.no_event()
     # A last_seq at the horizon is still exact: every event above it is kept.
@@ -232,6 +236,7 @@ async def test_a_last_seq_never_handed_out_gets_a_snapshot(
 
     ack = await client.ack("subscribe", {"graphic_id": "all", "last_seq": newest + 1})
 
+    assert ack.pop("presence_counts") == {}
     assert ack == {**(await db_call(list_snapshot)), "recovered": False}
 
 
