@@ -120,7 +120,7 @@ async def test_any_frame_gets_one_documented_reply_and_changes_nothing(
         else:
             await client.send_raw(frame.replace('"THE_GRAPHIC"', str(graphic.pk)))
 
-    replies = []
+    replies: list[dict[str, Any]] = []
     while len(replies) < len(sent):
         output = await client.receive()
         assert output["type"] != "__closed__", (output, sent)
