@@ -177,6 +177,9 @@ async def test_one_failing_connection_does_not_stop_delivery_to_the_others(
         async def hub_command(self, command: dict[str, Any]) -> None:
             raise ConnectionResetError("socket gone")
 
+        def send_direct(self, message: dict[str, Any]) -> None:
+            raise ConnectionResetError("socket gone")
+
     client = await ws_connect(viewer)
     hub = get_hub()
     broken = BrokenConnection()
