@@ -115,9 +115,9 @@ class LockExpiringNotices:
         sent = 0
         for lock in locks:
             message: dict[str, Any] | None = None
-            term = (lock.graphic_id, int(lock.fencing_token), iso_timestamp(lock.expires_at))
+            term = (lock.graphic_id, int(lock.fencing_token), lock.expires_at.isoformat())
             for member in by_user.get(lock.holder_id, []):
-                told = (member.connection_id, *term)
+                told: _Told = (member.connection_id, *term)
                 still_due.add(told)
                 if told in self._told:
                     continue
