@@ -363,6 +363,9 @@ EVENT_POLL_INTERVAL_SECONDS = env_float("EVENT_POLL_INTERVAL_SECONDS", 2.0, mini
 # Expired locks are recorded and broadcast within this interval (plus delivery) of expires_at;
 # the design promises 5 s.
 LOCK_SWEEP_INTERVAL_SECONDS = env_float("LOCK_SWEEP_INTERVAL_SECONDS", 2.0, minimum=0.05)
+# A lock's holder is warned (`lock_expiring`) this long before it runs out: a minute is time to
+# finish a sentence and refresh. Sent by the lock sweep above, so up to one interval late; 0: never.
+LOCK_EXPIRING_NOTICE_SECONDS = env_int("LOCK_EXPIRING_NOTICE_SECONDS", 60)
 
 # A client that stops reading may fall this far behind (bytes of frames queued for it) before it
 # is closed with 4009 and left to resume from its last seq: 16 MiB holds minutes of ordinary

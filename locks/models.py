@@ -26,6 +26,9 @@ class LockChange:
     actor_id: int | None
     previous_holder_id: int | None = None
     note: str = ""
+    # The fencing token of the lock term that ended, when a save (a take-over) replaces it with
+    # a new one; a deleted lock still carries its own. Its holder's `lock_lost` names it.
+    previous_fencing_token: int | None = None
 
 
 class LiveLockQuerySet(models.QuerySet["CanvasLock"]):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from gal_dashboard.errors import LockConflict
 from graphics.serialization import iso_timestamp
@@ -23,6 +26,16 @@ def lock_live(*, graphic_id: int) -> CanvasLock | None:
 
 def locks_live() -> QuerySet[CanvasLock]:
     return CanvasLock.objects.live().select_related("holder", "graphic").order_by("expires_at")
+
+
+def locks_expiring_within(*, seconds: float, holder_ids: Collection[int]) -> list[CanvasLock]:
+    """The live locks of these holders that run out within `seconds` from now."""
+    now = timezone.now()
+    return list(
+        CanvasLock.objects.live()
+        .filter(holder_id__in=holder_ids, expires_at__lte=now + timedelta(seconds=seconds))
+        .only("graphic_id", "holder_id", "fencing_token", "expires_at")
+    )
 
 
 def lock_state(lock: CanvasLock | None) -> dict[str, Any]:

@@ -190,6 +190,7 @@ def lock_override(
             actor_id=user.pk,
             previous_holder_id=previous_holder_id,
             note=reason,
+            previous_fencing_token=lock.fencing_token,
         )
         lock.pending_change = change
         if not take_over:

@@ -37,7 +37,7 @@ from graphics.services import (
     graphic_update,
 )
 from locks.selectors import lock_live, lock_state
-from locks.services import lock_acquire, lock_release
+from locks.services import lock_acquire, lock_override, lock_refresh, lock_release
 from realtime.auth import TokenRejected, authenticate_access_token
 from realtime.hub import ALL, SubscriptionKey, get_hub
 from realtime.limits import (
@@ -529,6 +529,23 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         lock = await database_sync_to_async(lock_live)(graphic_id=graphic_id)
         return {"graphic_id": graphic_id, "released": released, "lock": lock_state(lock)}
 
+    async def handle_lock_refresh(self, message: ClientMessage) -> dict[str, Any]:
+        _allowed_keys(message, {"graphic_id"})
+        graphic_id = message.data.get("graphic_id")
+        lock = await database_sync_to_async(lock_refresh)(user=self.user, graphic_id=graphic_id)
+        return {"graphic_id": graphic_id, "lock": lock_state(lock)}
+
+    async def handle_lock_override(self, message: ClientMessage) -> dict[str, Any]:
+        _allowed_keys(message, {"graphic_id", "reason", "take_over"})
+        graphic_id = message.data.get("graphic_id")
+        lock = await database_sync_to_async(lock_override)(
+            user=self.user,
+            graphic_id=graphic_id,
+            reason=message.data.get("reason"),
+            take_over=message.data.get("take_over", False),
+        )
+        return {"graphic_id": graphic_id, "lock": lock_state(lock)}
+
     async def handle_auth(self, message: ClientMessage) -> dict[str, Any]:
         _allowed_keys(message, {"token"})
         token = message.data.get("token")
@@ -555,6 +572,8 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         "restore": handle_restore,
         "lock": handle_lock,
         "unlock": handle_unlock,
+        "lock_refresh": handle_lock_refresh,
+        "lock_override": handle_lock_override,
         "auth": handle_auth,
         "activity": handle_activity,
     }
@@ -630,6 +649,10 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         )
 
     def send_heartbeat(self, message: dict[str, Any]) -> None:
+        self.outbox.put(message)
+
+    def send_direct(self, message: dict[str, Any]) -> None:
+        """A frame for this connection's user rather than a subscription (lock notices)."""
         self.outbox.put(message)
 
     async def close_idle(self) -> None:

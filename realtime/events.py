@@ -115,9 +115,20 @@ def record_lock_change(lock: CanvasLock, change: LockChange, *, deleted: bool) -
         "previous_holder": _username(change.previous_holder_id),
         "previous_holder_id": change.previous_holder_id,
         "note": change.note,
+        # The token of the lock term that ended (released, expired, overridden), so its holder
+        # can tell which of its edits can no longer be written; null for acquire and refresh.
+        "previous_fencing_token": _ended_fencing_token(lock, change, deleted=deleted),
         "timestamp": iso_timestamp(now),
     }
     return _append_and_publish(graphic_id=lock.graphic_id, type=EventType.LOCK_STATUS, data=data)
+
+
+def _ended_fencing_token(lock: CanvasLock, change: LockChange, *, deleted: bool) -> int | None:
+    if change.previous_fencing_token is not None:
+        return change.previous_fencing_token
+    if deleted:
+        return int(lock.fencing_token)
+    return None
 
 
 def _append_and_publish(*, graphic_id: int, type: str, data: dict[str, Any]) -> Event:

@@ -13,7 +13,10 @@ lost (Redis away, a process without a channel layer). Because seqs are assigned 
 (`EventManager.append`), "everything up to seq N" is complete once N has committed.
 
 The same periodic loop expires locks past `expires_at` (the database decides which server
-records each expiry), so expiry is broadcast within seconds with no user action.
+records each expiry), so expiry is broadcast within seconds with no user action, and warns the
+holders connected here of locks about to run out (`lock_expiring`). Fanning out a lock_status
+that took a lock from its holder also tells that holder's connections here (`lock_lost`); see
+realtime.lock_notices.
 
 A probe loop sends a message through the channel layer every BROADCAST_PROBE_INTERVAL_SECONDS
 and waits for it to come back. When it does not (Redis is away), the hub tells its connections
@@ -40,6 +43,7 @@ from django.conf import settings
 from graphics.serialization import summary_from_payload
 from locks.services import lock_expire_due
 from realtime.events import HUB_GROUP
+from realtime.lock_notices import LockExpiringNotices, lock_lost_notice
 from realtime.models import Event
 from realtime.presence import presence_counts_message, user_activity_messages
 from realtime.snapshots import events_after, latest_seq
@@ -67,6 +71,9 @@ class HubMember(Protocol):
 
     def deliver_ephemeral(self, key: SubscriptionKey, message: dict[str, Any]) -> None:
         """Take a frame without a seq (presence, realtime.presence); must not block."""
+
+    def send_direct(self, message: dict[str, Any]) -> None:
+        """Queue an ASGI send message outside any subscription (realtime.lock_notices)."""
 
 
 class EventFrames:
@@ -189,6 +196,7 @@ class EventHub:
         self.last_probe_ok_at: float | None = None
         self._probe_number = 0
         self._probe_returned = asyncio.Event()
+        self.lock_expiring_notices = LockExpiringNotices()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -324,6 +332,21 @@ class EventHub:
             message = frames.for_list()
             for member in list(list_members):
                 self._deliver_to(member, ALL, frames.seq, message)
+        if frames.event_type == "lock_status":
+            self._tell_lock_lost(frames.data)
+
+    def _tell_lock_lost(self, lock_status: dict[str, Any]) -> None:
+        """`lock_lost` to this process's connections of a holder whose lock was overridden or
+        expired, after the event itself (realtime.lock_notices)."""
+        notice = lock_lost_notice(lock_status)
+        if notice is None:
+            return
+        holder_id, message = notice
+        for member in self.members_of_user(holder_id):
+            try:
+                member.send_direct(message)
+            except Exception:
+                logger.exception("lock_lost to connection %s failed", member.connection_id)
 
     def _deliver_to(
         self, member: HubMember, key: SubscriptionKey, seq: int, message: dict[str, Any]
@@ -473,6 +496,12 @@ class EventHub:
                 raise
             except Exception:
                 logger.warning("expiring locks failed; retrying", exc_info=True)
+            try:
+                await self.lock_expiring_notices.send_due(list(self.members.values()))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("sending lock_expiring notices failed; retrying", exc_info=True)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, EventHub] = weakref.WeakKeyDictionary()

@@ -180,6 +180,9 @@ async def test_one_failing_connection_does_not_stop_delivery_to_the_others(
         def deliver_ephemeral(self, key: SubscriptionKey, message: dict[str, Any]) -> None:
             raise ConnectionResetError("socket gone")
 
+        def send_direct(self, message: dict[str, Any]) -> None:
+            raise ConnectionResetError("socket gone")
+
     client = await ws_connect(viewer)
     hub = get_hub()
     broken = BrokenConnection()
