@@ -82,5 +82,6 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: the CSP forbids inline scripts.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
-    re_path(r"^.*$", api_not_found),
+    # [\s\S], not ".": a path holding a newline (%0A) must get the JSON 404 too.
+    re_path(r"^[\s\S]*$", api_not_found),
 ]

@@ -1,5 +1,5 @@
 """
-Text the database can store.
+Text and numbers the database can store.
 
 JSON lets a client send two things that Python accepts as `str` but the database cannot store:
 NUL (`\\u0000`, refused by PostgreSQL in text and jsonb) and lone UTF-16 surrogates
@@ -10,6 +10,12 @@ input, to be refused with a validation error, not a server error on write.
 from __future__ import annotations
 
 from typing import Any
+
+# Ids, seqs and fencing tokens are 64-bit columns; versions are PositiveIntegerField (32-bit on
+# PostgreSQL). A client's number past these is bad input, not a database error ("integer out
+# of range") at query time.
+BIGINT_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
 
 
 def text_problem(value: str) -> str | None:

@@ -7,13 +7,18 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from gal_dashboard.errors import NotFound, ValidationFailed
+from gal_dashboard.storable import BIGINT_MAX
 from graphics.models import Graphic, GraphicVersion
 
 ARCHIVED_FILTERS = ("false", "true", "all")
 
 
 def check_graphic_id(graphic_id: Any) -> int:
-    if isinstance(graphic_id, bool) or not isinstance(graphic_id, int) or graphic_id < 1:
+    if (
+        isinstance(graphic_id, bool)
+        or not isinstance(graphic_id, int)
+        or not 1 <= graphic_id <= BIGINT_MAX
+    ):
         raise ValidationFailed(
             details={"graphic_id": ["A graphic id (positive whole number) is required."]}
         )

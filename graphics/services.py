@@ -33,7 +33,7 @@ from gal_dashboard.errors import (
     ValidationFailed,
     VersionConflict,
 )
-from gal_dashboard.storable import text_problem
+from gal_dashboard.storable import BIGINT_MAX, INT_MAX, text_problem
 from graphics.canvas import check_canvas_data, empty_canvas
 from graphics.models import Graphic, GraphicVersion
 from graphics.patch import canvas_patch_apply, check_graphic_patch
@@ -81,6 +81,8 @@ def check_version(value: Any, *, field: str = "version") -> int:
         raise ValidationFailed(details={field: ["A whole number is required."]})
     if value < 1:
         raise ValidationFailed(details={field: ["Must be at least 1."]})
+    if value > INT_MAX:
+        raise ValidationFailed(details={field: [f"Must be at most {INT_MAX}."]})
     return value
 
 
@@ -159,7 +161,7 @@ def check_fencing_token(value: Any) -> Any:
     said whether it holds the lock at all), or the whole number a client presents."""
     if value is UNSET or value is None:
         return value
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= BIGINT_MAX:
         raise ValidationFailed(details={"fencing_token": ["A positive whole number is required."]})
     return value
 

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from gal_dashboard.api_errors import error_responses
 from gal_dashboard.errors import ValidationFailed
+from gal_dashboard.storable import BIGINT_MAX
 from graphics.api import GraphicsAPIView
 from realtime.hub import ALL, SubscriptionKey
 from realtime.replay import events_poll
@@ -29,7 +30,7 @@ TAG = "events"
 
 # Seqs and graphic ids are 64-bit database ids; a larger number names nothing and would only
 # overflow the query.
-_ID_MAX = 2**63 - 1
+_ID_MAX = BIGINT_MAX
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 

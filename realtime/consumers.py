@@ -27,6 +27,7 @@ from django.db import InterfaceError, OperationalError
 
 from gal_dashboard.access import CHANGE_GRAPHIC, VIEW_GRAPHIC, require_permission, user_ref
 from gal_dashboard.errors import DomainError, ValidationFailed
+from gal_dashboard.storable import BIGINT_MAX
 from graphics.serialization import graphic_payload
 from graphics.services import (
     UNSET,
@@ -97,7 +98,7 @@ def _allowed_keys(message: ClientMessage, allowed: set[str]) -> None:
 def _graphic_key(value: Any) -> SubscriptionKey:
     if value == ALL:
         return ALL
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= BIGINT_MAX:
         raise ValidationFailed(
             details={"graphic_id": ['A graphic id (positive whole number) or "all".']}
         )

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from gal_dashboard.errors import ValidationFailed
+from gal_dashboard.storable import BIGINT_MAX
 from graphics.models import Graphic
 from realtime.hub import (
     ALL,
@@ -40,7 +41,7 @@ def check_seq(value: Any, *, field: str) -> int | None:
     """A client's seq: None (not given), or a non-negative whole number."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= BIGINT_MAX:
         raise ValidationFailed(details={field: ["A seq (non-negative whole number) or null."]})
     return value
 

@@ -94,6 +94,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
+def fresh_presence_and_registry() -> None:
+    """Each test starts with no presence or connection-registry entries in Redis. Entries of an
+    earlier test's connections (a stopped server's, say) would otherwise live out their TTL and
+    show up in this test's presence and connection counts."""
+    if not settings.REDIS_URL:
+        return
+    import redis
+
+    prefix = cast(dict[str, Any], settings.CHANNEL_LAYERS["default"]["CONFIG"])["prefix"]
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+    try:
+        for pattern in (f"{prefix}:presence*", f"{prefix}:connections*"):
+            keys = list(client.scan_iter(match=pattern, count=1000))
+            if keys:
+                client.delete(*keys)
+    except redis.ConnectionError:
+        pass  # Redis is down: the tests that need it skip (or fail under CI) on their own
+    finally:
+        client.close()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
     """Tests create many users; the production hasher is deliberately slow."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
