@@ -14,14 +14,13 @@ ARCHIVED_FILTERS = ("false", "true", "all")
 
 
 def check_graphic_id(graphic_id: Any) -> int:
-    if (
-        isinstance(graphic_id, bool)
-        or not isinstance(graphic_id, int)
-        or not 1 <= graphic_id <= BIGINT_MAX
-    ):
+    if isinstance(graphic_id, bool) or not isinstance(graphic_id, int) or graphic_id < 1:
         raise ValidationFailed(
             details={"graphic_id": ["A graphic id (positive whole number) is required."]}
         )
+    if graphic_id > BIGINT_MAX:
+        # A well-formed id no graphic can have: not found, without a query that would overflow.
+        raise NotFound(f"Graphic {graphic_id} does not exist.")
     return graphic_id
 
 
