@@ -94,6 +94,10 @@ def env_networks(
     return networks
 
 
+# A scraper presents this as `Authorization: Bearer <token>` to read /metrics (staff may read it
+# logged in). Empty: staff only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
 # WebSockets from outside these networks are closed with 4003 (empty: from anywhere).
 WS_ALLOWED_NETWORKS = env_networks("WS_ALLOWED_NETWORKS", [])
 # The header a trusted proxy puts the client's address in (e.g. X-Forwarded-For), honoured only

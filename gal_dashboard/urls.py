@@ -6,7 +6,7 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
-from gal_dashboard import health, views
+from gal_dashboard import health, metrics_view, views
 from realtime import views as realtime_views
 
 urlpatterns = [
@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/", include("gal_dashboard.api_urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view.metrics, name="metrics"),
     path("staff/connections/", realtime_views.connections, name="staff-connections"),
 ]
 if settings.DEBUG:

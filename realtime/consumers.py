@@ -39,6 +39,7 @@ from graphics.services import (
 )
 from locks.selectors import lock_live, lock_state
 from locks.services import lock_acquire, lock_override, lock_refresh, lock_release
+from realtime import observability
 from realtime.auth import TokenRejected, authenticate_access_token
 from realtime.hub import ALL, SubscriptionKey, get_hub
 from realtime.limits import (
@@ -128,6 +129,9 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         try:
             await super().__call__(scope, receive, send)
         finally:
+            if getattr(self, "_opened", False):
+                self._opened = False
+                observability.connection_closed(self, self._close_code)
             # daphne stops by cancelling every connection's task, without a disconnect: remove
             # the registry entry anyway, or its user's reconnects to another server would count
             # it against their limit until it expired.
@@ -154,6 +158,9 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             on_overflow=self._slow_consumer,
         )
         await self.accept()
+        self._opened = True
+        self._close_code: int | None = None
+        observability.connection_opened(self)
         auth_error = self.scope.get("auth_error")
         if auth_error is not None or not self.user.is_authenticated:
             await self._refuse(
@@ -196,6 +203,8 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         )
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "_close_code", None) is None:
+            self._close_code = code  # the client closed (or the connection dropped)
         if self._expiry_task is not None:
             self._expiry_task.cancel()
         if getattr(self, "_attached", False):
@@ -230,6 +239,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         request_id: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
+        self._close_code = close_code
         # Stop delivering events and handling frames now, not when the client completes the
         # close: a connection refused for an expired token must not write in the meantime.
         if getattr(self, "_attached", False):
@@ -304,6 +314,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             )
             return
         if text_data is None:
+            observability.message_received(self, None)
             if await self._over_rate_limit(ping=False, request_id=None):
                 return
             await self._send(
@@ -316,11 +327,13 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             try:
                 message = parse_client_frame(text_data)
             except ProtocolError as exc:
+                observability.message_received(self, None)
                 # A malformed frame costs a token like any other.
                 if await self._over_rate_limit(ping=False, request_id=exc.request_id):
                     return
                 raise
             request_id = message.request_id
+            observability.message_received(self, message.type)
             if await self._over_rate_limit(ping=message.type == "ping", request_id=request_id):
                 return
             if message.type == "ping":
@@ -420,6 +433,8 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         else:
             await get_presence().join(self, int(key))
             start.ack["presence"] = await get_presence().graphic_presence(self, int(key))
+        if last_seq is not None:
+            observability.resumed(bool(start.ack.get("recovered")))
         if start.replay is None:
             subscription.last_seq = start.ack["seq"]
         else:
@@ -682,6 +697,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
     async def _send(
         self, message_type: str, data: dict[str, Any], *, request_id: str | None = None
     ) -> None:
+        observability.frame_sent(self, message_type, data)
         self.outbox.put(
             {
                 "type": "websocket.send",

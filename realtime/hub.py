@@ -42,6 +42,7 @@ from django.conf import settings
 
 from graphics.serialization import summary_from_payload
 from locks.services import lock_expire_due
+from realtime import observability
 from realtime.events import HUB_GROUP
 from realtime.lock_notices import LockExpiringNotices, lock_lost_notice
 from realtime.models import Event
@@ -322,16 +323,20 @@ class EventHub:
         """Hand the event to every local subscriber: synchronous, so no socket can make the
         others wait, and one encoded message per audience."""
         self.cursor = frames.seq
+        recipients = 0
         graphic_members = self.subscriptions.get(frames.graphic_id)
         if graphic_members:
             message = frames.for_graphic()
             for member in list(graphic_members):
                 self._deliver_to(member, frames.graphic_id, frames.seq, message)
+            recipients += len(graphic_members)
         list_members = self.subscriptions.get(ALL)
         if list_members:
             message = frames.for_list()
             for member in list(list_members):
                 self._deliver_to(member, ALL, frames.seq, message)
+            recipients += len(list_members)
+        observability.events_delivered(frames.event_type, recipients, frames.data.get("timestamp"))
         if frames.event_type == "lock_status":
             self._tell_lock_lost(frames.data)
 
@@ -435,6 +440,8 @@ class EventHub:
         while True:
             await asyncio.sleep(settings.EVENT_POLL_INTERVAL_SECONDS)
             try:
+                newest = await database_sync_to_async(latest_seq)()
+                observability.event_log_lag(max(0, newest - self.cursor))
                 await self.catch_up()
             except asyncio.CancelledError:
                 raise

@@ -471,7 +471,9 @@ class RestClient:
         self.server = server
         self.token = token
 
-    def call_blocking(self, method: str, path: str, body: Any = None) -> RestResponse:
+    def call_blocking(
+        self, method: str, path: str, body: Any = None, *, parse_json: bool = True
+    ) -> RestResponse:
         request = urllib.request.Request(
             f"{self.server.url}{path}",
             data=None if body is None else json.dumps(body).encode(),
@@ -487,10 +489,16 @@ class RestClient:
                 status, raw = response.status, response.read()
         except urllib.error.HTTPError as error:
             status, raw = error.code, error.read()
+        if not parse_json:
+            return RestResponse(status=status, body=raw.decode("utf-8", errors="replace"))
         return RestResponse(status=status, body=json.loads(raw) if raw else None)
 
     async def call(self, method: str, path: str, body: Any = None) -> RestResponse:
         return await asyncio.to_thread(self.call_blocking, method, path, body)
+
+    async def call_text(self, method: str, path: str) -> RestResponse:
+        """The response body as text (metrics, pages), not JSON."""
+        return await asyncio.to_thread(self.call_blocking, method, path, None, parse_json=False)
 
 
 @pytest.fixture

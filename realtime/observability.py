@@ -1,0 +1,157 @@
+"""
+What operators see of the WebSocket side: an access log and Prometheus metrics.
+
+Access log (logger `gal.access`, INFO): one structured line per connection opened, connection
+closed (with its close code and duration), request rejected (`error` sent) and permission
+denial, each naming the connection id, user, remote address and server. Message-level detail
+goes to logger `gal.messages` at DEBUG, which an operator switches on with LOG_LEVEL=DEBUG or a
+logger setting, separately.
+
+Metrics (prometheus-client), every one labelled with this process's `server` id:
+
+- `gal_ws_connections_open` (gauge), `gal_ws_connects_total`, `gal_ws_closes_total{code}`
+- `gal_ws_messages_received_total{type}`, `gal_ws_messages_sent_total{type}` (replies and
+  events; events counted once per recipient)
+- `gal_ws_errors_total{code}`, `gal_ws_rate_limited_total`, `gal_ws_resumes_total{recovered}`
+- `gal_broadcast_latency_seconds` (histogram): from an event's commit to its last local send
+- `gal_event_log_lag` (gauge): events committed that this process's hub had not yet delivered,
+  measured at each log poll
+
+Several processes on one host share one scrape when PROMETHEUS_MULTIPROC_DIR names a directory
+(prometheus-client's multiprocess mode); see gal_dashboard/metrics_view.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from realtime.network import client_address
+from realtime.registry import server_id
+
+access_log = logging.getLogger("gal.access")
+message_log = logging.getLogger("gal.messages")
+
+_SERVER = ["server"]
+
+CONNECTIONS_OPEN = Gauge(
+    "gal_ws_connections_open",
+    "Open WebSocket connections.",
+    _SERVER,
+    multiprocess_mode="livesum",
+)
+CONNECTS = Counter("gal_ws_connects_total", "WebSocket connections accepted.", _SERVER)
+CLOSES = Counter(
+    "gal_ws_closes_total", "WebSocket connections closed, by code.", [*_SERVER, "code"]
+)
+RECEIVED = Counter(
+    "gal_ws_messages_received_total", "Frames received, by message type.", [*_SERVER, "type"]
+)
+SENT = Counter("gal_ws_messages_sent_total", "Frames sent, by message type.", [*_SERVER, "type"])
+ERRORS = Counter("gal_ws_errors_total", "`error` frames sent, by code.", [*_SERVER, "code"])
+RATE_LIMITED = Counter("gal_ws_rate_limited_total", "Frames refused by the rate limit.", _SERVER)
+RESUMES = Counter(
+    "gal_ws_resumes_total", "Subscribes with last_seq, by outcome.", [*_SERVER, "recovered"]
+)
+BROADCAST_LATENCY = Histogram(
+    "gal_broadcast_latency_seconds",
+    "From an event's commit to its last local send.",
+    _SERVER,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+EVENT_LOG_LAG = Gauge(
+    "gal_event_log_lag",
+    "Committed events this process's hub had not delivered yet, at its last log poll.",
+    _SERVER,
+    multiprocess_mode="max",
+)
+
+# The types a client may send; anything else is counted as "other" so that a client cannot
+# create unbounded label values.
+KNOWN_TYPES = frozenset(
+    {
+        "subscribe", "unsubscribe", "activity", "create", "update", "delete", "archive",
+        "restore", "lock", "unlock", "lock_refresh", "lock_override", "auth", "ping",
+    }
+)  # fmt: skip
+
+
+def _server() -> str:
+    return server_id()
+
+
+def _describe(consumer: Any) -> dict[str, Any]:
+    user = getattr(consumer, "user", None)
+    return {
+        "connection_id": getattr(consumer, "connection_id", None),
+        "user_id": getattr(consumer, "user_id", None),
+        "username": user.get_username() if user is not None and user.is_authenticated else None,
+        "remote_address": client_address(consumer.scope),
+        "server": _server(),
+    }
+
+
+def _log(event: str, consumer: Any, **fields: Any) -> None:
+    if access_log.isEnabledFor(logging.INFO):
+        line = {"event": event, **_describe(consumer), **fields}
+        access_log.info(json.dumps(line, separators=(",", ":"), default=str))
+
+
+def connection_opened(consumer: Any) -> None:
+    CONNECTS.labels(_server()).inc()
+    CONNECTIONS_OPEN.labels(_server()).inc()
+    _log("connect", consumer, auth_method=consumer.scope.get("auth_method"))
+
+
+def connection_closed(consumer: Any, code: int | None) -> None:
+    CONNECTIONS_OPEN.labels(_server()).dec()
+    CLOSES.labels(_server(), str(code)).inc()
+    duration = time.time() - getattr(consumer, "connected_at", time.time())
+    _log("close", consumer, code=code, duration_s=round(duration, 3))
+
+
+def message_received(consumer: Any, message_type: str | None) -> None:
+    label = message_type if message_type in KNOWN_TYPES else "other"
+    RECEIVED.labels(_server(), label).inc()
+    if message_log.isEnabledFor(logging.DEBUG):
+        message_log.debug(
+            "received %s on %s", message_type, getattr(consumer, "connection_id", None)
+        )
+
+
+def frame_sent(consumer: Any, message_type: str, data: dict[str, Any]) -> None:
+    SENT.labels(_server(), message_type).inc()
+    if message_type != "error":
+        return
+    code = str(data.get("code"))
+    ERRORS.labels(_server(), code).inc()
+    if code == "rate_limited":
+        RATE_LIMITED.labels(_server()).inc()
+    event = "permission_denied" if code == "permission_denied" else "rejected"
+    _log(event, consumer, code=code, message=data.get("message"))
+
+
+def resumed(recovered: bool) -> None:
+    RESUMES.labels(_server(), "true" if recovered else "false").inc()
+
+
+def events_delivered(event_type: str, recipients: int, committed_at: str | None) -> None:
+    """One event handed to `recipients` local sockets (called once per event by the hub)."""
+    if not recipients:
+        return
+    SENT.labels(_server(), event_type).inc(recipients)
+    if committed_at:
+        try:
+            committed = datetime.fromisoformat(committed_at.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return
+        BROADCAST_LATENCY.labels(_server()).observe(max(0.0, time.time() - committed))
+
+
+def event_log_lag(events_behind: int) -> None:
+    EVENT_LOG_LAG.labels(_server()).set(events_behind)
