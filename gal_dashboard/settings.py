@@ -407,6 +407,10 @@ if WS_IDLE_TIMEOUT_SECONDS < 2 * WS_HEARTBEAT_INTERVAL_SECONDS:
 # refresh. Entries are renewed with every heartbeat and expired ones are swept on every
 # supervisor tick (at most a quarter of WS_IDLE_TIMEOUT_SECONDS apart, 15 s by default), so a
 # crashed server's users are announced `left` within 45 + 15 = 60 s, as issue 6 asks.
+# Above this many subscribers of a graphic on one server (an on-air audience, not a team of
+# editors), viewers' arrivals and departures are not announced one by one: each would cost a
+# frame per subscriber. Editing is still announced; subscribe acks carry the whole presence.
+PRESENCE_ANNOUNCE_MAX_AUDIENCE = env_int("PRESENCE_ANNOUNCE_MAX_AUDIENCE", 100, minimum=1)
 PRESENCE_TTL_SECONDS = env_float("PRESENCE_TTL_SECONDS", 45.0, minimum=0.1)
 if PRESENCE_TTL_SECONDS < 2 * WS_HEARTBEAT_INTERVAL_SECONDS:
     raise ImproperlyConfigured(

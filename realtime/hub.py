@@ -367,7 +367,13 @@ class EventHub:
         its counts to the list's: frames without a seq, outside the event order."""
         graphic_members = self.subscriptions.get(message["graphic_id"])
         if graphic_members:
-            for frame in user_activity_messages(message):
+            changes = message["changes"]
+            if len(graphic_members) > settings.PRESENCE_ANNOUNCE_MAX_AUDIENCE:
+                # An on-air audience (hundreds of overlays and viewers) joining would otherwise
+                # cost each join one frame per member: N² frames for N arrivals. Such an
+                # audience hears only who starts editing; acks still carry the whole presence.
+                changes = [change for change in changes if change["action"] == "editing"]
+            for frame in user_activity_messages({**message, "changes": changes}):
                 for member in list(graphic_members):
                     self._deliver_ephemeral_to(member, message["graphic_id"], frame)
         list_members = self.subscriptions.get(ALL)

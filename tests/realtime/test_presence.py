@@ -240,3 +240,43 @@ async def test_presence_frames_follow_the_ack_of_their_subscription(
 
     assert first["request_id"] == request_id and first["type"] == "ack"
     assert activity_of(await client.next_presence()) == ("viewer", "viewing")
+
+
+async def test_a_large_audience_hears_only_who_starts_editing(
+    ws_connect: Callable[..., Any],
+    make_user: Callable[..., Any],
+    db_call: Any,
+    editor: Any,
+    graphic: Graphic,
+    settings: Any,
+) -> None:
+    """Past PRESENCE_ANNOUNCE_MAX_AUDIENCE subscribers, a viewer's arrival is not announced to
+    every one of them (N arrivals would cost N² frames); editing still is, and the ack of a
+    new subscriber still lists everyone present."""
+    settings.PRESENCE_ANNOUNCE_MAX_AUDIENCE = 2
+    audience = []
+    for number in range(3):
+        user = await db_call(make_user, f"overlay{number}", role="Viewer")
+        audience.append(await subscribed(ws_connect, user, graphic))
+    for client in audience:
+        # Let the announcements of the audience's own arrivals land, then forget them.
+        while not await client.communicator.receive_nothing(0.3):
+            await client._receive_any(5)
+        client.presence.clear()
+
+    late_viewer = await db_call(make_user, "late", role="Viewer")
+    late = await subscribed(ws_connect, late_viewer, graphic)
+    for client in audience:
+        await client.no_presence()
+
+    author = await subscribed(ws_connect, editor, graphic)
+    await author.ack("activity", {"graphic_id": graphic.pk, "action": "editing"})
+    for client in audience:
+        frame = await client.next_presence()
+        assert (frame["data"]["username"], frame["data"]["action"]) == ("editor", "editing")
+
+    fresh = await ws_connect(late_viewer)
+    ack = await fresh.ack("subscribe", {"graphic_id": graphic.pk})
+    names = {user["username"] for user in ack["presence"]["users"]}
+    assert names == {"overlay0", "overlay1", "overlay2", "late", "editor"}
+    await late.close()
