@@ -411,6 +411,8 @@ if WS_IDLE_TIMEOUT_SECONDS < 2 * WS_HEARTBEAT_INTERVAL_SECONDS:
 # editors), viewers' arrivals and departures are not announced one by one: each would cost a
 # frame per subscriber. Editing is still announced; subscribe acks carry the whole presence.
 PRESENCE_ANNOUNCE_MAX_AUDIENCE = env_int("PRESENCE_ANNOUNCE_MAX_AUDIENCE", 100, minimum=1)
+# A subscribe ack lists at most this many present users (editors first) with the full counts.
+PRESENCE_LIST_MAX = env_int("PRESENCE_LIST_MAX", 50, minimum=1)
 PRESENCE_TTL_SECONDS = env_float("PRESENCE_TTL_SECONDS", 45.0, minimum=0.1)
 if PRESENCE_TTL_SECONDS < 2 * WS_HEARTBEAT_INTERVAL_SECONDS:
     raise ImproperlyConfigured(

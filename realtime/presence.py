@@ -32,9 +32,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from realtime.events import HUB_GROUP
 from realtime.presence_store import (
+    EDITING,
     VIEWING,
     PresenceEntry,
     PresenceStore,
@@ -193,15 +195,24 @@ class PresenceTracker:
     # -- what a subscribe's ack carries --------------------------------------------------------
 
     async def graphic_presence(self, member: PresenceMember, graphic_id: int) -> dict[str, Any]:
-        """`{"graphic_id", "users": [{"user_id", "username", "action", "since"}]}`."""
+        """`{"graphic_id", "users": [{"user_id", "username", "action", "since"}], "viewing",
+        "editing", "truncated"}`: at most PRESENCE_LIST_MAX users, editors first, so that the
+        ack of one subscriber to an on-air audience of thousands stays small (every subscriber
+        gets one: a full list would cost N² bytes for N arrivals)."""
         self._users.add(member.connection_id)
         try:
             users = await self.store.users(graphic_id)
         except Exception:
             logger.warning("presence store unavailable; empty presence sent", exc_info=True)
             users = []
+        editing = sum(1 for user in users if user.action == EDITING)
+        limit = settings.PRESENCE_LIST_MAX
+        listed = sorted(users, key=lambda user: user.action != EDITING)[:limit]
         return {
             "graphic_id": graphic_id,
+            "viewing": len(users) - editing,
+            "editing": editing,
+            "truncated": len(users) > limit,
             "users": [
                 {
                     "user_id": user.user_id,
@@ -209,7 +220,7 @@ class PresenceTracker:
                     "action": user.action,
                     "since": iso_time(user.since),
                 }
-                for user in users
+                for user in listed
             ],
         }
 

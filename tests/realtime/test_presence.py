@@ -280,3 +280,29 @@ async def test_a_large_audience_hears_only_who_starts_editing(
     names = {user["username"] for user in ack["presence"]["users"]}
     assert names == {"overlay0", "overlay1", "overlay2", "late", "editor"}
     await late.close()
+
+
+async def test_the_ack_lists_a_bounded_number_of_users_editors_first(
+    ws_connect: Callable[..., Any],
+    make_user: Callable[..., Any],
+    db_call: Any,
+    editor: Any,
+    graphic: Graphic,
+    settings: Any,
+) -> None:
+    """With an audience of thousands, every ack listing everyone would cost N² bytes: the ack
+    lists PRESENCE_LIST_MAX users, editors first, with the full counts."""
+    settings.PRESENCE_LIST_MAX = 2
+    for number in range(3):
+        user = await db_call(make_user, f"screen{number}", role="Viewer")
+        await subscribed(ws_connect, user, graphic)
+    author = await subscribed(ws_connect, editor, graphic)
+    await author.ack("activity", {"graphic_id": graphic.pk, "action": "editing"})
+
+    late = await db_call(make_user, "late", role="Viewer")
+    ack = await (await ws_connect(late)).ack("subscribe", {"graphic_id": graphic.pk})
+
+    presence = ack["presence"]
+    assert (presence["viewing"], presence["editing"], presence["truncated"]) == (4, 1, True)
+    assert [user["username"] for user in presence["users"]][:1] == ["editor"]
+    assert len(presence["users"]) == 2
