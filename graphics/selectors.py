@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from gal_dashboard.errors import NotFound, ValidationFailed
-from gal_dashboard.storable import BIGINT_MAX
+from gal_dashboard.storable import BIGINT_MAX, text_problem
 from graphics.models import Graphic, GraphicVersion
 
 ARCHIVED_FILTERS = ("false", "true", "all")
@@ -57,6 +57,14 @@ def graphic_list(
     show summaries, and fifty canvases of up to a megabyte each would dominate the request."""
     if archived not in ARCHIVED_FILTERS:
         raise ValidationFailed(details={"archived": ["Must be one of false, true, all."]})
+    # Searched text goes into a query: a NUL or an unpaired surrogate would fail in PostgreSQL.
+    problems = {
+        field: [problem]
+        for field, value in (("event_name", event_name), ("q", query))
+        if value and (problem := text_problem(value))
+    }
+    if problems:
+        raise ValidationFailed(details=problems)
     graphics = Graphic.objects.select_related("created_by", "updated_by", "archived_by")
     if archived != "all":
         graphics = graphics.filter(archived=(archived == "true"))

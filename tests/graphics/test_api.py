@@ -805,3 +805,12 @@ def test_an_unreadable_page_size_is_a_validation_error(editor: Any, query: str) 
 )
 def test_an_id_that_cannot_exist_is_not_found(editor: Any, path: str) -> None:
     error_of(api_client(editor).get(path), 404, "not_found")
+
+
+@pytest.mark.parametrize("query", ["q=%00", "event_name=a%00b"])
+def test_search_text_the_database_cannot_take_is_a_validation_error(
+    editor: Any, query: str
+) -> None:
+    """Found by the REST fuzzer: a NUL in `q` reached PostgreSQL and failed there (500)."""
+    response = api_client(editor).get(f"/api/graphics/?{query}")
+    error_of(response, 400, "validation_error")
