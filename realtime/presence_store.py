@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 
-from realtime.registry import REDIS_MAX_CONNECTIONS, REDIS_SOCKET_TIMEOUT_SECONDS
+from realtime.registry import redis_client
 
 Clock = Callable[[], float]
 
@@ -386,20 +386,11 @@ class RedisPresenceStore(PresenceStore):
     def __init__(
         self, *, url: str, prefix: str, ttl: float, clock: Clock = time.time, client: Any = None
     ) -> None:
-        import redis.asyncio as redis
-
         self.ttl = ttl
         self.clock = clock
         self.prefix = prefix
         if client is None:
-            pool = redis.BlockingConnectionPool.from_url(
-                url,
-                max_connections=REDIS_MAX_CONNECTIONS,
-                timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
-                socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
-                socket_connect_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
-            )
-            client = redis.Redis(connection_pool=pool)
+            client = redis_client(url)
         self.redis = client
         self._put = client.register_script(_PUT_SCRIPT)
         self._refresh = client.register_script(_REFRESH_SCRIPT)

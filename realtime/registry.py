@@ -50,6 +50,21 @@ REDIS_MAX_CONNECTIONS = 8
 LIST_BATCH = 1000
 
 
+def redis_client(url: str) -> Any:
+    """The asyncio Redis client of the registry and the presence store: a bounded, blocking
+    pool with explicit timeouts, shared settings so the two cannot drift apart."""
+    import redis.asyncio as redis
+
+    pool = redis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+    )
+    return redis.Redis(connection_pool=pool)
+
+
 def server_id() -> str:
     """This server process's name in the registry: SERVER_ID, else `<hostname>:<pid>`."""
     return settings.SERVER_ID or f"{socket.gethostname()}:{os.getpid()}"
@@ -188,20 +203,11 @@ class RedisConnectionRegistry(ConnectionRegistry):
     def __init__(
         self, *, url: str, prefix: str, ttl: float, clock: Clock = time.time, client: Any = None
     ) -> None:
-        import redis.asyncio as redis
-
         self.ttl = ttl
         self.clock = clock
         self.prefix = prefix
         if client is None:
-            pool = redis.BlockingConnectionPool.from_url(
-                url,
-                max_connections=REDIS_MAX_CONNECTIONS,
-                timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
-                socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
-                socket_connect_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
-            )
-            client = redis.Redis(connection_pool=pool)
+            client = redis_client(url)
         self.redis = client
         self._admit = client.register_script(_ADMIT_SCRIPT)
 
