@@ -11,7 +11,7 @@ SERVER ?= daphne
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run install dev-install migrate test test-sqlite test-services lint typecheck bench soak clean
+.PHONY: run install dev-install migrate test test-js test-sqlite test-services lint typecheck bench soak clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -52,6 +52,20 @@ lint: dev-install
 typecheck: dev-install
 	DEBUG=true $(BIN)/mypy .
 
+# The browser client's unit tests (realtime/static/realtime/*.js): Node's own test runner, no
+# npm packages. Without node they are skipped, except in CI (CI=true), where that is an error.
+NODE ?= node
+test-js:
+	@if command -v $(NODE) >/dev/null 2>&1; then \
+		echo "== browser client: $(NODE) --test tests/js/"; \
+		$(NODE) --test tests/js/; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "$(NODE) not found: the browser client's tests (tests/js/) need Node.js 20 or later, and CI must run them"; \
+		exit 1; \
+	else \
+		echo "== SKIPPED tests/js/ (the browser client): $(NODE) not found; install Node.js 20 or later to run them"; \
+	fi
+
 # The SQLite + in-memory pass; tests that need PostgreSQL or Redis skip and say how to enable them.
 test-sqlite: dev-install
 	$(BIN)/pytest
@@ -60,9 +74,9 @@ test-sqlite: dev-install
 test-services: dev-install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest
 
-# Lint, types, then the suite: on SQLite, and again on PostgreSQL + Redis when they answer
-# (with CI=true they must).
-test: dev-install lint typecheck
+# Lint, types, the browser client's tests, then the suite: on SQLite, and again on
+# PostgreSQL + Redis when they answer (with CI=true they must).
+test: dev-install lint typecheck test-js
 	@if [ "$$CI" = "true" ] || $(BIN)/python -m gal_dashboard.services_check $(TEST_DATABASE_URL) $(TEST_REDIS_URL); then \
 		echo "== pass 1: SQLite + in-memory channel layer"; \
 		GAL_SERVICES_PASS=later $(BIN)/pytest && \
