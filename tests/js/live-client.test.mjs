@@ -202,6 +202,24 @@ describe("events", () => {
     assert.equal(sub.graphic.version, 9);
   });
 
+  test("added elements whose order JSON.parse loses are taken from a snapshot instead", () => {
+    const { socket, sub } = liveOn7(100);
+    const element = (id) => ({ type: "text", x: 1, y: 1, content: id });
+    const adding = (seq, version, elements) => ({
+      ...titleUpdate(seq, version),
+      data: { ...titleUpdate(seq, version).data, patch: { data: { elements } } },
+    });
+    // The server wrote {"logo", "10"}: on top in that order. Parsed, "10" comes first.
+    socket().receive(adding(101, 5, { logo: element("logo"), 10: element("10") }));
+    assert.equal(sub.graphic.version, 4);
+    assert.deepEqual(socket().sentOf("subscribe").at(-1).data, { graphic_id: 7 });
+
+    socket().ack("subscribe", snapshotAck(101, 5));
+    socket().receive(adding(102, 6, { 2: element("2") })); // one element: no order to lose
+    assert.equal(sub.graphic.version, 6);
+    assert.deepEqual(sub.graphic.data.elements.map((e) => e.id), ["title", "2"]);
+  });
+
   test("lock_status sets the lock; a deleted event empties the graphic", () => {
     const { socket, sub } = liveOn7(100);
     const lock = { ...FREE, locked: true, locked_by: "editor", locked_by_id: 3, fencing_token: 12 };

@@ -10,6 +10,11 @@
  * inputs: results are new objects that may share unchanged parts with them, so treat every
  * state object as read-only.
  *
+ * One difference JavaScript cannot avoid: JSON.parse lists keys that look like array indices
+ * ("2", "10") first, so when a patch adds several elements and one of them has such an id (and
+ * no `element_order`), they are put on top in another order than the server's. The client
+ * (subscription.js) takes a fresh snapshot in that case instead of calling this.
+ *
  * tests/js/patch_cases.json holds cases that tests/graphics/test_patch_cases.py checks against
  * the Python reference and tests/js/patch.test.mjs against this file: the two are kept equal
  * by running both on the same cases.

@@ -29,6 +29,26 @@ function lockOf(lockStatus) {
   return lock;
 }
 
+// Ids that JavaScript treats as array indices ("0", "2", "10"): JSON.parse lists such keys of an
+// object first, in numeric order, whatever order the server wrote them in.
+const ARRAY_INDEX = /^(0|[1-9][0-9]{0,9})$/;
+
+/**
+ * Whether the drawing order of the elements a patch adds is lost in parsing: the server puts
+ * them on top in the order its JSON names them, unless `element_order` says otherwise, and that
+ * order does not survive JSON.parse when one of several added ids looks like an array index.
+ * The client then takes a snapshot rather than draw them in the wrong order.
+ */
+function addedOrderLost(graphic, eventData) {
+  const canvasPatch = eventData.patch?.data;
+  if (typeof canvasPatch !== "object" || canvasPatch === null) return false;
+  const elements = canvasPatch.element_order == null ? canvasPatch.elements : null;
+  if (typeof elements !== "object" || elements === null) return false;
+  const current = new Set((graphic?.data?.elements ?? []).map((element) => element.id));
+  const added = Object.keys(elements).filter((id) => elements[id] !== null && !current.has(id));
+  return added.length > 1 && added.some((id) => ARRAY_INDEX.test(id) && Number(id) < 2 ** 32 - 1);
+}
+
 function byEditorsFirst(a, b) {
   return (a.action !== "editing") - (b.action !== "editing");
 }
@@ -201,6 +221,7 @@ export class Subscription extends EventTarget {
     } else {
       try {
         if (this.graphic === null && !("payload" in data)) throw new Error("no copy to patch");
+        if (addedOrderLost(this.graphic, data)) throw new Error("the added elements' order");
         this.graphic = graphicApplyEvent(this.graphic, data);
       } catch {
         // A version gap (or a patch this copy cannot take): keep showing the last whole
