@@ -129,6 +129,12 @@ def _object_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return diff
 
 
+def _array_index_like(key: str) -> bool:
+    return key.isascii() and key.isdigit() and (key == "0" or not key.startswith("0")) and int(
+        key
+    ) < 2**32 - 1
+
+
 def canvas_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """The keyed merge patch that turns `old` into `new` (`{}` when they are the same)."""
     old_elements = {element["id"]: element for element in old.get("elements", [])}
@@ -141,7 +147,11 @@ def canvas_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     natural = [element_id for element_id in old_elements if element_id in new_elements]
     natural += [element_id for element_id in new_elements if element_id not in old_elements]
     wanted = list(new_elements)
-    if natural != wanted:
+    added = [element_id for element_id in new_elements if element_id not in old_elements]
+    # JavaScript's JSON.parse lists keys that look like array indices ("2", "10") before the
+    # others, so a browser cannot read the order of added elements from the patch's keys when
+    # one of them has such an id: name the order then too.
+    if natural != wanted or any(_array_index_like(element_id) for element_id in added):
         diff[ELEMENT_ORDER] = wanted
     if diff.get("elements") == {}:
         del diff["elements"]

@@ -188,3 +188,22 @@ def test_applying_the_diff_gives_the_new_canvas(old: dict[str, Any], new: dict[s
     result = canvas_patch_apply(old, canvas_diff(old, new))
     assert result == new
     check_canvas_data(result)
+
+
+def test_diff_names_the_order_when_an_added_id_looks_like_an_array_index():
+    """Browsers' JSON.parse puts keys such as "2" first, so the patch's key order cannot carry
+    the order of added elements then: the diff names it explicitly."""
+    old = {"background": None, "elements": [{"id": "a"}]}
+    new = {"background": None, "elements": [{"id": "a"}, {"id": "b"}, {"id": "2"}]}
+
+    diff = canvas_diff(old, new)
+
+    assert diff["element_order"] == ["a", "b", "2"]
+    assert canvas_patch_apply(old, diff)["elements"] == new["elements"]
+
+
+def test_diff_leaves_the_order_out_when_the_keys_carry_it():
+    old = {"background": None, "elements": [{"id": "a"}]}
+    new = {"background": None, "elements": [{"id": "a"}, {"id": "b"}, {"id": "02"}]}
+
+    assert "element_order" not in canvas_diff(old, new)
