@@ -71,6 +71,11 @@ urlpatterns = [
         graphics_api.GraphicRevertView.as_view(),
         name="graphic-revert",
     ),
+    path(
+        "graphics/<id:graphic_id>/view-key/",
+        graphics_api.GraphicViewKeyView.as_view(),
+        name="graphic-view-key",
+    ),
     path("graphics/<id:graphic_id>/lock/", locks_api.GraphicLockView.as_view(), name="lock"),
     path(
         "graphics/<id:graphic_id>/lock/override/",

@@ -1,9 +1,11 @@
 """
-The Graphic admin: a staff view of every graphic, with archive, restore and delete.
+The Graphic admin: a staff view of every graphic, with archive, restore and delete, its history
+and its overlay view keys.
 
 Every write goes through `graphics.services`, as in the dashboard and the API, so the admin can
-never save around a canvas lock: the change form is read-only, and adding, archiving, restoring
-and deleting call the service for each graphic and report its refusals as messages.
+never save around a canvas lock: the change form is read-only, and adding, archiving, restoring,
+deleting, and making or revoking an overlay view key call the service for each graphic and
+report its refusals as messages.
 """
 
 from __future__ import annotations
@@ -23,8 +25,16 @@ from django.utils.http import urlencode
 
 from gal_dashboard.errors import DomainError
 from graphics.canvas import check_canvas_data
-from graphics.models import Graphic, GraphicVersion
-from graphics.services import graphic_archive, graphic_create, graphic_delete, graphic_restore
+from graphics.models import Graphic, GraphicVersion, GraphicViewKey
+from graphics.selectors import overlay_url
+from graphics.services import (
+    graphic_archive,
+    graphic_create,
+    graphic_delete,
+    graphic_restore,
+    view_key_revoke,
+    view_key_rotate,
+)
 from locks.selectors import lock_state
 
 
@@ -72,7 +82,7 @@ class GraphicAdmin(admin.ModelAdmin):
     ]
     list_filter = ["archived", "event_name"]
     search_fields = ["title", "event_name"]
-    actions = ["archive_selected", "restore_selected", "delete_selected"]
+    actions = ["archive_selected", "restore_selected", "delete_selected", "rotate_view_keys"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Graphic]:
         return super().get_queryset(request).select_related("updated_by", "lock__holder")
@@ -87,6 +97,7 @@ class GraphicAdmin(admin.ModelAdmin):
                 "History",
                 {"fields": ["created_by", "created_at", "updated_by", "updated_at", "versions"]},
             ),
+            ("Overlay", {"fields": ["overlay_view_key"]}),
             ("Canvas", {"fields": ["canvas"]}),
         ]
 
@@ -114,6 +125,21 @@ class GraphicAdmin(admin.ModelAdmin):
         query = urlencode({"graphic__id__exact": graphic.pk})
         count = graphic.versions.count()
         return format_html('<a href="{}?{}">{} version(s)</a>', changelist, query, count)
+
+    @admin.display(description="Overlay view key")
+    def overlay_view_key(self, graphic: Graphic) -> str:
+        changelist = reverse(f"{self.admin_site.name}:graphics_graphicviewkey_changelist")
+        keys = format_html(
+            '<a href="{}?{}">All view keys of this graphic</a>',
+            changelist,
+            urlencode({"graphic__id__exact": graphic.pk}),
+        )
+        active = graphic.view_keys.filter(revoked_at__isnull=True).first()
+        if active is None:
+            return format_html(
+                "None: use the action “Create a new overlay view key” in the list. {}", keys
+            )
+        return format_html("<code>{}</code><br>{}", overlay_url(graphic.pk, active.key), keys)
 
     def save_model(self, request: HttpRequest, obj: Graphic, form: Any, change: bool) -> None:
         # Only adds get here (the change form is read-only). Creating through the service makes
@@ -177,6 +203,32 @@ class GraphicAdmin(admin.ModelAdmin):
             done="Restored",
             call=lambda graphic: graphic_restore(user=request.user, graphic_id=graphic.pk),
         )
+
+    @admin.action(description="Create a new overlay view key (revokes the old one)")
+    def rotate_view_keys(self, request: HttpRequest, queryset: QuerySet[Graphic]) -> None:
+        made: list[tuple[Graphic, GraphicViewKey]] = []
+
+        def rotate(graphic: Graphic) -> None:
+            made.append((graphic, view_key_rotate(graphic_id=graphic.pk, user=request.user)))
+
+        self._apply_to_each(
+            request,
+            queryset,
+            verb="make a view key for",
+            done="Made a new overlay view key for",
+            call=rotate,
+        )
+        # Each new overlay URL, to paste into OBS (the keys page shows them again later).
+        for graphic, view_key in made:
+            self.message_user(
+                request,
+                format_html(
+                    "Overlay URL of “{}”: <code>{}</code>",
+                    graphic.title,
+                    overlay_url(graphic.pk, view_key.key),
+                ),
+                messages.INFO,
+            )
 
     @admin.action(permissions=["delete"], description="Delete selected graphics permanently")
     def delete_selected(
@@ -278,3 +330,94 @@ class GraphicVersionAdmin(admin.ModelAdmin):
     @admin.display(description="Canvas")
     def canvas(self, version: GraphicVersion) -> str:
         return format_html("<pre>{}</pre>", json.dumps(version.data, indent=2, ensure_ascii=False))
+
+
+VIEW_KEY_FIELDS: tuple[str, ...] = (
+    "graphic",
+    "key",
+    "overlay",
+    "created_at",
+    "created_by",
+    "revoked_at",
+    "revoked_by",
+)
+
+
+@admin.register(GraphicViewKey)
+class GraphicViewKeyAdmin(admin.ModelAdmin):
+    """
+    Overlay view keys, read-only: made by the Graphic admin's action (or the REST API) and
+    revoked by the action here, both through the services, so revoking always disconnects the
+    overlays using the key. Staff who may view graphics see the keys, to copy an overlay URL
+    into OBS; making and revoking need the Editor role (the services refuse others).
+    """
+
+    list_display = ["graphic", "created_at", "created_by", "revoked_at", "active"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["graphic", "created_by"]
+    search_fields = ["graphic__title"]
+    ordering = ["-created_at", "-id"]
+    fields = VIEW_KEY_FIELDS
+    readonly_fields = VIEW_KEY_FIELDS
+    actions = ["revoke_selected"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[GraphicViewKey]:
+        # The graphic's title is shown, never its canvas (up to GRAPHIC_DATA_MAX_BYTES).
+        queryset = super().get_queryset(request).select_related("graphic", "created_by")
+        return queryset.defer("graphic__data")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("graphics.view_graphic")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Revoked keys stay as the record of who made and revoked them; they go with their
+        # graphic.
+        return False
+
+    @admin.display(description="Active", boolean=True)
+    def active(self, view_key: GraphicViewKey) -> bool:
+        return view_key.active
+
+    @admin.display(description="Overlay URL")
+    def overlay(self, view_key: GraphicViewKey) -> str:
+        if not view_key.active:
+            return "— (revoked)"
+        return format_html("<code>{}</code>", overlay_url(view_key.graphic_id, view_key.key))
+
+    @admin.action(description="Revoke selected view keys")
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[GraphicViewKey]) -> None:
+        revoked = 0
+        for view_key in queryset:
+            title = view_key.graphic.title
+            try:
+                done = view_key_revoke(
+                    graphic_id=view_key.graphic_id, user=request.user, view_key_id=view_key.pk
+                )
+            except DomainError as error:
+                self.message_user(
+                    request,
+                    f"Could not revoke the view key of “{title}”: {error.message}",
+                    messages.ERROR,
+                )
+                continue
+            if done:
+                revoked += 1
+            else:
+                self.message_user(
+                    request,
+                    f"The view key {view_key.pk} of “{title}” was already revoked.",
+                    messages.WARNING,
+                )
+        if revoked:
+            noun = "view key" if revoked == 1 else "view keys"
+            self.message_user(
+                request,
+                f"Revoked {revoked} {noun}; overlays using them were disconnected.",
+                messages.SUCCESS,
+            )

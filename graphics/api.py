@@ -1,6 +1,6 @@
 """
-The graphics REST API: list, read, create, edit, archive, restore, duplicate and delete, and
-each graphic's version history and revert.
+The graphics REST API: list, read, create, edit, archive, restore, duplicate and delete, each
+graphic's version history and revert, and its overlay view key.
 
 Each view checks the shape of the request (a JSON object), calls one function of
 `graphics.services`, and answers with the shapes of `graphics.serialization` plus the graphic's
@@ -31,9 +31,11 @@ from graphics.api_serializers import (
     GraphicSerializer,
     GraphicUpdateSerializer,
     GraphicVersionSerializer,
+    GraphicViewKeySerializer,
     ReasonSerializer,
     RevertSerializer,
     VersionPageSerializer,
+    ViewKeyRevokedSerializer,
 )
 from graphics.models import Graphic
 from graphics.selectors import (
@@ -43,12 +45,14 @@ from graphics.selectors import (
     graphic_history,
     graphic_list,
     graphic_version_get,
+    view_key_active,
 )
 from graphics.serialization import (
     graphic_payload,
     graphic_summary,
     version_payload,
     version_summary,
+    view_key_payload,
 )
 from graphics.services import (
     UNSET,
@@ -59,6 +63,8 @@ from graphics.services import (
     graphic_restore,
     graphic_revert,
     graphic_update,
+    view_key_revoke,
+    view_key_rotate,
 )
 from locks.models import CanvasLock
 from locks.selectors import lock_live, lock_state
@@ -398,3 +404,59 @@ class GraphicRevertView(GraphicsAPIView):
             fencing_token=body.get("fencing_token"),
         )
         return Response(graphic_with_lock(graphic, lock_live(graphic_id=graphic.pk)))
+
+
+class GraphicViewKeyView(GraphicsAPIView):
+    """The graphic's overlay view key: what OBS's `/overlay/<id>/?key=<key>` authenticates with."""
+
+    @extend_schema(
+        tags=[TAG],
+        summary="A graphic's overlay view key",
+        description=(
+            "The active view key and the overlay URL built from it (null when there is none). "
+            "The key lets its holder read this one graphic (WebSocket `?key=`, "
+            "GET /api/events/?key=) and nothing else."
+        ),
+        parameters=[GRAPHIC_ID],
+        responses={200: GraphicViewKeySerializer, **error_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, graphic_id: int) -> Response:
+        graphic = graphic_get(graphic_id=graphic_id)
+        return Response(
+            {
+                "graphic_id": graphic.pk,
+                "view_key": view_key_payload(view_key_active(graphic_id=graphic.pk)),
+            }
+        )
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Make a new overlay view key",
+        description=(
+            "Needs the Editor role. Revokes the active key, if any (overlays using it are "
+            "disconnected), and answers with the new one. Archived graphics may have a key."
+        ),
+        parameters=[GRAPHIC_ID],
+        request=None,
+        responses={201: GraphicViewKeySerializer, **error_responses(401, 403, 404)},
+    )
+    def post(self, request: Request, graphic_id: int) -> Response:
+        view_key = view_key_rotate(graphic_id=graphic_id, user=request.user)
+        return Response(
+            {"graphic_id": view_key.graphic_id, "view_key": view_key_payload(view_key)}, status=201
+        )
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Revoke the overlay view key",
+        description=(
+            "Needs the Editor role. Overlays using the key are disconnected; `revoked` is false "
+            "when there was no active key."
+        ),
+        parameters=[GRAPHIC_ID],
+        request=None,
+        responses={200: ViewKeyRevokedSerializer, **error_responses(401, 403, 404)},
+    )
+    def delete(self, request: Request, graphic_id: int) -> Response:
+        revoked = view_key_revoke(graphic_id=graphic_id, user=request.user)
+        return Response({"graphic_id": graphic_id, "revoked": revoked})

@@ -210,3 +210,24 @@ class LiveLockSerializer(serializers.Serializer):
     graphic_id = serializers.IntegerField()
     graphic_title = serializers.CharField()
     lock = LockStateSerializer()
+
+
+class ViewKeySerializer(serializers.Serializer):
+    """A graphic's active overlay view key."""
+
+    key = serializers.CharField(help_text="Lets its holder read this graphic and nothing else.")
+    overlay_url = serializers.CharField(
+        help_text="/overlay/<id>/?key=<key>: prefix the dashboard's origin and paste into OBS."
+    )
+    created_at = serializers.DateTimeField()
+    created_by = UserRefSerializer(allow_null=True)
+
+
+class GraphicViewKeySerializer(serializers.Serializer):
+    graphic_id = serializers.IntegerField()
+    view_key = ViewKeySerializer(allow_null=True, help_text="null: the graphic has no active key.")
+
+
+class ViewKeyRevokedSerializer(serializers.Serializer):
+    graphic_id = serializers.IntegerField()
+    revoked = serializers.BooleanField(help_text="false: the graphic had no active key.")

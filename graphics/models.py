@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -292,6 +293,64 @@ class GraphicVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.graphic_id} v{self.version} {self.action}"
+
+
+# 32 random bytes (256 bits; 43 URL-safe characters): unguessable by any number of tries a
+# server would answer, and short enough to paste into OBS.
+VIEW_KEY_BYTES = 32
+VIEW_KEY_MAX_LENGTH = 64
+
+
+def new_view_key() -> str:
+    return secrets.token_urlsafe(VIEW_KEY_BYTES)
+
+
+class GraphicViewKey(models.Model):
+    """
+    A key that lets whoever holds it read one graphic and nothing else: what the on-air overlay
+    (`/overlay/<id>/?key=<key>`, shown by OBS with no login) authenticates with. At most one
+    key per graphic is active; rotating revokes it and makes a new one. Written only by the
+    services (`view_key_rotate`, `view_key_revoke`), never edited; a revoked key stays as the
+    record of who made and who revoked it, until its graphic is deleted.
+
+    The key is stored as it is, not hashed: operators read it back (REST, the admin) to paste
+    the overlay URL into OBS, and it grants no more than reading one graphic.
+    """
+
+    graphic = models.ForeignKey(Graphic, on_delete=models.CASCADE, related_name="view_keys")
+    key = models.CharField(
+        max_length=VIEW_KEY_MAX_LENGTH, unique=True, default=new_view_key, editable=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One live overlay URL per graphic: the database decides, whatever races between
+            # two operators rotating at once.
+            models.UniqueConstraint(
+                fields=["graphic"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="graphic_view_key_one_active",
+            ),
+            models.CheckConstraint(condition=~models.Q(key=""), name="graphic_view_key_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        # Never the key itself: this is what admin messages and the admin log show.
+        state = "revoked" if self.revoked_at is not None else "active"
+        return f"View key {self.pk} of graphic {self.graphic_id} ({state})"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
 
 
 def _deep_copy_json(value: Any) -> Any:

@@ -1,16 +1,25 @@
-"""Reads of graphics: lookups, the list queries the API and the WebSocket share, and history."""
+"""Reads of graphics: lookups, the list queries the API and the WebSocket share, history, and
+the overlay view keys."""
 
 from __future__ import annotations
 
+import re
+import secrets
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.db.models import Q, QuerySet
 
 from gal_dashboard.errors import NotFound, ValidationFailed
 from gal_dashboard.storable import BIGINT_MAX, text_problem
-from graphics.models import Graphic, GraphicVersion
+from graphics.models import VIEW_KEY_MAX_LENGTH, Graphic, GraphicVersion, GraphicViewKey
 
 ARCHIVED_FILTERS = ("false", "true", "all")
+
+# What `secrets.token_urlsafe` makes. Anything else cannot be a key and never reaches a query
+# (a NUL, say, would fail in PostgreSQL rather than simply match nothing).
+_VIEW_KEY_SHAPE = re.compile(rf"[A-Za-z0-9_-]{{1,{VIEW_KEY_MAX_LENGTH}}}")
 
 
 def check_graphic_id(graphic_id: Any) -> int:
@@ -119,3 +128,49 @@ def graphic_version_get(*, graphic_id: Any, version: Any) -> GraphicVersion:
             details={"graphic_id": graphic_id, "version": version},
         )
     return found
+
+
+# -- overlay view keys ---------------------------------------------------------------------------
+
+
+def view_key_active(*, graphic_id: int) -> GraphicViewKey | None:
+    """The graphic's active view key (its creator loaded), or None when it has none."""
+    graphic_id = check_graphic_id(graphic_id)
+    return (
+        GraphicViewKey.objects.filter(graphic_id=graphic_id, revoked_at__isnull=True)
+        .select_related("created_by")
+        .first()
+    )
+
+
+def view_key_authenticate(*, key: Any) -> GraphicViewKey | None:
+    """The active view key whose value is exactly `key`, its graphic existing; None for
+    anything else: an unknown or revoked key, and any input that cannot be a key at all (not a
+    string, empty, oversized, characters a key never has)."""
+    if not isinstance(key, str) or _VIEW_KEY_SHAPE.fullmatch(key) is None:
+        return None
+    found = GraphicViewKey.objects.filter(
+        key=key, revoked_at__isnull=True, graphic__isnull=False
+    ).first()
+    # Exactly this value, whatever the database's collation makes of case.
+    if found is None or not secrets.compare_digest(found.key, key):
+        return None
+    return found
+
+
+def view_keys_active_among(view_key_ids: Iterable[int]) -> set[int]:
+    """Which of these view keys are still active (the others were revoked or deleted)."""
+    ids = set(view_key_ids)
+    if not ids:
+        return set()
+    return set(
+        GraphicViewKey.objects.filter(pk__in=ids, revoked_at__isnull=True).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def overlay_url(graphic_id: int, key: str) -> str:
+    """The on-air overlay page of a graphic, authenticated by its view key: what an operator
+    pastes into OBS as a browser source (relative; prefix the dashboard's origin)."""
+    return f"/overlay/{int(graphic_id)}/?{urlencode({'key': key})}"

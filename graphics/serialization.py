@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from gal_dashboard.access import user_ref
-from graphics.models import Graphic, GraphicVersion
+from graphics.models import Graphic, GraphicVersion, GraphicViewKey
+from graphics.selectors import overlay_url
 
 
 def iso_timestamp(value: Any) -> str | None:
@@ -75,4 +76,17 @@ def version_payload(version: GraphicVersion) -> dict[str, Any]:
         "created_at": iso_timestamp(graphic.created_at),
         "updated_at": iso_timestamp(version.created_at),
         "data": version.data,
+    }
+
+
+def view_key_payload(view_key: GraphicViewKey | None) -> dict[str, Any] | None:
+    """A graphic's active view key as operators see it: the key, the overlay URL to paste into
+    OBS, and who made it when; None when the graphic has no active key."""
+    if view_key is None:
+        return None
+    return {
+        "key": view_key.key,
+        "overlay_url": overlay_url(view_key.graphic_id, view_key.key),
+        "created_at": iso_timestamp(view_key.created_at),
+        "created_by": user_ref(view_key.created_by) if view_key.created_by_id else None,
     }

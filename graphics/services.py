@@ -5,7 +5,8 @@ call these functions and nothing else, so each rule is written once:
 - editing title, event_name or data needs the graphic's live lock and the version edited;
 - archive, restore and delete are refused while someone else holds the lock;
 - permissions come from the roles in `gal_dashboard.access`;
-- reverting to an earlier version is an edit, under the same rules as an update.
+- reverting to an earlier version is an edit, under the same rules as an update;
+- an overlay view key is made and revoked by Editors, one active key per graphic.
 
 Each function runs in one transaction. `Graphic.save()` writes the version the change produced
 to the graphic's history, and the model's receivers record it in the event log, inside that
@@ -35,7 +36,7 @@ from gal_dashboard.errors import (
 )
 from gal_dashboard.storable import BIGINT_MAX, INT_MAX, text_problem
 from graphics.canvas import check_canvas_data, empty_canvas
-from graphics.models import Graphic, GraphicVersion
+from graphics.models import Graphic, GraphicVersion, GraphicViewKey
 from graphics.patch import canvas_patch_apply, check_graphic_patch
 from graphics.selectors import graphic_get, graphic_get_for_update, graphic_version_get
 from locks.selectors import lock_conflict_for
@@ -325,3 +326,45 @@ def graphic_delete(*, user: Any, graphic_id: Any, reason: Any = "") -> None:
         graphic.deleted_by_id = user.pk
         graphic.change_reason = reason
         graphic.delete()
+
+
+# -- overlay view keys ---------------------------------------------------------------------------
+# Revoking a key (by a rotation too) or deleting its graphic closes the WebSockets opened with
+# it on every server, after commit: realtime.signals hears the key's save or delete.
+
+
+def view_key_rotate(*, graphic_id: int, user: Any) -> GraphicViewKey:
+    """Make a new view key for the graphic, revoking its active one if any: the old overlay
+    URL stops working and its connections close. Needs the Editor role; archived graphics
+    may have a key too (an overlay may be set up before a graphic goes on air again)."""
+    require_permission(user, CHANGE_GRAPHIC)
+    with transaction.atomic():
+        # The graphic's row lock queues two rotations of the same graphic one after the other,
+        # so both succeed; the partial unique constraint is what guarantees one active key.
+        graphic = graphic_get_for_update(graphic_id=graphic_id, without_canvas=True)
+        _view_key_revoke_active(graphic_id=graphic.pk, user=user)
+        return GraphicViewKey.objects.create(graphic=graphic, created_by=user)
+
+
+def view_key_revoke(*, graphic_id: int, user: Any, view_key_id: int | None = None) -> bool:
+    """Revoke the graphic's active view key; False when it had none (nothing changes). With
+    `view_key_id`, only if that is the active key (the admin revokes the rows it shows, never
+    a newer key made since). Needs the Editor role."""
+    require_permission(user, CHANGE_GRAPHIC)
+    with transaction.atomic():
+        graphic = graphic_get_for_update(graphic_id=graphic_id, without_canvas=True)
+        return _view_key_revoke_active(graphic_id=graphic.pk, user=user, view_key_id=view_key_id)
+
+
+def _view_key_revoke_active(*, graphic_id: int, user: Any, view_key_id: int | None = None) -> bool:
+    keys = GraphicViewKey.objects.filter(graphic_id=graphic_id, revoked_at__isnull=True)
+    if view_key_id is not None:
+        keys = keys.filter(pk=view_key_id)
+    active = keys.first()
+    if active is None:
+        return False
+    active.revoked_at = timezone.now()
+    active.revoked_by = user
+    # save(), not a queryset update: the post_save receiver closes the key's connections.
+    active.save(update_fields=["revoked_at", "revoked_by"])
+    return True

@@ -18,8 +18,8 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from gal_dashboard.access import EDITOR, LOCK_ADMIN, VIEWER
-from graphics.models import Graphic
-from graphics.services import graphic_archive
+from graphics.models import Graphic, GraphicViewKey
+from graphics.services import graphic_archive, view_key_rotate
 from locks.models import CanvasLock
 from locks.services import lock_acquire
 
@@ -56,6 +56,10 @@ def someone_else_holds_the_lock(graphic: Any, actor: Any, other: Any) -> None:
     lock_acquire(user=other, graphic_id=graphic.pk)
 
 
+def the_graphic_has_a_view_key(graphic: Any, actor: Any, other: Any) -> None:
+    view_key_rotate(graphic_id=graphic.pk, user=other)
+
+
 ACTIONS: dict[str, Action] = {
     "list": Action("get", "/api/graphics/"),
     "retrieve": Action("get", "/api/graphics/{id}/"),
@@ -78,6 +82,15 @@ ACTIONS: dict[str, Action] = {
         someone_else_holds_the_lock,
     ),
     "locks_list": Action("get", "/api/locks/"),
+    "view_key_read": Action(
+        "get", "/api/graphics/{id}/view-key/", setup=the_graphic_has_a_view_key
+    ),
+    "view_key_rotate": Action(
+        "post", "/api/graphics/{id}/view-key/", setup=the_graphic_has_a_view_key
+    ),
+    "view_key_revoke": Action(
+        "delete", "/api/graphics/{id}/view-key/", setup=the_graphic_has_a_view_key
+    ),
 }
 
 #                  anonymous  no role  Viewer  Editor  Lock admin  superuser
@@ -96,6 +109,9 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "lock_acquire": (401, 403, 403, 200, 200, 200),
     "lock_release": (401, 403, 403, 204, 204, 204),
     "lock_override": (401, 403, 403, 403, 200, 200),
+    "view_key_read": READ,
+    "view_key_rotate": (401, 403, 403, 201, 201, 201),
+    "view_key_revoke": (401, 403, 403, 200, 200, 200),
 }
 
 CASES = [
@@ -119,7 +135,8 @@ def snapshot() -> tuple[Any, ...]:
         Graphic.objects.order_by("pk").values_list("pk", "title", "version", "archived")
     )
     locks = tuple(CanvasLock.objects.order_by("pk").values_list("graphic_id", "holder_id"))
-    return graphics, locks
+    view_keys = tuple(GraphicViewKey.objects.order_by("pk").values_list("key", "revoked_at"))
+    return graphics, locks, view_keys
 
 
 def test_the_matrix_covers_every_action() -> None:

@@ -31,6 +31,7 @@ PATHS = {
     "/api/graphics/{graphic_id}/history/",
     "/api/graphics/{graphic_id}/history/{version}/",
     "/api/graphics/{graphic_id}/revert/",
+    "/api/graphics/{graphic_id}/view-key/",
     "/api/graphics/{graphic_id}/lock/",
     "/api/graphics/{graphic_id}/lock/override/",
     "/api/locks/",
