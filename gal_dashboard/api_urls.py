@@ -35,6 +35,11 @@ urlpatterns = [
     path("auth/token/verify/", auth_api.TokenCheckView.as_view(), name="token-verify"),
     path("auth/logout/", auth_api.LogoutView.as_view(), name="logout"),
     path("graphics/", graphics_api.GraphicListView.as_view(), name="graphic-list"),
+    path(
+        "uploads/backgrounds/",
+        graphics_api.BackgroundUploadView.as_view(),
+        name="background-upload",
+    ),
     path("graphics/events/", graphics_api.GraphicEventNamesView.as_view(), name="event-names"),
     path(
         "graphics/<id:graphic_id>/",

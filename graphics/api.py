@@ -16,6 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,9 +35,11 @@ from graphics.api_serializers import (
     GraphicViewKeySerializer,
     ReasonSerializer,
     RevertSerializer,
+    UploadedBackgroundSerializer,
     VersionPageSerializer,
     ViewKeyRevokedSerializer,
 )
+from graphics.backgrounds import background_image_store
 from graphics.models import Graphic
 from graphics.selectors import (
     ARCHIVED_FILTERS,
@@ -261,6 +264,34 @@ class GraphicDetailView(GraphicsAPIView):
         reason = body.get("reason", request.query_params.get("reason", ""))
         graphic_delete(user=request.user, graphic_id=graphic_id, reason=reason)
         return Response(status=204)
+
+
+class BackgroundUploadView(GraphicsAPIView):
+    """A background image for any canvas: uploaded once as a file, then referenced by URL."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Upload a background image",
+        description=(
+            "multipart/form-data with one `file`: a PNG, JPEG, WebP or GIF image of at most "
+            "BACKGROUND_UPLOAD_MAX_BYTES and 16384 pixels a side. Stored under MEDIA_ROOT; the "
+            "answer is a canvas background ({image_url, width, height}) to set with an edit. "
+            "Needs the Editor role."
+        ),
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        },
+        responses={201: UploadedBackgroundSerializer, **error_responses(400, 401, 403, 413)},
+    )
+    def post(self, request: Request) -> Response:
+        background = background_image_store(user=request.user, upload=request.FILES.get("file"))
+        return Response(background, status=201)
 
 
 class GraphicArchiveView(GraphicsAPIView):

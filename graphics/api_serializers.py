@@ -39,6 +39,16 @@ class UserRefSerializer(serializers.Serializer):
     username = serializers.CharField()
 
 
+class UploadedBackgroundSerializer(serializers.Serializer):
+    """A canvas background, as an upload returns it: set it as `data.background`."""
+
+    image_url = serializers.CharField(
+        help_text="Where the stored image is served, under MEDIA_URL."
+    )
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+
+
 class LockStateSerializer(serializers.Serializer):
     """A graphic's lock. An expired lock shows as free: locked false and every other field null."""
 

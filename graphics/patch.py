@@ -130,9 +130,12 @@ def _object_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 def _array_index_like(key: str) -> bool:
-    return key.isascii() and key.isdigit() and (key == "0" or not key.startswith("0")) and int(
-        key
-    ) < 2**32 - 1
+    return (
+        key.isascii()
+        and key.isdigit()
+        and (key == "0" or not key.startswith("0"))
+        and int(key) < 2**32 - 1
+    )
 
 
 def canvas_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ PATHS = {
     "/api/auth/token/verify/",
     "/api/auth/logout/",
     "/api/graphics/",
+    "/api/uploads/backgrounds/",
     "/api/graphics/events/",
     "/api/graphics/{graphic_id}/",
     "/api/graphics/{graphic_id}/archive/",
