@@ -158,6 +158,7 @@ INSTALLED_APPS = [
     "csp",
     "channels",
     "graphics",
+    "dashboard",
     "locks",
     "realtime",
 ]
@@ -298,10 +299,21 @@ STATIC_ROOT = VAR_DIR / "static"
 # WhiteNoise serves collected files from here (`make run` collects them); it warns on every
 # request when the folder is missing, as on a fresh clone before the first collectstatic.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# WhiteNoise serves STATIC_ROOT (filled by collectstatic, as `make run` does); with finders it
+# also serves the apps' static folders directly: development, and the browser tests' servers.
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", DEBUG)
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", str(VAR_DIR / "media")))
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/graphics/"
+LOGOUT_REDIRECT_URL = "/login/"
+# Uploaded media (background images) are served by the application itself, as static files are
+# by WhiteNoise, so that one daphne serves everything; set SERVE_MEDIA=false when a proxy or a
+# CDN serves MEDIA_ROOT instead.
+SERVE_MEDIA = env_bool("SERVE_MEDIA", True)
+# 10 MiB: a 1920x1080 PNG with photographic content is 3-6 MB.
+BACKGROUND_UPLOAD_MAX_BYTES = env_int("BACKGROUND_UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

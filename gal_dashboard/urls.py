@@ -2,9 +2,8 @@
 endpoints."""
 
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from gal_dashboard import health, metrics_view, views
 from realtime import views as realtime_views
@@ -17,6 +16,14 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view.metrics, name="metrics"),
     path("staff/connections/", realtime_views.connections, name="staff-connections"),
+    path("", include("dashboard.urls")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+if settings.SERVE_MEDIA:
+    # Uploaded backgrounds: random names, checked to be images when stored (graphics.backgrounds).
+    urlpatterns += [
+        re_path(
+            rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.+)$",
+            views.media_file,
+            name="media",
+        )
+    ]

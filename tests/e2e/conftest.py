@@ -212,11 +212,19 @@ class DaphneLauncher:
             server.wait_until_ready()
         return servers
 
-    def _spawn(self, overrides: dict[str, Any]) -> DaphneServer:
+    def restart(self, server: DaphneServer, **overrides: Any) -> DaphneServer:
+        """Stop `server` (SIGTERM, as a deploy does) and start a new one on the same port, so
+        that clients reconnecting to the same address find it again."""
+        server.stop()
+        restarted = self._spawn(overrides, port=server.port)
+        restarted.wait_until_ready()
+        return restarted
+
+    def _spawn(self, overrides: dict[str, Any], *, port: int | None = None) -> DaphneServer:
         # ASGI_SERVER=uvicorn runs the supported alternative server instead of daphne.
         server_kind = overrides.pop("ASGI_SERVER", "daphne")
         log_path = self.log_dir / f"{server_kind}-{len(self.servers) + 1}.log"
-        port = free_port()
+        port = port or free_port()
         if server_kind == "uvicorn":
             command = [
                 sys.executable, "-m", "gal_dashboard.serve", "uvicorn", "--host", HOST,

@@ -69,4 +69,4 @@ async def test_users_who_are_not_staff_get_403(make_user: Any, db_call: Any) -> 
 async def test_anonymous_visitors_are_sent_to_log_in() -> None:
     response = await AsyncClient().get(URL)
     assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/?next=/staff/connections/")
+    assert response["Location"].startswith("/login/?next=/staff/connections/")

@@ -1,0 +1,491 @@
+// The editor: one graphic, its lock, its canvas. The page takes the lock when it opens (or
+// shows who holds it, until when, and says when it frees), refreshes it while the user works,
+// releases it when the page closes, and saves edits as merge patches under the lock's fencing
+// token. The graphic itself always comes from the live subscription, so the preview is what
+// the overlay shows.
+
+import { LiveClient } from "../realtime/live-client.js";
+import { api, describeError, pageConfig } from "./api.js";
+import { graphicPatch } from "./canvas-diff.js";
+import {
+  copyText, formatCountdown, hideBanner, overlayUrl, showBanner, showConnectionState,
+} from "./connection.js";
+import { canvasSize, renderCanvas } from "./render.js";
+
+const config = pageConfig();
+const graphicId = config.graphic_id;
+const me = config.user;
+const client = new LiveClient();
+const subscription = client.subscribe(graphicId);
+showConnectionState(client);
+
+const $ = (id) => document.getElementById(id);
+const stage = $("stage");
+
+// The fencing token of the lock this page took; null when it holds none. Another tab of the
+// same user holds a different token, so it never counts as this page's lock.
+let myToken = null;
+// The page's working copy ({title, event_name, data}) and whether it has unsaved changes.
+let working = null;
+let dirty = false;
+let saving = false;
+let selectedId = null;
+let lastActivity = Date.now();
+let lastRefresh = Date.now();
+let lastHolderSeen = null;
+// Refresh the lock at most this often while the user is active (the TTL is minutes).
+const REFRESH_EVERY_MS = 60 * 1000;
+
+const clone = (value) => JSON.parse(JSON.stringify(value));
+
+function liveLock() {
+  const lock = subscription.lock;
+  return lock && lock.locked && Date.parse(lock.expires_at) > client.serverNow() ? lock : null;
+}
+
+function holdingLock() {
+  const lock = liveLock();
+  return Boolean(lock && myToken !== null && lock.fencing_token === myToken && lock.locked_by_id === me.id);
+}
+
+function canEditNow() {
+  return holdingLock() && subscription.graphic && !subscription.graphic.archived;
+}
+
+// ----------------------------------------------------------------------------------- drawing
+
+function selectedElement() {
+  return working && working.data.elements.find((element) => element.id === selectedId);
+}
+
+function drawStage() {
+  if (!working) return;
+  const size = canvasSize(working.data);
+  renderCanvas(stage, working.data);
+  const canvas = stage.firstElementChild;
+  const scale = Math.min(1, (stage.parentElement.clientWidth - 4) / size.width);
+  canvas.style.transform = `scale(${scale})`;
+  canvas.style.transformOrigin = "0 0";
+  stage.style.height = `${size.height * scale}px`;
+  stage.dataset.scale = String(scale);
+  $("canvas-size").textContent = `${size.width} × ${size.height}`;
+  for (const node of canvas.querySelectorAll("[data-element-id]")) {
+    if (node.dataset.elementId === selectedId) node.classList.add("selected");
+  }
+}
+
+function drawPanel() {
+  const editable = canEditNow();
+  const graphic = subscription.graphic;
+  if (working) {
+    const title = $("field-title");
+    const event = $("field-event");
+    if (document.activeElement !== title) title.value = working.title;
+    if (document.activeElement !== event) event.value = working.event_name;
+    const list = $("element-list");
+    list.replaceChildren(...working.data.elements.map((element) => {
+      const item = document.createElement("li");
+      item.dataset.elementId = element.id;
+      item.textContent = element.type === "text" ? `${element.id}: ${element.content}` : `${element.id} (${element.type})`;
+      if (element.id === selectedId) item.classList.add("selected");
+      item.addEventListener("click", () => select(element.id));
+      return item;
+    }));
+  }
+  for (const id of ["field-title", "field-event", "add-text", "background-file", "clear-background"]) {
+    $(id).disabled = !editable;
+  }
+  const element = selectedElement();
+  $("element-props").disabled = !editable || !element;
+  if (element) {
+    const content = $("prop-content");
+    content.disabled = element.type !== "text";
+    if (document.activeElement !== content) content.value = element.type === "text" ? element.content : "";
+    for (const [id, key] of [["prop-font-size", "font_size"], ["prop-x", "x"], ["prop-y", "y"]]) {
+      if (document.activeElement !== $(id)) $(id).value = String(element[key]);
+    }
+    $("prop-color").value = element.color.length === 7 ? element.color : "#ffffff";
+  }
+  $("save").disabled = !editable || !dirty || saving;
+  $("save-state").textContent = saving ? "Saving…" : dirty ? "Unsaved changes" : graphic ? "Saved" : "";
+  if (graphic) {
+    $("graphic-title").textContent = graphic.title;
+    $("graphic-version").textContent = `version ${graphic.version}${graphic.archived ? " · archived" : ""}`;
+  }
+}
+
+function drawLock() {
+  const lock = liveLock();
+  const message = $("lock-message");
+  const status = $("lock-status");
+  const take = $("take-lock");
+  const release = $("release-lock");
+  const force = $("force-unlock");
+  const graphic = subscription.graphic;
+  take.hidden = true;
+  release.hidden = true;
+  if (force) force.hidden = true;
+  if (subscription.deleted) {
+    message.textContent = "This graphic was deleted.";
+    status.textContent = "";
+    return;
+  }
+  if (holdingLock()) {
+    status.textContent = "You are editing";
+    status.dataset.state = "mine";
+    message.textContent = `Your lock runs until ${new Date(Date.parse(lock.expires_at) - client.serverOffsetMs).toLocaleTimeString()}; it is kept while you work.`;
+    release.hidden = false;
+  } else if (lock && lock.locked_by_id === me.id) {
+    // Ours, but not this page's: another tab, or this page's acquire still on its way.
+    status.textContent = "In use by you";
+    status.dataset.state = "taken";
+    message.textContent = "You hold this lock in another tab or window; edit there, or close it and take the lock here.";
+  } else if (lock) {
+    const left = Date.parse(lock.expires_at) - client.serverNow();
+    status.textContent = `In use by ${lock.locked_by}`;
+    status.dataset.state = "taken";
+    message.textContent = `In use by ${lock.locked_by} for up to ${formatCountdown(left)}. You can look, not edit.`;
+    lastHolderSeen = lock.locked_by;
+    if (force) force.hidden = false;
+  } else {
+    status.textContent = graphic && graphic.archived ? "Archived" : "Available";
+    status.dataset.state = "free";
+    if (graphic && graphic.archived) {
+      message.textContent = "Archived graphics cannot be edited; restore it from the list first.";
+    } else if (!config.can_edit) {
+      message.textContent = "You can look at this graphic; editing needs the Editor role.";
+    } else {
+      message.textContent = lastHolderSeen ? `Now available: ${lastHolderSeen} is done.` : "Available.";
+      take.hidden = false;
+    }
+  }
+}
+
+function drawPresence() {
+  const presence = subscription.presence;
+  const others = ((presence && presence.users) || []).filter((entry) => entry.user_id !== me.id);
+  $("presence").textContent = others.length
+    ? `Also here: ${others.map((entry) => `${entry.username} (${entry.action})`).join(", ")}`
+    : "";
+}
+
+function drawAll() {
+  drawLock();
+  drawPanel();
+  drawStage();
+  drawPresence();
+}
+
+// ------------------------------------------------------------------------------ live state
+
+function takeServerCopy() {
+  const graphic = subscription.graphic;
+  if (!graphic) return;
+  // Unsaved changes stay until saved or discarded; otherwise show the graphic as it is now.
+  if (!dirty || !working) {
+    working = { title: graphic.title, event_name: graphic.event_name, data: clone(graphic.data) };
+  }
+}
+
+subscription.addEventListener("snapshot", () => {
+  takeServerCopy();
+  drawAll();
+});
+subscription.addEventListener("change", (event) => {
+  const frame = event.detail;
+  // A lock_status that ends our term needs nothing here: holdingLock() compares the live
+  // lock's token with ours, and lock_lost (which may come before or after it) says why.
+  if (frame.type === "graphic_update") takeServerCopy();
+  drawAll();
+});
+subscription.addEventListener("presence", drawPresence);
+
+client.addEventListener("lock_expiring", (event) => {
+  if (event.detail.graphic_id !== graphicId || event.detail.fencing_token !== myToken) return;
+  showBanner(`Your lock expires in ${event.detail.seconds_left} s.`, "warning", {
+    action: { label: "Keep editing", onClick: () => refreshLock().then(hideBanner) },
+  });
+});
+
+client.addEventListener("lock_lost", (event) => {
+  const lost = event.detail;
+  if (lost.graphic_id !== graphicId || lost.fencing_token !== myToken) return;
+  myToken = null;
+  const why = lost.reason === "overridden"
+    ? `${lost.by ? lost.by.username : "A lock admin"} took your lock${lost.note ? `: "${lost.note}"` : ""}.`
+    : "Your lock expired.";
+  showBanner(`${why} Your unsaved changes are kept on this page; take the lock again to save them.`, "error", {
+    action: { label: "Take the lock", onClick: () => acquireLock() },
+  });
+  drawAll();
+});
+
+client.addEventListener("state", (event) => {
+  // A new connection has no presence of its own yet: say "editing" again.
+  if (event.detail.state === "live" && holdingLock()) announce("editing");
+});
+
+// ---------------------------------------------------------------------------------- locking
+
+function announce(action) {
+  if (client.state !== "live") return;
+  client.request("activity", { graphic_id: graphicId, action }).catch(() => {});
+}
+
+async function acquireLock() {
+  try {
+    const lock = await api("POST", `/api/graphics/${graphicId}/lock/`);
+    myToken = lock.fencing_token;
+    lastRefresh = Date.now();
+    hideBanner();
+    announce("editing");
+  } catch (error) {
+    if (error.code !== "lock_conflict") showBanner(describeError(error), "error");
+  }
+  drawAll();
+}
+
+async function refreshLock() {
+  if (!holdingLock()) return;
+  try {
+    const lock = await api("POST", `/api/graphics/${graphicId}/lock/`);
+    if (lock.fencing_token === myToken) lastRefresh = Date.now();
+  } catch (error) {
+    showBanner(describeError(error), "error");
+  }
+}
+
+async function releaseLock() {
+  if (!holdingLock()) return;
+  const token = myToken;
+  myToken = null;
+  try {
+    await api("DELETE", `/api/graphics/${graphicId}/lock/`);
+  } catch (error) {
+    myToken = token;
+    showBanner(describeError(error), "error");
+  }
+  announce("viewing");
+  drawAll();
+}
+
+for (const name of ["keydown", "pointerdown", "input"]) {
+  document.addEventListener(name, () => { lastActivity = Date.now(); }, { capture: true });
+}
+
+setInterval(() => {
+  if (holdingLock() && lastActivity > lastRefresh && Date.now() - lastRefresh >= REFRESH_EVERY_MS) {
+    refreshLock();
+  }
+  drawLock();
+}, 1000);
+
+window.addEventListener("pagehide", () => {
+  if (holdingLock()) {
+    // keepalive: the request outlives the page.
+    api("DELETE", `/api/graphics/${graphicId}/lock/`, undefined, { keepalive: true }).catch(() => {});
+  }
+});
+
+$("take-lock").addEventListener("click", acquireLock);
+$("release-lock").addEventListener("click", releaseLock);
+
+const forceButton = $("force-unlock");
+if (forceButton) {
+  forceButton.addEventListener("click", () => {
+    const dialog = $("override-dialog");
+    $("override-reason").value = "";
+    $("override-take-over").checked = false;
+    dialog.addEventListener("close", async () => {
+      if (dialog.returnValue !== "ok") return;
+      const reason = $("override-reason").value.trim();
+      const takeOver = $("override-take-over").checked;
+      try {
+        const lock = await api("POST", `/api/graphics/${graphicId}/lock/override/`, { reason, take_over: takeOver });
+        if (takeOver) {
+          myToken = lock.fencing_token;
+          announce("editing");
+        }
+        hideBanner();
+      } catch (error) {
+        showBanner(describeError(error), "error");
+      }
+      drawAll();
+    }, { once: true });
+    dialog.showModal();
+  });
+}
+
+// ---------------------------------------------------------------------------------- editing
+
+function change(mutate) {
+  if (!canEditNow() || !working) return;
+  mutate(working);
+  dirty = true;
+  drawPanel();
+  drawStage();
+}
+
+function select(id) {
+  selectedId = id;
+  drawPanel();
+  drawStage();
+}
+
+function changeSelected(mutate) {
+  change((copy) => {
+    const element = copy.data.elements.find((candidate) => candidate.id === selectedId);
+    if (element) mutate(element);
+  });
+}
+
+$("field-title").addEventListener("input", (event) => change((copy) => { copy.title = event.target.value; }));
+$("field-event").addEventListener("input", (event) => change((copy) => { copy.event_name = event.target.value; }));
+$("prop-content").addEventListener("input", (event) => changeSelected((element) => { element.content = event.target.value; }));
+$("prop-color").addEventListener("input", (event) => changeSelected((element) => { element.color = event.target.value; }));
+for (const [id, key] of [["prop-font-size", "font_size"], ["prop-x", "x"], ["prop-y", "y"]]) {
+  $(id).addEventListener("input", (event) => {
+    const value = Number(event.target.value);
+    if (event.target.value !== "" && Number.isFinite(value)) changeSelected((element) => { element[key] = value; });
+  });
+}
+
+$("add-text").addEventListener("click", () => {
+  const taken = new Set(working.data.elements.map((element) => element.id));
+  let number = working.data.elements.length + 1;
+  while (taken.has(`text-${number}`)) number += 1;
+  const id = `text-${number}`;
+  change((copy) => {
+    copy.data.elements.push({ id, type: "text", x: 100, y: 100, font_size: 48, color: "#ffffff", content: "New text" });
+  });
+  select(id);
+});
+
+$("delete-element").addEventListener("click", () => {
+  const id = selectedId;
+  change((copy) => { copy.data.elements = copy.data.elements.filter((element) => element.id !== id); });
+  select(null);
+});
+
+$("background-file").addEventListener("change", async (event) => {
+  const file = event.target.files[0];
+  if (!file) return;
+  const form = new FormData();
+  form.append("file", file);
+  $("save-state").textContent = "Uploading…";
+  try {
+    const background = await api("POST", "/api/uploads/backgrounds/", form);
+    change((copy) => { copy.data.background = background; });
+  } catch (error) {
+    showBanner(describeError(error), "error");
+  }
+  event.target.value = "";
+  drawPanel();
+});
+
+$("clear-background").addEventListener("click", () => change((copy) => { copy.data.background = null; }));
+
+stage.addEventListener("pointerdown", (event) => {
+  const node = event.target.closest("[data-element-id]");
+  if (!node) {
+    select(null);
+    return;
+  }
+  select(node.dataset.elementId);
+  stage.focus();
+  if (!canEditNow()) return;
+  const element = selectedElement();
+  const scale = Number(stage.dataset.scale) || 1;
+  const start = { x: event.clientX, y: event.clientY, elementX: element.x, elementY: element.y };
+  const move = (moveEvent) => {
+    changeSelected((target) => {
+      target.x = Math.round(start.elementX + (moveEvent.clientX - start.x) / scale);
+      target.y = Math.round(start.elementY + (moveEvent.clientY - start.y) / scale);
+    });
+  };
+  const stop = () => {
+    window.removeEventListener("pointermove", move);
+    window.removeEventListener("pointerup", stop);
+  };
+  window.addEventListener("pointermove", move);
+  window.addEventListener("pointerup", stop);
+  event.preventDefault();
+});
+
+stage.addEventListener("keydown", (event) => {
+  const steps = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+  if (event.key in steps && selectedElement()) {
+    const [dx, dy] = steps[event.key];
+    const step = event.shiftKey ? 10 : 1;
+    changeSelected((element) => { element.x += dx * step; element.y += dy * step; });
+    event.preventDefault();
+  } else if ((event.key === "Delete" || event.key === "Backspace") && selectedElement() && canEditNow()) {
+    $("delete-element").click();
+    event.preventDefault();
+  }
+});
+
+async function save() {
+  const graphic = subscription.graphic;
+  if (!canEditNow() || !dirty || saving || !graphic) return;
+  const patch = graphicPatch(graphic, working);
+  if (!patch) {
+    dirty = false;
+    drawPanel();
+    return;
+  }
+  saving = true;
+  drawPanel();
+  try {
+    await api("PATCH", `/api/graphics/${graphicId}/`, {
+      version: graphic.version, fencing_token: myToken, patch,
+    });
+    dirty = false;
+    lastRefresh = Date.now() - REFRESH_EVERY_MS; // a save is activity: refresh on the next tick
+    hideBanner();
+  } catch (error) {
+    showBanner(`Not saved: ${describeError(error)}`, "error");
+  } finally {
+    saving = false;
+  }
+  drawPanel();
+}
+
+$("save").addEventListener("click", save);
+document.addEventListener("keydown", (event) => {
+  if ((event.ctrlKey || event.metaKey) && event.key === "s") {
+    event.preventDefault();
+    save();
+  }
+});
+
+$("open-overlay").addEventListener("click", async () => {
+  try {
+    const url = await overlayUrl(api, graphicId, config.can_edit);
+    if (!url) throw new Error("This graphic has no overlay key yet; an editor can make one.");
+    window.open(url, "_blank", "noopener");
+  } catch (error) {
+    showBanner(describeError(error), "error");
+  }
+});
+$("copy-obs-url").addEventListener("click", async () => {
+  try {
+    const url = await overlayUrl(api, graphicId, config.can_edit);
+    if (!url) throw new Error("This graphic has no overlay key yet; an editor can make one.");
+    showBanner((await copyText(url)) ? "OBS URL copied." : `OBS URL: ${url}`, "info");
+  } catch (error) {
+    showBanner(describeError(error), "error");
+  }
+});
+
+window.addEventListener("resize", drawStage);
+
+client.start();
+// Take the lock once, when the page opens and this user may edit; later the user decides.
+let openedWithLockAttempt = false;
+subscription.addEventListener("snapshot", () => {
+  const graphic = subscription.graphic;
+  if (openedWithLockAttempt || !config.can_edit || !graphic || graphic.archived || liveLock()) return;
+  openedWithLockAttempt = true;
+  acquireLock();
+});

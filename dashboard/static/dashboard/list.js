@@ -1,0 +1,248 @@
+// The graphics list: every graphic, live. Everything other people do (new graphics, titles,
+// archive and restore, locks with their countdown, who is watching) arrives on the "all"
+// subscription and is drawn without a reload; writes go through the REST API.
+
+import { LiveClient } from "../realtime/live-client.js";
+import { api, describeError, pageConfig } from "./api.js";
+import {
+  copyText, formatCountdown, overlayUrl, showBanner, showConnectionState,
+} from "./connection.js";
+
+const config = pageConfig();
+const client = new LiveClient();
+const all = client.subscribe("all");
+showConnectionState(client);
+
+const body = document.getElementById("graphics-body");
+const empty = document.getElementById("empty");
+const search = document.getElementById("search");
+const eventFilter = document.getElementById("event-filter");
+const eventNames = document.getElementById("event-names");
+let tab = "active";
+// Graphic id -> when its lock was last seen to free up, for the "now available" moment.
+const freedAt = new Map();
+const FREED_NOTICE_MS = 8000;
+
+function lockHeld(lock) {
+  return Boolean(lock && lock.locked && Date.parse(lock.expires_at) > client.serverNow());
+}
+
+function button(label, onClick, { danger = false, action = label } = {}) {
+  const node = document.createElement("button");
+  node.type = "button";
+  node.textContent = label;
+  node.dataset.action = action;
+  if (danger) node.className = "danger";
+  node.addEventListener("click", onClick);
+  return node;
+}
+
+function cell(className, text = "") {
+  const node = document.createElement("td");
+  node.className = className;
+  node.textContent = text;
+  return node;
+}
+
+function statusCell(graphic) {
+  const node = cell("status");
+  const badge = document.createElement("span");
+  if (lockHeld(graphic.lock)) {
+    const left = Date.parse(graphic.lock.expires_at) - client.serverNow();
+    badge.className = "badge in-use";
+    badge.textContent = `In use by ${graphic.lock.locked_by} · ${formatCountdown(left)}`;
+  } else if (graphic.archived) {
+    badge.className = "badge free";
+    badge.textContent = "Archived";
+  } else if (freedAt.has(graphic.id) && client.serverNow() - freedAt.get(graphic.id) < FREED_NOTICE_MS) {
+    badge.className = "badge available";
+    badge.textContent = "Now available";
+  } else {
+    badge.className = "badge free";
+    badge.textContent = "Available";
+  }
+  node.append(badge);
+  return node;
+}
+
+function presenceText(graphicId) {
+  const counts = all.presenceCounts.get(graphicId) || all.presenceCounts.get(String(graphicId));
+  if (!counts || (!counts.viewing && !counts.editing)) return "";
+  const parts = [];
+  if (counts.editing) parts.push(`${counts.editing} editing`);
+  if (counts.viewing) parts.push(`${counts.viewing} viewing`);
+  return parts.join(", ");
+}
+
+async function act(work, doneText) {
+  try {
+    await work();
+    if (doneText) showBanner(doneText, "info");
+  } catch (error) {
+    showBanner(describeError(error), "error");
+  }
+}
+
+function confirmDialog(text, { withReason = true } = {}) {
+  const dialog = document.getElementById("confirm-dialog");
+  document.getElementById("confirm-text").textContent = text;
+  const reason = document.getElementById("confirm-reason");
+  reason.value = "";
+  document.getElementById("confirm-reason-label").hidden = !withReason;
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => {
+      resolve(dialog.returnValue === "ok" ? { reason: reason.value } : null);
+    }, { once: true });
+    dialog.showModal();
+  });
+}
+
+function actionsCell(graphic) {
+  const node = cell("actions");
+  const open = document.createElement("a");
+  open.href = `/graphics/${graphic.id}/edit/`;
+  open.textContent = config.can_edit && !graphic.archived ? "Edit" : "Open";
+  open.dataset.action = "open";
+  node.append(open);
+  node.append(button("Open overlay", () => act(async () => {
+    const url = await overlayUrl(api, graphic.id, config.can_edit);
+    if (!url) throw new Error("This graphic has no overlay key yet; an editor can make one.");
+    window.open(url, "_blank", "noopener");
+  }), { action: "open-overlay" }));
+  node.append(button("Copy OBS URL", () => act(async () => {
+    const url = await overlayUrl(api, graphic.id, config.can_edit);
+    if (!url) throw new Error("This graphic has no overlay key yet; an editor can make one.");
+    const copied = await copyText(url);
+    showBanner(copied ? "OBS URL copied." : `OBS URL: ${url}`, "info");
+  }), { action: "copy-obs-url" }));
+  if (config.can_create) {
+    node.append(button("Duplicate", () => act(
+      () => api("POST", `/api/graphics/${graphic.id}/duplicate/`, {}),
+      `Duplicated "${graphic.title}".`,
+    )));
+  }
+  if (config.can_edit && !graphic.archived) {
+    node.append(button("Archive", () => act(
+      () => api("POST", `/api/graphics/${graphic.id}/archive/`, {}),
+    )));
+  }
+  if (config.can_edit && graphic.archived) {
+    node.append(button("Restore", () => act(
+      () => api("POST", `/api/graphics/${graphic.id}/restore/`, {}),
+    )));
+  }
+  if (config.can_delete) {
+    node.append(button("Delete", async () => {
+      const answer = await confirmDialog(
+        `Delete "${graphic.title}" permanently? This cannot be undone; its overlay goes blank.`,
+      );
+      if (answer) {
+        await act(
+          () => api("DELETE", `/api/graphics/${graphic.id}/`, { reason: answer.reason }),
+          `Deleted "${graphic.title}".`,
+        );
+      }
+    }, { danger: true, action: "delete" }));
+  }
+  return node;
+}
+
+function row(graphic) {
+  const tr = document.createElement("tr");
+  tr.id = `graphic-${graphic.id}`;
+  tr.dataset.graphicId = String(graphic.id);
+  const title = cell("title");
+  const link = document.createElement("a");
+  link.href = `/graphics/${graphic.id}/edit/`;
+  link.textContent = graphic.title;
+  title.append(link);
+  tr.append(
+    title,
+    cell("event", graphic.event_name),
+    cell("version", String(graphic.version)),
+    cell("updated", new Date(graphic.updated_at).toLocaleString()),
+    statusCell(graphic),
+    cell("presence", presenceText(graphic.id)),
+    actionsCell(graphic),
+  );
+  return tr;
+}
+
+function matches(graphic) {
+  if ((tab === "archived") !== Boolean(graphic.archived)) return false;
+  if (eventFilter.value && graphic.event_name !== eventFilter.value) return false;
+  const needle = search.value.trim().toLowerCase();
+  return !needle
+    || graphic.title.toLowerCase().includes(needle)
+    || graphic.event_name.toLowerCase().includes(needle);
+}
+
+function renderEventOptions(graphics) {
+  const names = [...new Set(graphics.map((graphic) => graphic.event_name))].sort();
+  const chosen = eventFilter.value;
+  const options = [new Option("All events", "")];
+  for (const name of names) options.push(new Option(name, name));
+  eventFilter.replaceChildren(...options);
+  eventFilter.value = names.includes(chosen) ? chosen : "";
+  if (eventNames) eventNames.replaceChildren(...names.map((name) => new Option(name)));
+}
+
+function render() {
+  const graphics = [...all.graphics.values()].sort(
+    (a, b) => Date.parse(b.updated_at) - Date.parse(a.updated_at) || b.id - a.id,
+  );
+  renderEventOptions(graphics);
+  document.getElementById("count-active").textContent = String(graphics.filter((g) => !g.archived).length);
+  document.getElementById("count-archived").textContent = String(graphics.filter((g) => g.archived).length);
+  const shown = graphics.filter(matches);
+  body.replaceChildren(...shown.map(row));
+  empty.hidden = shown.length > 0 || !all.ready;
+}
+
+let renderQueued = false;
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+  });
+}
+
+all.addEventListener("snapshot", scheduleRender);
+all.addEventListener("presence", scheduleRender);
+all.addEventListener("change", (event) => {
+  const frame = event.detail;
+  if (frame.type === "lock_status" && !frame.data.locked) freedAt.set(frame.data.graphic_id, client.serverNow());
+  scheduleRender();
+});
+// Countdowns tick, and "now available" fades, without any event.
+setInterval(scheduleRender, 1000);
+
+for (const tabButton of document.querySelectorAll("[data-tab]")) {
+  tabButton.addEventListener("click", () => {
+    tab = tabButton.dataset.tab;
+    for (const other of document.querySelectorAll("[data-tab]")) {
+      other.setAttribute("aria-selected", String(other === tabButton));
+    }
+    render();
+  });
+}
+search.addEventListener("input", render);
+eventFilter.addEventListener("change", render);
+
+const createForm = document.getElementById("create-form");
+if (createForm) {
+  createForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = new FormData(createForm);
+    act(async () => {
+      await api("POST", "/api/graphics/", {
+        title: String(form.get("title")), event_name: String(form.get("event_name")),
+      });
+      createForm.reset();
+    });
+  });
+}
+
+client.start();
