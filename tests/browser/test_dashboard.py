@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from graphics.models import Graphic
 from graphics.services import graphic_create
 from locks.models import CanvasLock
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import browser_server_settings, screenshot, session_cookie_for
 from tests.conftest import text_element
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -197,5 +197,37 @@ def test_login_and_logout(browser: Any, live_server_app: Any, make_user: Any, se
         expect(page).to_have_url(re.compile(r"/login/$"))
         page.goto("/graphics/")
         expect(page).to_have_url(re.compile(r"/login/"))
+    finally:
+        context.close()
+
+
+def test_the_editor_warns_before_the_lock_runs_out_and_says_when_it_expired(
+    browser: Any, daphne_server: Any, editor: Any, tmp_path: Path
+):
+    """lock_expiring shows "Keep editing", which refreshes the lock; left alone, the lock
+    expires and the page says so, keeping the unsaved text."""
+    server = daphne_server(
+        **browser_server_settings(tmp_path),
+        LOCK_TTL_SECONDS="6",
+        LOCK_EXPIRING_NOTICE_SECONDS="4",
+        LOCK_SWEEP_INTERVAL_SECONDS="0.5",
+    )
+    graphic = graphic_create(user=editor, title="Round 5 Scoreboard", event_name="Week 3")
+    context = browser.new_context(base_url=server.url)
+    context.add_cookies([session_cookie_for(editor, server)])
+    page = context.new_page()
+    try:
+        page.goto(f"/graphics/{graphic.pk}/edit/")
+        expect(page.locator("#lock-status")).to_have_text("You are editing")
+        first_expiry = CanvasLock.objects.get(graphic=graphic).expires_at
+        expect(page.locator("#banner")).to_contain_text("Your lock expires in")
+        page.locator("#banner").get_by_role("button", name="Keep editing").click()
+        expect(page.locator("#banner")).to_be_hidden()
+        assert CanvasLock.objects.get(graphic=graphic).expires_at > first_expiry
+
+        page.fill("#field-title", "Unsaved title")
+        expect(page.locator("#banner")).to_contain_text("Your lock expired.", timeout=15_000)
+        expect(page.locator("#field-title")).to_have_value("Unsaved title")
+        expect(page.locator("#take-lock")).to_be_visible()
     finally:
         context.close()
