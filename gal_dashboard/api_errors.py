@@ -101,7 +101,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
 
 def _describe(exc: exceptions.APIException) -> dict[str, Any]:
-    code = next(
+    # An exception of ours may name its own code (realtime.api's view_key_invalid is a 401
+    # like any failed authentication, told apart so the overlay knows its key is the problem).
+    code = getattr(exc, "error_code", None) or next(
         (name for exc_class, name in _CODES if isinstance(exc, exc_class)),
         exc.default_code if isinstance(exc.default_code, str) else "error",
     )
@@ -166,6 +168,7 @@ class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text=(
             "validation_error (400), invalid_json (400), not_authenticated (401), "
+            "view_key_invalid (401, GET /api/events/ with ?key=), "
             "permission_denied (403), not_found (404), method_not_allowed (405), "
             "lock_conflict, version_conflict, state_conflict (409), too_large (413), "
             "unsupported_media_type (415)."

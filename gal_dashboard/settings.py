@@ -434,6 +434,10 @@ if PRESENCE_TTL_SECONDS < 2 * WS_HEARTBEAT_INTERVAL_SECONDS:
     )
 # The old system's stated targets (issue 5): five tabs per person, across every server.
 WS_MAX_CONNECTIONS_PER_USER = env_int("WS_MAX_CONNECTIONS_PER_USER", 5, minimum=1)
+# An overlay view key is shared by an OBS setup's scenes and previews (a few browser sources,
+# a studio-mode preview, a backup machine): ten, across servers, and a leaked key cannot open
+# more than that.
+WS_MAX_CONNECTIONS_PER_VIEW_KEY = env_int("WS_MAX_CONNECTIONS_PER_VIEW_KEY", 10, minimum=1)
 # Frames per connection: a token bucket of WS_RATE_LIMIT_BURST, refilled at
 # WS_RATE_LIMIT_PER_MINUTE. An operator clicking fast stays far below; a runaway script does not.
 WS_RATE_LIMIT_BURST = env_int("WS_RATE_LIMIT_BURST", 20, minimum=1)

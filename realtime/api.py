@@ -6,6 +6,10 @@ GET /api/events/: the polling fallback for clients that cannot hold a WebSocket 
 is missing, pruned or unknown, the subscription's snapshot with `"recovered": false`, exactly as
 `subscribe` does (`realtime.replay`). Same authentication as the rest of the API and the same
 permission as subscribing: graphics.view_graphic.
+
+An overlay that cannot hold a WebSocket polls with its view key instead: `&key=<view key>`
+authenticates this endpoint, and only for the key's own graphic. When `key` is present it alone
+decides (a session cookie the browser also sends is not consulted); no other endpoint reads it.
 """
 
 from __future__ import annotations
@@ -14,15 +18,20 @@ import re
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from gal_dashboard.api_errors import error_responses
-from gal_dashboard.errors import ValidationFailed
+from gal_dashboard.api_errors import ErrorResponse, error_responses
+from gal_dashboard.errors import PermissionDenied, ValidationFailed
 from gal_dashboard.storable import BIGINT_MAX
-from graphics.api import GraphicsAPIView
+from graphics.api import CanViewGraphics, GraphicsAPIView
+from graphics.models import GraphicViewKey
+from graphics.selectors import view_key_authenticate
 from realtime.hub import ALL, SubscriptionKey
 from realtime.replay import events_poll
 
@@ -88,6 +97,56 @@ def poll_query(params: Any) -> tuple[SubscriptionKey, int | None, int]:
     return key, since, limit
 
 
+VIEW_KEY_QUERY_PARAMETER = "key"
+
+
+class ViewKeyInvalid(exceptions.AuthenticationFailed):
+    error_code = "view_key_invalid"  # gal_dashboard.api_errors answers with this code
+    default_detail = "The overlay view key is invalid or has been revoked."
+
+
+class ViewKeyAuthentication(BaseAuthentication):
+    """`?key=<view key>`: the request reads as an anonymous user whose `request.auth` is the
+    GraphicViewKey. Without the parameter it does nothing (the API's usual authentication
+    follows); with one it decides alone, an unknown or revoked key being a 401."""
+
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, GraphicViewKey] | None:
+        raw = request.query_params.get(VIEW_KEY_QUERY_PARAMETER)
+        if raw is None:
+            return None
+        view_key = view_key_authenticate(key=raw)
+        if view_key is None:
+            raise ViewKeyInvalid()
+        return AnonymousUser(), view_key
+
+
+class ViewKeyScheme(OpenApiAuthenticationExtension):
+    target_class = ViewKeyAuthentication
+    name = "viewKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {"type": "apiKey", "in": "query", "name": VIEW_KEY_QUERY_PARAMETER}
+
+
+class CanPollEvents(CanViewGraphics):
+    """A view key may poll (its own graphic: the view checks which, once it has read the
+    query); anyone else needs the permission to view graphics."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if isinstance(request.auth, GraphicViewKey):
+            return True
+        return super().has_permission(request, view)
+
+
+def check_view_key_scope(view_key: GraphicViewKey, key: SubscriptionKey) -> None:
+    """A view key reads its own graphic and nothing else: not another graphic, not "all"."""
+    if key != view_key.graphic_id:
+        raise PermissionDenied(
+            "An overlay view key may only read its own graphic.",
+            details={"view_key_graphic_id": view_key.graphic_id},
+        )
+
+
 class EventFrameSerializer(serializers.Serializer):
     """An event exactly as the WebSocket sends it (see docs/protocol.md)."""
 
@@ -122,6 +181,16 @@ class EventPageSerializer(serializers.Serializer):
 
 
 class EventPollView(GraphicsAPIView):
+    permission_classes = [CanPollEvents]
+
+    def get_authenticators(self) -> list[BaseAuthentication]:
+        return [ViewKeyAuthentication(), *super().get_authenticators()]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # The challenge of a 401 stays the API's Bearer one (a view key is a query parameter,
+        # not an HTTP authentication scheme); DRF would otherwise ask the first authenticator.
+        return str(super().get_authenticators()[0].authenticate_header(request))
+
     @extend_schema(
         tags=[TAG],
         summary="Poll the event stream",
@@ -131,7 +200,8 @@ class EventPollView(GraphicsAPIView):
             'or "all") after `since`, in seq order, in the same objects the WebSocket sends. '
             "Poll again with `next_since`. Without `since`, or when it is older than the "
             "event log keeps or newer than any seq, the answer is the subscription's snapshot "
-            "with recovered false."
+            "with recovered false. An overlay may authenticate with its graphic's view key "
+            "(`key`) instead, for that graphic only."
         ),
         parameters=[
             OpenApiParameter(
@@ -150,9 +220,30 @@ class EventPollView(GraphicsAPIView):
                 {"type": "integer", "minimum": 1},
                 description="At most this many events (default and maximum EVENT_API_PAGE_SIZE).",
             ),
+            OpenApiParameter(
+                VIEW_KEY_QUERY_PARAMETER,
+                {"type": "string"},
+                description=(
+                    "An overlay's view key, instead of a token or session: reads the key's "
+                    "graphic only (another graphic or all: permission_denied)."
+                ),
+            ),
         ],
-        responses={200: EventPageSerializer, **error_responses(400, 401, 403, 404)},
+        responses={
+            200: EventPageSerializer,
+            **error_responses(400),
+            401: OpenApiResponse(
+                ErrorResponse,
+                description=(
+                    "No credentials, or an invalid or expired token (not_authenticated); an "
+                    "unknown or revoked view key (view_key_invalid)."
+                ),
+            ),
+            **error_responses(403, 404),
+        },
     )
     def get(self, request: Request) -> Response:
         key, since, limit = poll_query(request.query_params)
+        if isinstance(request.auth, GraphicViewKey):
+            check_view_key_scope(request.auth, key)
         return Response(events_poll(key=key, since=since, limit=limit))

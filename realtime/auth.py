@@ -4,14 +4,17 @@ Who is on the other end of a WebSocket, decided before the consumer runs.
 `OriginCheckMiddleware` refuses the handshake (HTTP 403) when the `Origin` header names a host
 outside ALLOWED_HOSTS. `WebSocketAuthMiddleware` then authenticates, in this order:
 
-1. a JWT access token in `?token=`: if present it must be valid, or the connection is closed
+1. an overlay view key in `?key=` (graphics.models.GraphicViewKey): if present it must be an
+   active key, and it reads its own graphic only; never together with `?token=`;
+2. a JWT access token in `?token=`: if present it must be valid, or the connection is closed
    with 4001 (no fallback to the cookie, so a stale token is never silently ignored);
-2. the Django session cookie, only when the browser sent an `Origin` (a page of ours), so a
+3. the Django session cookie, only when the browser sent an `Origin` (a page of ours), so a
    cookie alone can never authenticate a cross-site or scripted connection.
 
-It stores the outcome in the scope: `user`, `auth_method` ("token" | "session" | None),
-`auth_error` (an error code, or None), and for token auth `token_expires_at` (a UNIX time) and
-`token_family` (see gal_dashboard.tokens).
+It stores the outcome in the scope: `user` (an AnonymousUser for a view key), `auth_method`
+("view_key" | "token" | "session" | None), `auth_error` (an error code, or None) and
+`auth_error_message`, for token auth `token_expires_at` (a UNIX time) and `token_family` (see
+gal_dashboard.tokens), for view-key auth `view_key_id` and `view_key_graphic_id`.
 """
 
 from __future__ import annotations
@@ -34,9 +37,15 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from gal_dashboard.errors import DomainError
 from gal_dashboard.tokens import token_family, token_family_revoked
+from graphics.selectors import view_key_authenticate
 from realtime.network import NetworkAllowlistMiddleware
 
 TOKEN_QUERY_PARAMETER = "token"
+VIEW_KEY_QUERY_PARAMETER = "key"
+VIEW_KEY_INVALID_MESSAGE = (
+    "The overlay view key is invalid or has been revoked; get the overlay's current URL."
+)
+VIEW_KEY_REVOKED_MESSAGE = "This overlay view key was revoked; get the overlay's current URL."
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -122,14 +131,36 @@ class WebSocketAuthMiddleware:
             user=AnonymousUser(),
             auth_method=None,
             auth_error=None,
+            auth_error_message=None,
             token_expires_at=None,
             token_family=None,
+            view_key_id=None,
+            view_key_graphic_id=None,
         )
         # keep_blank_values: `?token=` is a token that is present (and invalid), not a missing
         # one; dropping it would let the session cookie authenticate in its place.
         params = parse_qs(scope.get("query_string", b"").decode("latin1"), keep_blank_values=True)
         tokens = params.get(TOKEN_QUERY_PARAMETER)
-        if tokens is not None:
+        view_keys = params.get(VIEW_KEY_QUERY_PARAMETER)
+        if tokens is not None and view_keys is not None:
+            # Which one would the connection be? Neither: a client must say.
+            scope.update(
+                auth_error=TokenRejected.code,
+                auth_error_message="Send a token or a view key, not both: use one credential.",
+            )
+        elif view_keys is not None:
+            view_key = await database_sync_to_async(view_key_authenticate)(key=view_keys[0])
+            if view_key is None:
+                scope.update(
+                    auth_error="view_key_invalid", auth_error_message=VIEW_KEY_INVALID_MESSAGE
+                )
+            else:
+                scope.update(
+                    auth_method="view_key",
+                    view_key_id=view_key.pk,
+                    view_key_graphic_id=view_key.graphic_id,
+                )
+        elif tokens is not None:
             try:
                 identity = await database_sync_to_async(authenticate_access_token)(tokens[0])
             except TokenRejected as exc:

@@ -5,6 +5,10 @@ It is an edge: each client message type maps to one handler that validates the s
 one service or snapshot, and sends one reply (`ack`, `pong` or `error`) carrying the request's
 `request_id`. Events reach it from the process's hub (`realtime.hub`), not from the channel
 layer, so it takes no channel-layer channel of its own.
+
+A connection opened with an overlay view key (`?key=`, realtime.auth) is not a user: it may
+subscribe to its own graphic, unsubscribe and ping, and nothing else; it is never present
+(realtime.presence) and counts against its key's connection limit, not a user's.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError
 
 from gal_dashboard.access import CHANGE_GRAPHIC, VIEW_GRAPHIC, require_permission, user_ref
-from gal_dashboard.errors import DomainError, ValidationFailed
+from gal_dashboard.errors import DomainError, PermissionDenied, ValidationFailed
 from gal_dashboard.storable import BIGINT_MAX
+from graphics.selectors import view_key_active
 from graphics.serialization import graphic_payload
 from graphics.services import (
     UNSET,
@@ -40,7 +45,7 @@ from graphics.services import (
 from locks.selectors import lock_live, lock_state
 from locks.services import lock_acquire, lock_override, lock_refresh, lock_release
 from realtime import observability
-from realtime.auth import TokenRejected, authenticate_access_token
+from realtime.auth import VIEW_KEY_REVOKED_MESSAGE, TokenRejected, authenticate_access_token
 from realtime.hub import ALL, SubscriptionKey, get_hub
 from realtime.limits import (
     FrameRateLimit,
@@ -73,6 +78,9 @@ from realtime.supervisor import get_supervisor
 logger = logging.getLogger(__name__)
 
 Handler = Callable[["GraphicsConsumer", ClientMessage], Awaitable[dict[str, Any]]]
+
+# All a view-key connection may send besides `ping`: it reads one graphic.
+VIEW_KEY_MESSAGE_TYPES = frozenset({"subscribe", "unsubscribe"})
 
 
 @dataclass
@@ -113,6 +121,9 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
     connection_id: str
     user_id: int | None
     token_family: str | None = None
+    # Set for a connection opened with an overlay view key (then user_id is None).
+    view_key_id: int | None = None
+    view_key_graphic_id: int | None = None
     _closing_task: asyncio.Task[None] | None = None
     _admitted = False  # registered with this process's supervisor (and the registry)
 
@@ -147,6 +158,8 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         self.user = self.scope["user"]
         self.user_id = self.user.pk if self.user.is_authenticated else None
         self.token_family = self.scope.get("token_family")
+        self.view_key_id = self.scope.get("view_key_id")
+        self.view_key_graphic_id = self.scope.get("view_key_graphic_id")
         self.subscriptions: dict[SubscriptionKey, Subscription] = {}
         self._expiry_task: asyncio.Task[None] | None = None
         self._attached = False
@@ -162,26 +175,33 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         self._close_code: int | None = None
         observability.connection_opened(self)
         auth_error = self.scope.get("auth_error")
-        if auth_error is not None or not self.user.is_authenticated:
+        if auth_error is not None or (self.view_key_id is None and not self.user.is_authenticated):
             await self._refuse(
                 CLOSE_UNAUTHENTICATED,
                 auth_error or "not_authenticated",
-                "Authentication failed; log in again.",
+                self.scope.get("auth_error_message") or "Authentication failed; log in again.",
             )
             return
-        if not await database_sync_to_async(self.user.has_perm)(VIEW_GRAPHIC):
+        if self.view_key_id is None and not await database_sync_to_async(self.user.has_perm)(
+            VIEW_GRAPHIC
+        ):
             await self._refuse(
                 CLOSE_FORBIDDEN, "permission_denied", "You do not have permission to view graphics."
             )
             return
         if not await get_supervisor().admit(self):
-            limit = settings.WS_MAX_CONNECTIONS_PER_USER
-            await self._refuse(
-                CLOSE_TOO_MANY_CONNECTIONS,
-                "too_many_connections",
-                f"You already have {limit} connections open, the most allowed; "
-                "close another tab or window, then reconnect.",
-            )
+            if self.view_key_id is not None:
+                message = (
+                    f"This overlay view key already has {settings.WS_MAX_CONNECTIONS_PER_VIEW_KEY}"
+                    " connections open, the most allowed; close another scene or preview using "
+                    "it, then reconnect."
+                )
+            else:
+                message = (
+                    f"You already have {settings.WS_MAX_CONNECTIONS_PER_USER} connections open, "
+                    "the most allowed; close another tab or window, then reconnect."
+                )
+            await self._refuse(CLOSE_TOO_MANY_CONNECTIONS, "too_many_connections", message)
             return
         self._admitted = True
         await get_hub().attach(self)
@@ -191,11 +211,17 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             "welcome",
             {
                 "connection_id": self.connection_id,
-                "user": user_ref(self.user),
+                "user": user_ref(self.user) if self.view_key_id is None else None,
                 "server_time": server_time(),
                 "protocol_version": PROTOCOL_VERSION,
                 "auth_method": self.scope.get("auth_method"),
                 "token_expires_at": self.scope.get("token_expires_at"),
+                # What a view key may read; null for a user.
+                "view_key": (
+                    {"graphic_id": self.view_key_graphic_id}
+                    if self.view_key_id is not None
+                    else None
+                ),
                 # True while the channel layer is away (see the `notice` message).
                 "broadcast_degraded": get_hub().broadcast_degraded,
                 "heartbeat_interval": settings.WS_HEARTBEAT_INTERVAL_SECONDS,
@@ -282,6 +308,32 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         self.user = user
         return True
 
+    async def _act_as_current_view_key(self, request_id: str | None) -> bool:
+        """As `_act_as_current_user` for a view-key connection: its key must still be the
+        graphic's active one (revoking closes its connections at once; this catches a
+        revocation whose close command was lost). Return whether to go on."""
+        assert self.view_key_graphic_id is not None
+        active = await database_sync_to_async(view_key_active)(graphic_id=self.view_key_graphic_id)
+        if active is not None and active.pk == self.view_key_id:
+            return True
+        await self.close_revoked_view_key(request_id=request_id)
+        return False
+
+    async def close_revoked_view_key(self, *, request_id: str | None = None) -> None:
+        """The view key of this connection was revoked (or its graphic deleted): 4001."""
+        await self._refuse(
+            CLOSE_UNAUTHENTICATED,
+            "view_key_revoked",
+            VIEW_KEY_REVOKED_MESSAGE,
+            request_id=request_id,
+        )
+
+    def _view_key_out_of_scope(self) -> PermissionDenied:
+        return PermissionDenied(
+            "An overlay view key may only read its own graphic.",
+            details={"view_key_graphic_id": self.view_key_graphic_id},
+        )
+
     def _schedule_token_expiry(self, expires_at: int | None) -> None:
         if self._expiry_task is not None:
             self._expiry_task.cancel()
@@ -347,7 +399,12 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                     f"Unknown message type {message.type!r}.",
                     request_id=request_id,
                 )
-            if not await self._act_as_current_user(request_id):
+            if self.view_key_id is not None:
+                if not await self._act_as_current_view_key(request_id):
+                    return
+                if message.type not in VIEW_KEY_MESSAGE_TYPES:
+                    raise self._view_key_out_of_scope()
+            elif not await self._act_as_current_user(request_id):
                 return
             result = await handler(self, message)
         except ProtocolError as exc:
@@ -413,6 +470,8 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
     async def handle_subscribe(self, message: ClientMessage) -> dict[str, Any]:
         _allowed_keys(message, {"graphic_id", "last_seq"})
         key = _graphic_key(message.data.get("graphic_id"))
+        if self.view_key_id is not None and key != self.view_key_graphic_id:
+            raise self._view_key_out_of_scope()
         last_seq = check_seq(message.data.get("last_seq"), field="last_seq")
         check_subscription_room(self.subscriptions, key, request_id=message.request_id)
         hub = get_hub()
@@ -647,6 +706,10 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
 
     @property
     def username(self) -> str:
+        """Who this connection is, in logs and the connection registry: the user's name, or
+        `view-key:<id>` (the key's row, never the key itself)."""
+        if self.view_key_id is not None:
+            return observability.view_key_label(self.view_key_id)
         return str(self.user.get_username())
 
     # -- supervision (realtime.supervisor) ------------------------------------------------------
@@ -656,7 +719,8 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         return ConnectionEntry(
             connection_id=self.connection_id,
             user_id=self.user_id or 0,
-            username=self.user.get_username(),
+            username=self.username,
+            view_key_id=self.view_key_id,
             server_id=get_supervisor().server_id,
             remote_address=f"{client[0]}:{client[1]}" if client else "",
             connected_at=self.connected_at,

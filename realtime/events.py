@@ -168,7 +168,7 @@ def publish_event(message: dict[str, Any]) -> None:
 def publish_hub_command(command: dict[str, Any]) -> None:
     """Send a command to the connections it addresses on every server (see
     `EventHub._run_command`): `{"command": "close" | "send", "user_id" | "token_family" |
-    "connection_id": ..., ...}`. Call from synchronous code; never raises."""
+    "view_key_id" | "connection_id": ..., ...}`. Call from synchronous code; never raises."""
     layer = get_channel_layer()
     if layer is None:
         return

@@ -64,6 +64,8 @@ class HubMember(Protocol):
     connection_id: str
     user_id: int | None
     token_family: str | None
+    view_key_id: int | None  # a connection opened with an overlay view key
+    view_key_graphic_id: int | None  # the graphic that key reads
 
     def deliver(self, key: SubscriptionKey, seq: int, message: dict[str, Any]) -> None:
         """Take an event's ASGI send message; must not block (see realtime.outbox)."""
@@ -75,6 +77,9 @@ class HubMember(Protocol):
 
     def send_direct(self, message: dict[str, Any]) -> None:
         """Queue an ASGI send message outside any subscription (realtime.lock_notices)."""
+
+    async def close_revoked_view_key(self) -> None:
+        """Close a view-key connection whose key no longer works (its graphic was deleted)."""
 
 
 class EventFrames:
@@ -198,6 +203,8 @@ class EventHub:
         self._probe_number = 0
         self._probe_returned = asyncio.Event()
         self.lock_expiring_notices = LockExpiringNotices()
+        # Closes started from a delivery (which cannot wait for them), kept until they finish.
+        self._closing: set[asyncio.Future[None]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -339,6 +346,18 @@ class EventHub:
         observability.events_delivered(frames.event_type, recipients, frames.data.get("timestamp"))
         if frames.event_type == "lock_status":
             self._tell_lock_lost(frames.data)
+        elif frames.event_type == "graphic_update" and frames.data.get("action") == "deleted":
+            self._close_overlays_of(frames.graphic_id)
+
+    def _close_overlays_of(self, graphic_id: int) -> None:
+        """A deleted graphic's view keys went with it: close the connections opened with them,
+        after they got the `deleted` event. Driven by the event, which every hub gets (from the
+        log if its broadcast was lost), so it needs no command between servers."""
+        for member in list(self.members.values()):
+            if member.view_key_graphic_id == graphic_id:
+                closing = asyncio.ensure_future(member.close_revoked_view_key())
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
 
     def _tell_lock_lost(self, lock_status: dict[str, Any]) -> None:
         """`lock_lost` to this process's connections of a holder whose lock was overridden or
@@ -427,13 +446,16 @@ class EventHub:
 
     async def _run_command(self, message: dict[str, Any]) -> None:
         """Commands addressed to connections by user, by token family (the connections opened
-        with one login's tokens) or by connection id, on every server."""
+        with one login's tokens), by overlay view key or by connection id, on every server."""
         targets: list[HubMember] = []
         if message.get("user_id") is not None:
             targets = list(self.members_of_user(message["user_id"]))
         elif message.get("token_family") is not None:
             family = message["token_family"]
             targets = [m for m in self.members.values() if m.token_family == family]
+        elif message.get("view_key_id") is not None:
+            view_key_id = message["view_key_id"]
+            targets = [m for m in self.members.values() if m.view_key_id == view_key_id]
         elif message.get("connection_id") in self.members:
             targets = [self.members[message["connection_id"]]]
         for member in targets:

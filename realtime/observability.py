@@ -10,6 +10,8 @@ logger setting, separately.
 Metrics (prometheus-client), every one labelled with this process's `server` id:
 
 - `gal_ws_connections_open` (gauge), `gal_ws_connects_total`, `gal_ws_closes_total{code}`
+- `gal_ws_view_key_connections_open{view_key}` (gauge): of those, the ones opened with an
+  overlay view key, per key as `view-key:<id>` (the key's row, never the key)
 - `gal_ws_messages_received_total{type}`, `gal_ws_messages_sent_total{type}` (replies and
   events; events counted once per recipient)
 - `gal_ws_errors_total{code}`, `gal_ws_rate_limited_total`, `gal_ws_resumes_total{recovered}`
@@ -43,6 +45,12 @@ CONNECTIONS_OPEN = Gauge(
     "gal_ws_connections_open",
     "Open WebSocket connections.",
     _SERVER,
+    multiprocess_mode="livesum",
+)
+VIEW_KEY_CONNECTIONS_OPEN = Gauge(
+    "gal_ws_view_key_connections_open",
+    "Open WebSocket connections authenticated by an overlay view key, per key.",
+    [*_SERVER, "view_key"],
     multiprocess_mode="livesum",
 )
 CONNECTS = Counter("gal_ws_connects_total", "WebSocket connections accepted.", _SERVER)
@@ -85,12 +93,24 @@ def _server() -> str:
     return server_id()
 
 
+def view_key_label(view_key_id: int) -> str:
+    """How logs, metrics and the connection registry name a view-key connection."""
+    return f"view-key:{view_key_id}"
+
+
 def _describe(consumer: Any) -> dict[str, Any]:
     user = getattr(consumer, "user", None)
+    view_key_id = getattr(consumer, "view_key_id", None)
+    if view_key_id is not None:
+        username = view_key_label(view_key_id)
+    elif user is not None and user.is_authenticated:
+        username = user.get_username()
+    else:
+        username = None
     return {
         "connection_id": getattr(consumer, "connection_id", None),
         "user_id": getattr(consumer, "user_id", None),
-        "username": user.get_username() if user is not None and user.is_authenticated else None,
+        "username": username,
         "remote_address": client_address(consumer.scope),
         "server": _server(),
     }
@@ -105,11 +125,17 @@ def _log(event: str, consumer: Any, **fields: Any) -> None:
 def connection_opened(consumer: Any) -> None:
     CONNECTS.labels(_server()).inc()
     CONNECTIONS_OPEN.labels(_server()).inc()
+    view_key_id = getattr(consumer, "view_key_id", None)
+    if view_key_id is not None:
+        VIEW_KEY_CONNECTIONS_OPEN.labels(_server(), view_key_label(view_key_id)).inc()
     _log("connect", consumer, auth_method=consumer.scope.get("auth_method"))
 
 
 def connection_closed(consumer: Any, code: int | None) -> None:
     CONNECTIONS_OPEN.labels(_server()).dec()
+    view_key_id = getattr(consumer, "view_key_id", None)
+    if view_key_id is not None:
+        VIEW_KEY_CONNECTIONS_OPEN.labels(_server(), view_key_label(view_key_id)).dec()
     CLOSES.labels(_server(), str(code)).inc()
     duration = time.time() - getattr(consumer, "connected_at", time.time())
     _log("close", consumer, code=code, duration_s=round(duration, 3))

@@ -4,8 +4,9 @@ The connection registry: one entry per open WebSocket connection, on every serve
 Channel-layer groups only broadcast; they cannot say who is connected (STYLE.md: "Groups are
 not a registry"). This store can: each entry names the connection, its user, the server process
 holding it, the client's address, when it connected, when it last sent a frame and what it is
-subscribed to. It decides the per-user connection limit (WS_MAX_CONNECTIONS_PER_USER) and feeds
-the staff page (/staff/connections/).
+subscribed to. It decides the per-user connection limit (WS_MAX_CONNECTIONS_PER_USER), and the
+per-key limit of overlay view keys (WS_MAX_CONNECTIONS_PER_VIEW_KEY), and feeds the staff page
+(/staff/connections/).
 
 Two backends with one contract:
 
@@ -14,8 +15,9 @@ Two backends with one contract:
   tick for all its connections), so the entries of a crashed server vanish within `ttl`.
 - `MemoryConnectionRegistry` otherwise: this process's memory (one server process only).
 
-Entries carry their expiry as a score in per-user and global sorted sets, so counting a user's
-connections and listing them ignores (and trims) entries whose server stopped renewing them.
+Entries carry their expiry as a score in per-owner (a user, or a view key) and global sorted
+sets, so counting an owner's connections and listing them ignores (and trims) entries whose
+server stopped renewing them.
 Admission checks the count and adds the entry in one step (a Lua script in Redis, a lock in
 memory), so two tabs opening at once cannot both become the sixth.
 """
@@ -29,7 +31,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from django.conf import settings
@@ -78,20 +80,31 @@ def registry_ttl() -> float:
 @dataclass
 class ConnectionEntry:
     connection_id: str
-    user_id: int
-    username: str
+    user_id: int  # 0 for a view-key connection
+    username: str  # `view-key:<id>` for a view-key connection
     server_id: str
     remote_address: str
     connected_at: float  # UNIX time
     last_seen: float  # UNIX time of the last frame received (as of the last refresh)
     subscriptions: list[int | str] = field(default_factory=list)
+    view_key_id: int | None = None  # the overlay view key it was opened with
+
+    @property
+    def owner(self) -> str:
+        """Whose connection limit it counts against: `user:<id>` or `view-key:<id>`."""
+        if self.view_key_id is not None:
+            return f"view-key:{self.view_key_id}"
+        return f"user:{self.user_id}"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ConnectionEntry:
-        return cls(**json.loads(text))
+        # Fields it does not know are left out: during a rolling deploy, servers of two
+        # versions read each other's entries.
+        known = {item.name for item in fields(cls)}
+        return cls(**{key: value for key, value in json.loads(text).items() if key in known})
 
 
 class ConnectionRegistry:
@@ -102,7 +115,8 @@ class ConnectionRegistry:
     clock: Clock
 
     async def admit(self, entry: ConnectionEntry, *, limit: int) -> bool:
-        """Add `entry` unless its user already has `limit` live entries; True if added."""
+        """Add `entry` unless its owner (user or view key) already has `limit` live entries;
+        True if added."""
         raise NotImplementedError
 
     async def refresh(self, entries: Iterable[ConnectionEntry]) -> None:
@@ -118,6 +132,9 @@ class ConnectionRegistry:
         raise NotImplementedError
 
     async def count_for_user(self, user_id: int) -> int:
+        raise NotImplementedError
+
+    async def count_for_view_key(self, view_key_id: int) -> int:
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -153,7 +170,7 @@ class MemoryConnectionRegistry(ConnectionRegistry):
     async def admit(self, entry: ConnectionEntry, *, limit: int) -> bool:
         now = self.clock()
         with self.store.lock:
-            held = sum(1 for live in self.store.live(now) if live.user_id == entry.user_id)
+            held = sum(1 for live in self.store.live(now) if live.owner == entry.owner)
             if held >= limit:
                 return False
             self.store.entries[entry.connection_id] = (entry, now + self.ttl)
@@ -175,10 +192,13 @@ class MemoryConnectionRegistry(ConnectionRegistry):
             return self.store.live(self.clock())
 
     async def count_for_user(self, user_id: int) -> int:
-        return sum(1 for entry in await self.entries() if entry.user_id == user_id)
+        return sum(1 for entry in await self.entries() if entry.owner == f"user:{user_id}")
+
+    async def count_for_view_key(self, view_key_id: int) -> int:
+        return sum(1 for entry in await self.entries() if entry.view_key_id == view_key_id)
 
 
-# KEYS: the user's sorted set, the global sorted set, the entry's key.
+# KEYS: the owner's sorted set, the global sorted set, the entry's key.
 # ARGV: now, expires_at, limit, ttl in ms, connection id, entry JSON.
 # One script, so the count and the add cannot interleave with another server's admission.
 _ADMIT_SCRIPT = """
@@ -196,9 +216,9 @@ return 1
 
 
 class RedisConnectionRegistry(ConnectionRegistry):
-    """Keys, under `<prefix>`: `:conn:<id>` (the entry as JSON), `:user:<id>` (a sorted set of
-    the user's connection ids scored by expiry) and `:all` (every connection id scored by
-    expiry). Every key has the TTL, renewed with the entries."""
+    """Keys, under `<prefix>`: `:conn:<id>` (the entry as JSON), `:user:<id>` and
+    `:view-key:<id>` (sorted sets of an owner's connection ids scored by expiry) and `:all`
+    (every connection id scored by expiry). Every key has the TTL, renewed with the entries."""
 
     def __init__(
         self, *, url: str, prefix: str, ttl: float, clock: Clock = time.time, client: Any = None
@@ -214,8 +234,8 @@ class RedisConnectionRegistry(ConnectionRegistry):
     def _entry_key(self, connection_id: str) -> str:
         return f"{self.prefix}:conn:{connection_id}"
 
-    def _user_key(self, user_id: int) -> str:
-        return f"{self.prefix}:user:{user_id}"
+    def _owner_key(self, owner: str) -> str:
+        return f"{self.prefix}:{owner}"
 
     @property
     def _all_key(self) -> str:
@@ -229,7 +249,7 @@ class RedisConnectionRegistry(ConnectionRegistry):
         now = self.clock()
         added = await self._admit(
             keys=[
-                self._user_key(entry.user_id),
+                self._owner_key(entry.owner),
                 self._all_key,
                 self._entry_key(entry.connection_id),
             ],
@@ -241,16 +261,16 @@ class RedisConnectionRegistry(ConnectionRegistry):
         expires = self.clock() + self.ttl
         # One round trip for every connection of this server, however many there are.
         pipe = self.redis.pipeline(transaction=False)
-        users: set[int] = set()
+        owners: set[str] = set()
         count = 0
         for entry in entries:
             count += 1
             pipe.set(self._entry_key(entry.connection_id), entry.to_json(), px=self._ttl_ms)
-            pipe.zadd(self._user_key(entry.user_id), {entry.connection_id: expires})
+            pipe.zadd(self._owner_key(entry.owner), {entry.connection_id: expires})
             pipe.zadd(self._all_key, {entry.connection_id: expires})
-            users.add(entry.user_id)
-        for user_id in users:
-            pipe.pexpire(self._user_key(user_id), self._ttl_ms)
+            owners.add(entry.owner)
+        for owner in owners:
+            pipe.pexpire(self._owner_key(owner), self._ttl_ms)
         # The sets expire too once no server renews them: nothing outlives the last server.
         pipe.pexpire(self._all_key, self._ttl_ms)
         if count:
@@ -261,7 +281,7 @@ class RedisConnectionRegistry(ConnectionRegistry):
         count = 0
         for entry in entries:
             count += 1
-            pipe.zrem(self._user_key(entry.user_id), entry.connection_id)
+            pipe.zrem(self._owner_key(entry.owner), entry.connection_id)
             pipe.zrem(self._all_key, entry.connection_id)
             pipe.delete(self._entry_key(entry.connection_id))
         if count:
@@ -283,7 +303,13 @@ class RedisConnectionRegistry(ConnectionRegistry):
         return found
 
     async def count_for_user(self, user_id: int) -> int:
-        key = self._user_key(user_id)
+        return await self._count_for_owner(f"user:{user_id}")
+
+    async def count_for_view_key(self, view_key_id: int) -> int:
+        return await self._count_for_owner(f"view-key:{view_key_id}")
+
+    async def _count_for_owner(self, owner: str) -> int:
+        key = self._owner_key(owner)
         await self.redis.zremrangebyscore(key, "-inf", self.clock())
         return int(await self.redis.zcard(key))
 

@@ -2,6 +2,7 @@
 Post-save and post-delete receivers: the hook that records every change to a graphic or a lock
 in the event log, however it was made (a service, the admin, a management command, a plain
 `.save()` in a shell). They run inside the change's transaction and only call `realtime.events`.
+The same hooks close the WebSockets of a deactivated account or a revoked overlay view key.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from graphics.models import Graphic, GraphicChange
+from graphics.models import Graphic, GraphicChange, GraphicViewKey
 from locks.models import CanvasLock
+from realtime.auth import VIEW_KEY_REVOKED_MESSAGE
 from realtime.events import (
     deleted_graphic_payload,
     publish_hub_command,
@@ -96,3 +98,34 @@ def user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="realtime.user_deleted")
 def user_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     _close_connections_of(instance.pk, "Your account was deleted.")
+
+
+# -- overlay view keys --------------------------------------------------------------------------
+# Revoking a view key (view_key_revoke, or view_key_rotate replacing it) closes every connection
+# opened with it, on every server, once the change commits: a leaked overlay URL stops working at
+# once, not at its next request (an overlay sends none). Should the command be lost (the channel
+# layer away), each server's supervisor finds the revoked key at its next tick
+# (realtime.supervisor). Deleting the graphic deletes its keys; each hub closes their
+# connections after delivering the `deleted` event (realtime.hub), so overlays see it first.
+
+
+def _close_view_key_connections(view_key_id: int) -> None:
+    transaction.on_commit(
+        partial(
+            publish_hub_command,
+            {
+                "command": "close",
+                "view_key_id": view_key_id,
+                "code": CLOSE_UNAUTHENTICATED,
+                "error": "view_key_revoked",
+                "message": VIEW_KEY_REVOKED_MESSAGE,
+            },
+        ),
+        robust=True,
+    )
+
+
+@receiver(post_save, sender=GraphicViewKey, dispatch_uid="realtime.view_key_saved")
+def view_key_saved(sender: Any, instance: GraphicViewKey, created: bool, **kwargs: Any) -> None:
+    if instance.revoked_at is not None:
+        _close_view_key_connections(instance.pk)

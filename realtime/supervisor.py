@@ -2,11 +2,13 @@
 The connection supervisor: one per server process (per event loop), beside the hub.
 
 It admits each new connection through the connection registry (`realtime.registry`), which
-enforces WS_MAX_CONNECTIONS_PER_USER across servers, and then runs ONE timer loop for all of
-this process's connections, so ten thousand idle sockets cost a dictionary entry each, not a
-task each. Every tick it:
+enforces WS_MAX_CONNECTIONS_PER_USER (WS_MAX_CONNECTIONS_PER_VIEW_KEY for an overlay's view key)
+across servers, and then runs ONE timer loop for all of this process's connections, so ten
+thousand idle sockets cost a dictionary entry each, not a task each. Every tick it:
 
 - closes (4000) the connections from which nothing has arrived for WS_IDLE_TIMEOUT_SECONDS;
+- closes (4001) the connections whose overlay view key has been revoked: revoking closes them
+  at once through the channel layer (realtime.signals); this catches a command that was lost;
 - every WS_HEARTBEAT_INTERVAL_SECONDS, sends every connection the same `heartbeat` frame
   (encoded once) and renews every connection's registry entry in one round trip, and its
   presence entries in another (`realtime.presence`);
@@ -24,8 +26,10 @@ import time
 import weakref
 from typing import Any, Protocol
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 
+from graphics.selectors import view_keys_active_among
 from realtime.presence import get_presence
 from realtime.protocol import encode_frame, server_time
 from realtime.registry import ConnectionEntry, ConnectionRegistry, connection_registry, server_id
@@ -42,6 +46,7 @@ class SupervisedConnection(Protocol):
 
     connection_id: str
     last_received: float  # time.monotonic() of the last frame from the client
+    view_key_id: int | None  # the overlay view key it was opened with, if any
 
     def registry_entry(self) -> ConnectionEntry: ...
 
@@ -49,6 +54,8 @@ class SupervisedConnection(Protocol):
         """Queue the heartbeat's ASGI send message; must not block."""
 
     async def close_idle(self) -> None: ...
+
+    async def close_revoked_view_key(self) -> None: ...
 
 
 class ConnectionSupervisor:
@@ -74,11 +81,17 @@ class ConnectionSupervisor:
 
     async def admit(self, member: SupervisedConnection) -> bool:
         """Register `member` and supervise it; False (and nothing registered) if its user has
-        WS_MAX_CONNECTIONS_PER_USER connections open already, on any server."""
+        WS_MAX_CONNECTIONS_PER_USER connections open already, on any server (its view key
+        WS_MAX_CONNECTIONS_PER_VIEW_KEY)."""
         entry = member.registry_entry()
+        limit = (
+            settings.WS_MAX_CONNECTIONS_PER_USER
+            if entry.view_key_id is None
+            else settings.WS_MAX_CONNECTIONS_PER_VIEW_KEY
+        )
         self._busy += 1
         try:
-            admitted = await self.registry.admit(entry, limit=settings.WS_MAX_CONNECTIONS_PER_USER)
+            admitted = await self.registry.admit(entry, limit=limit)
         except Exception:
             # Refusing every connection while Redis is away would take the whole dashboard
             # down; admitting unregistered ones only loosens the limit until the next refresh
@@ -171,6 +184,9 @@ class ConnectionSupervisor:
                 await self.close_idle_connections()
                 if self._task is not this_task:
                     return  # closing the last idle connection stopped the supervisor
+                await self.close_revoked_view_keys()
+                if self._task is not this_task:
+                    return
                 if time.monotonic() >= next_heartbeat:
                     next_heartbeat = time.monotonic() + settings.WS_HEARTBEAT_INTERVAL_SECONDS
                     self.send_heartbeats()
@@ -195,6 +211,30 @@ class ConnectionSupervisor:
                 logger.exception("closing idle connection %s failed", member.connection_id)
             # Closed or not, it is no longer looked after: its disconnect releases it.
             self.members.pop(member.connection_id, None)
+
+    async def close_revoked_view_keys(self) -> None:
+        """Close the connections whose view key is no longer active: one query, and only when
+        this process holds view-key connections."""
+        by_key: dict[int, list[SupervisedConnection]] = {}
+        for member in self.members.values():
+            if member.view_key_id is not None:
+                by_key.setdefault(member.view_key_id, []).append(member)
+        if not by_key:
+            return
+        try:
+            active = await database_sync_to_async(view_keys_active_among)(list(by_key))
+        except Exception:
+            logger.warning("could not check view keys; retrying at the next tick", exc_info=True)
+            return
+        for view_key_id, members in by_key.items():
+            if view_key_id in active:
+                continue
+            for member in members:
+                try:
+                    await member.close_revoked_view_key()
+                except Exception:
+                    logger.exception("closing connection %s failed", member.connection_id)
+                self.members.pop(member.connection_id, None)
 
     def send_heartbeats(self) -> None:
         frame = encode_frame(

@@ -170,6 +170,8 @@ async def test_one_failing_connection_does_not_stop_delivery_to_the_others(
         connection_id: str = "broken"
         user_id: int | None = None
         token_family: str | None = None
+        view_key_id: int | None = None
+        view_key_graphic_id: int | None = None
 
         def deliver(self, key: SubscriptionKey, seq: int, message: dict[str, Any]) -> None:
             raise ConnectionResetError("socket gone")
@@ -181,6 +183,9 @@ async def test_one_failing_connection_does_not_stop_delivery_to_the_others(
             raise ConnectionResetError("socket gone")
 
         def send_direct(self, message: dict[str, Any]) -> None:
+            raise ConnectionResetError("socket gone")
+
+        async def close_revoked_view_key(self) -> None:
             raise ConnectionResetError("socket gone")
 
     client = await ws_connect(viewer)
