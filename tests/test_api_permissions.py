@@ -19,9 +19,9 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from gal_dashboard.access import EDITOR, LOCK_ADMIN, VIEWER
 from graphics.models import Graphic
-from graphics.services import graphic_archive
+from graphics.services import graphic_archive, graphic_update
 from locks.models import CanvasLock
-from locks.services import lock_acquire
+from locks.services import lock_acquire, lock_release
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +56,22 @@ def someone_else_holds_the_lock(graphic: Any, actor: Any, other: Any) -> None:
     lock_acquire(user=other, graphic_id=graphic.pk)
 
 
+def second_version_then_hold_lock_if_allowed(
+    graphic: Any, actor: Any, other: Any
+) -> dict[str, Any] | None:
+    """Someone else makes version 2 (so version 1 can be reverted to) and lets the lock go."""
+    lock = lock_acquire(user=other, graphic_id=graphic.pk)
+    graphic_update(
+        user=other,
+        graphic_id=graphic.pk,
+        version=graphic.version,
+        title="Second version",
+        fencing_token=lock.fencing_token,
+    )
+    lock_release(user=other, graphic_id=graphic.pk)
+    return hold_lock_if_allowed(graphic, actor, other)
+
+
 ACTIONS: dict[str, Action] = {
     "list": Action("get", "/api/graphics/"),
     "retrieve": Action("get", "/api/graphics/{id}/"),
@@ -78,6 +94,15 @@ ACTIONS: dict[str, Action] = {
         someone_else_holds_the_lock,
     ),
     "locks_list": Action("get", "/api/locks/"),
+    "history": Action("get", "/api/graphics/{id}/history/"),
+    "version": Action("get", "/api/graphics/{id}/history/1/"),
+    "revert": Action(
+        "post",
+        "/api/graphics/{id}/revert/",
+        {"version": 1, "expected_version": 2, "reason": "Wrong scores"},
+        second_version_then_hold_lock_if_allowed,
+    ),
+    "events_poll": Action("get", "/api/events/?graphic={id}"),
 }
 
 #                  anonymous  no role  Viewer  Editor  Lock admin  superuser
@@ -87,6 +112,9 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "event_names": READ,
     "lock_status": READ,
     "locks_list": READ,
+    "history": READ,
+    "version": READ,
+    "events_poll": READ,
     "create": (401, 403, 403, 201, 201, 201),
     "update": (401, 403, 403, 200, 200, 200),
     "delete": (401, 403, 403, 403, 204, 204),
@@ -96,6 +124,7 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "lock_acquire": (401, 403, 403, 200, 200, 200),
     "lock_release": (401, 403, 403, 204, 204, 204),
     "lock_override": (401, 403, 403, 403, 200, 200),
+    "revert": (401, 403, 403, 200, 200, 200),
 }
 
 CASES = [
