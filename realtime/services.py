@@ -26,11 +26,8 @@ CONNECTION_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
 def disconnect_message(*, staff_username: str, reason: str) -> str:
     """What the closed connection's user reads in the `error` frame."""
-    because = f": {reason}" if reason else "."
-    return (
-        f"Disconnected by staff member {staff_username}{because} "
-        "You may reconnect; if this keeps happening, ask them why."
-    )
+    because = f' (reason: "{reason}")' if reason else ""
+    return f"Disconnected by staff member {staff_username}{because}. You may reconnect."
 
 
 async def connection_disconnect(

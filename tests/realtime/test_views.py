@@ -188,8 +188,10 @@ async def test_a_lock_admin_disconnects_a_connection_which_gets_an_error_and_clo
             "details": {"by": "lockadmin", "reason": "stuck overlay, reloading it"},
         },
     }
-    assert "lockadmin" in error["data"]["message"]
-    assert "stuck overlay, reloading it" in error["data"]["message"]
+    assert error["data"]["message"] == (
+        'Disconnected by staff member lockadmin (reason: "stuck overlay, reloading it"). '
+        "You may reconnect."
+    )
     assert (await victim.receive())["code"] == CLOSE_BY_STAFF
     await victim.close()
     assert victim_id not in await registered_ids()
@@ -233,7 +235,7 @@ async def test_a_superuser_may_disconnect_without_a_reason(
     error = await victim.receive()
     assert error["data"]["code"] == "disconnected_by_staff"
     assert error["data"]["details"] == {"by": "root", "reason": ""}
-    assert "root" in error["data"]["message"]
+    assert error["data"]["message"] == "Disconnected by staff member root. You may reconnect."
     assert (await victim.receive())["code"] == CLOSE_BY_STAFF
 
 
@@ -335,6 +337,26 @@ async def test_a_refused_disconnect_says_why_and_closes_nothing(
     (message,) = [str(message) for message in response.context["messages"]]
     assert message.startswith(expected), message
     await still_connected(victim)
+
+
+async def test_a_disconnect_that_cannot_read_the_registry_says_so(
+    lock_admin: Any, db_call: Any, settings: Any
+) -> None:
+    """With the registry's Redis unreachable, the page says the disconnect was not done and
+    why, instead of failing."""
+    lock_admin.is_staff = True
+    await db_call(lock_admin.save)
+    client = await logged_in(lock_admin)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+    response = await client.post(disconnect_url("0" * 32), follow=False)
+
+    assert response.status_code == 302
+    settings.REDIS_URL = ""  # render the page from this process's memory
+    followed = await client.get(URL)
+    assert [str(message) for message in followed.context["messages"]] == [
+        "Not disconnected: The connection registry could not be read; try again shortly."
+    ]
 
 
 # --- recent errors ------------------------------------------------------------------------------
