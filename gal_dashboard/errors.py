@@ -71,3 +71,9 @@ class TooLarge(DomainError):
     code = "too_large"
     http_status = 413
     default_message = "The data is too large."
+
+
+class Unavailable(DomainError):
+    code = "unavailable"
+    http_status = 503
+    default_message = "A service the server depends on is unavailable; try again shortly."

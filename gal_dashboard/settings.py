@@ -462,6 +462,10 @@ if WS_MAX_MESSAGE_BYTES < GRAPHIC_DATA_MAX_BYTES + WS_MESSAGE_ENVELOPE_BYTES:
     )
 # Subscriptions per connection: the list ("all") plus every graphic of a busy show fit easily.
 WS_MAX_SUBSCRIPTIONS = env_int("WS_MAX_SUBSCRIPTIONS", 100, minimum=1)
+# The staff connections page lists this many of the newest error frames and abnormal closes,
+# across every server: a screenful, enough to see what a misbehaving client or a bad deploy is
+# doing, small enough to keep in one Redis list (each entry is about 250 bytes).
+STAFF_RECENT_ERRORS_MAX = env_int("STAFF_RECENT_ERRORS_MAX", 100, minimum=1)
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

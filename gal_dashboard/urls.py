@@ -16,6 +16,11 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view.metrics, name="metrics"),
     path("staff/connections/", realtime_views.connections, name="staff-connections"),
+    path(
+        "staff/connections/<str:connection_id>/disconnect/",
+        realtime_views.connection_disconnect_view,
+        name="staff-connection-disconnect",
+    ),
     path("", include("dashboard.urls")),
 ]
 if settings.SERVE_MEDIA:

@@ -126,6 +126,8 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
     view_key_graphic_id: int | None = None
     _closing_task: asyncio.Task[None] | None = None
     _admitted = False  # registered with this process's supervisor (and the registry)
+    # The type of the client message that made the server close the connection, if one did.
+    close_cause: str | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels 4 awaits `aclose_old_connections()` (a thread hop) before every handler.
@@ -264,15 +266,22 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         *,
         request_id: str | None = None,
         details: dict[str, Any] | None = None,
+        request_type: str | None = None,
     ) -> None:
         self._close_code = close_code
+        self.close_cause = request_type  # for the staff page's recent errors
         # Stop delivering events and handling frames now, not when the client completes the
         # close: a connection refused for an expired token must not write in the meantime.
         if getattr(self, "_attached", False):
             self._attached = False
             await get_hub().detach(self)
         await self._release()
-        await self._send("error", error_data(error_code, message, details), request_id=request_id)
+        await self._send(
+            "error",
+            error_data(error_code, message, details),
+            request_id=request_id,
+            request_type=request_type,
+        )
         self.outbox.put({"type": "websocket.close", "code": close_code})
 
     def _load_current_user(self) -> tuple[Any, bool]:
@@ -283,7 +292,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         user = get_user_model().objects.filter(pk=self.user_id, is_active=True).first()
         return user, user is not None and user.has_perm(VIEW_GRAPHIC)
 
-    async def _act_as_current_user(self, request_id: str | None) -> bool:
+    async def _act_as_current_user(self, request_id: str | None, request_type: str) -> bool:
         """Take the user afresh for each request, so that deactivating an account or changing
         its roles applies to open connections at their next request, as it does to the next
         REST call (the user loaded at connect caches its permissions for good). Refuse and
@@ -295,6 +304,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 "not_authenticated",
                 "Your account is no longer active; log in again.",
                 request_id=request_id,
+                request_type=request_type,
             )
             return False
         if not can_view:
@@ -303,6 +313,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 "permission_denied",
                 "You no longer have permission to view graphics.",
                 request_id=request_id,
+                request_type=request_type,
             )
             return False
         self.user = user
@@ -375,6 +386,8 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             )
             return
         request_id: str | None = None
+        # The type of the message being handled, for the staff page's recent errors.
+        request_type: str | None = None
         try:
             try:
                 message = parse_client_frame(text_data)
@@ -385,8 +398,11 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                     return
                 raise
             request_id = message.request_id
+            request_type = message.type
             observability.message_received(self, message.type)
-            if await self._over_rate_limit(ping=message.type == "ping", request_id=request_id):
+            if await self._over_rate_limit(
+                ping=message.type == "ping", request_id=request_id, request_type=request_type
+            ):
                 return
             if message.type == "ping":
                 # Answered at once, without the account check: a heartbeat costs no query.
@@ -404,7 +420,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                     return
                 if message.type not in VIEW_KEY_MESSAGE_TYPES:
                     raise self._view_key_out_of_scope()
-            elif not await self._act_as_current_user(request_id):
+            elif not await self._act_as_current_user(request_id, request_type):
                 return
             result = await handler(self, message)
         except ProtocolError as exc:
@@ -412,10 +428,13 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 "error",
                 error_data(exc.code, exc.message, exc.details),
                 request_id=exc.request_id,
+                request_type=request_type,
             )
             return
         except DomainError as exc:
-            await self._send("error", exc.as_dict(), request_id=request_id)
+            await self._send(
+                "error", exc.as_dict(), request_id=request_id, request_type=request_type
+            )
             return
         except (OperationalError, InterfaceError):
             logger.warning("database unavailable while handling a frame", exc_info=True)
@@ -423,6 +442,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 "error",
                 error_data("unavailable", "The database is unavailable; try again shortly."),
                 request_id=request_id,
+                request_type=request_type,
             )
             return
         except Exception:
@@ -433,12 +453,15 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 "error",
                 error_data("internal_error", "The server failed to handle this request."),
                 request_id=request_id,
+                request_type=request_type,
             )
             return
         await self._send("ack", result, request_id=request_id)
         self._flush_pending()
 
-    async def _over_rate_limit(self, *, ping: bool, request_id: str | None) -> bool:
+    async def _over_rate_limit(
+        self, *, ping: bool, request_id: str | None, request_type: str | None = None
+    ) -> bool:
         """Apply the connection's rate limit (realtime.limits) to one frame: True if it was
         refused (and the client told, or closed with 4008 for flooding)."""
         rejection = self.rate_limit.check(ping=ping)
@@ -451,6 +474,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 "Too many messages rejected for exceeding the rate limit; closing.",
                 request_id=request_id,
                 details={"retry_after": rejection.retry_after},
+                request_type=request_type,
             )
             return True
         await self._send(
@@ -462,6 +486,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 {"retry_after": rejection.retry_after},
             ),
             request_id=request_id,
+            request_type=request_type,
         )
         return True
 
@@ -689,6 +714,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 int(command.get("code", CLOSE_UNAUTHENTICATED)),
                 str(command.get("error", "not_authenticated")),
                 str(command.get("message", "The server closed this connection.")),
+                details=command.get("details"),
             )
 
     def _flush_pending(self) -> None:
@@ -750,6 +776,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         self._closing_task = asyncio.ensure_future(self._close_slow_consumer())
 
     async def _close_slow_consumer(self) -> None:
+        self._close_code = CLOSE_SLOW_CONSUMER
         if getattr(self, "_attached", False):
             self._attached = False
             await get_hub().detach(self)
@@ -759,9 +786,15 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             await self.base_send({"type": "websocket.close", "code": CLOSE_SLOW_CONSUMER})
 
     async def _send(
-        self, message_type: str, data: dict[str, Any], *, request_id: str | None = None
+        self,
+        message_type: str,
+        data: dict[str, Any],
+        *,
+        request_id: str | None = None,
+        request_type: str | None = None,
     ) -> None:
-        observability.frame_sent(self, message_type, data)
+        """Send one frame; `request_type` names the client message an `error` answers."""
+        observability.frame_sent(self, message_type, data, request_type=request_type)
         self.outbox.put(
             {
                 "type": "websocket.send",

@@ -178,6 +178,15 @@ def publish_hub_command(command: dict[str, Any]) -> None:
         logger.warning("could not publish hub command %s", command.get("command"), exc_info=True)
 
 
+async def send_hub_command(command: dict[str, Any]) -> None:
+    """`publish_hub_command` for asynchronous callers (the staff pages). Raises when the
+    channel layer cannot take the command, so the caller can say it was not delivered."""
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("no channel layer is configured")
+    await layer.group_send(HUB_GROUP, {"type": "hub.command", **command})
+
+
 def deleted_graphic_payload(graphic: Graphic) -> dict[str, Any]:
     """What subscribers learn about a graphic that no longer exists: its last summary."""
     return summary_from_payload(graphic_payload(graphic))

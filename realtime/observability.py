@@ -2,10 +2,13 @@
 What operators see of the WebSocket side: an access log and Prometheus metrics.
 
 Access log (logger `gal.access`, INFO): one structured line per connection opened, connection
-closed (with its close code and duration), request rejected (`error` sent) and permission
-denial, each naming the connection id, user, remote address and server. Message-level detail
-goes to logger `gal.messages` at DEBUG, which an operator switches on with LOG_LEVEL=DEBUG or a
-logger setting, separately.
+closed (with its close code and duration), request rejected (`error` sent), permission denial
+and disconnect by staff, each naming the connection id, user, remote address and server.
+Message-level detail goes to logger `gal.messages` at DEBUG, which an operator switches on with
+LOG_LEVEL=DEBUG or a logger setting, separately.
+
+Recent errors (`realtime.recent_errors`): every `error` frame sent and every close with a code
+other than 1000/1001 is also queued, fire and forget, for the staff connections page.
 
 Metrics (prometheus-client), every one labelled with this process's `server` id:
 
@@ -34,6 +37,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge, Histogram
 
 from realtime.network import client_address
+from realtime.recent_errors import CLOSE, ERROR, RecentError, record_recent_error
 from realtime.registry import server_id
 
 access_log = logging.getLogger("gal.access")
@@ -88,6 +92,10 @@ KNOWN_TYPES = frozenset(
     }
 )  # fmt: skip
 
+# Closes that are not worth a line on the staff page's recent errors: a client leaving, a
+# server restarting.
+NORMAL_CLOSE_CODES = frozenset({1000, 1001})
+
 
 def _server() -> str:
     return server_id()
@@ -139,6 +147,9 @@ def connection_closed(consumer: Any, code: int | None) -> None:
     CLOSES.labels(_server(), str(code)).inc()
     duration = time.time() - getattr(consumer, "connected_at", time.time())
     _log("close", consumer, code=code, duration_s=round(duration, 3))
+    # None: the server cancelled the connection while stopping, which is not the client's doing.
+    if code is not None and code not in NORMAL_CLOSE_CODES:
+        _remember(consumer, CLOSE, str(code), getattr(consumer, "close_cause", None))
 
 
 def message_received(consumer: Any, message_type: str | None) -> None:
@@ -150,7 +161,11 @@ def message_received(consumer: Any, message_type: str | None) -> None:
         )
 
 
-def frame_sent(consumer: Any, message_type: str, data: dict[str, Any]) -> None:
+def frame_sent(
+    consumer: Any, message_type: str, data: dict[str, Any], *, request_type: str | None = None
+) -> None:
+    """One frame sent to a client; for an `error`, `request_type` is the type of the client
+    message that caused it (None when the connection itself is the cause: idle, expiry)."""
     SENT.labels(_server(), message_type).inc()
     if message_type != "error":
         return
@@ -160,6 +175,53 @@ def frame_sent(consumer: Any, message_type: str, data: dict[str, Any]) -> None:
         RATE_LIMITED.labels(_server()).inc()
     event = "permission_denied" if code == "permission_denied" else "rejected"
     _log(event, consumer, code=code, message=data.get("message"))
+    _remember(consumer, ERROR, code, request_type)
+
+
+def _known_type(request_type: str | None) -> str | None:
+    # A client may send any `type`; only the known ones are kept, as in the metrics labels.
+    if request_type is None:
+        return None
+    return request_type if request_type in KNOWN_TYPES else "other"
+
+
+def _remember(consumer: Any, kind: str, code: str, request_type: str | None) -> None:
+    """Queue the error or close for the staff page (realtime.recent_errors); never raises."""
+    try:
+        described = _describe(consumer)
+        record_recent_error(
+            RecentError(
+                at=time.time(),
+                server_id=described["server"],
+                connection_id=described["connection_id"],
+                user_id=described["user_id"],
+                username=described["username"],
+                remote_address=described["remote_address"],
+                kind=kind,
+                code=code,
+                request_type=_known_type(request_type),
+            )
+        )
+    except Exception:
+        message_log.debug("could not queue a recent error", exc_info=True)
+
+
+def connection_disconnected_by_staff(
+    *, connection_id: str, username: str, user_id: int, server: str, staff: Any, reason: str
+) -> None:
+    """The access-log line of a staff disconnect (realtime.services.connection_disconnect)."""
+    if access_log.isEnabledFor(logging.INFO):
+        line = {
+            "event": "staff_disconnect",
+            "connection_id": connection_id,
+            "user_id": user_id,
+            "username": username,
+            "server": server,
+            "staff_user_id": staff.pk,
+            "staff_username": staff.get_username(),
+            "reason": reason,
+        }
+        access_log.info(json.dumps(line, separators=(",", ":"), default=str))
 
 
 def resumed(recovered: bool) -> None:

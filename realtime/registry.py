@@ -137,6 +137,10 @@ class ConnectionRegistry:
     async def count_for_view_key(self, view_key_id: int) -> int:
         raise NotImplementedError
 
+    async def entry(self, connection_id: str) -> ConnectionEntry | None:
+        """The live entry of this connection, or None."""
+        raise NotImplementedError
+
     async def close(self) -> None:
         """Release connections to the store (nothing to do in memory)."""
 
@@ -196,6 +200,13 @@ class MemoryConnectionRegistry(ConnectionRegistry):
 
     async def count_for_view_key(self, view_key_id: int) -> int:
         return sum(1 for entry in await self.entries() if entry.view_key_id == view_key_id)
+
+    async def entry(self, connection_id: str) -> ConnectionEntry | None:
+        with self.store.lock:
+            found = self.store.entries.get(connection_id)
+            if found is None or found[1] <= self.clock():
+                return None
+            return found[0]
 
 
 # KEYS: the owner's sorted set, the global sorted set, the entry's key.
@@ -312,6 +323,16 @@ class RedisConnectionRegistry(ConnectionRegistry):
         key = self._owner_key(owner)
         await self.redis.zremrangebyscore(key, "-inf", self.clock())
         return int(await self.redis.zcard(key))
+
+    async def entry(self, connection_id: str) -> ConnectionEntry | None:
+        # Live as `entries()` sees it: by its expiry score, not only by its key's TTL.
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(self._entry_key(connection_id))
+        pipe.zscore(self._all_key, connection_id)
+        raw, expires = await pipe.execute()
+        if raw is None or expires is None or float(expires) <= self.clock():
+            return None
+        return ConnectionEntry.from_json(raw)
 
     async def close(self) -> None:
         await self.redis.aclose(close_connection_pool=True)

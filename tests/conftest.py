@@ -95,9 +95,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def fresh_presence_and_registry() -> None:
-    """Each test starts with no presence or connection-registry entries in Redis. Entries of an
-    earlier test's connections (a stopped server's, say) would otherwise live out their TTL and
-    show up in this test's presence and connection counts."""
+    """Each test starts with no presence or connection-registry entries in Redis, and no
+    recent errors (in Redis or this process's memory). Entries of an earlier test's connections
+    (a stopped server's, say) would otherwise live out their TTL and show up in this test's
+    presence and connection counts, and its errors on this test's staff page."""
+    from realtime.recent_errors import clear_process_recent_errors
+
+    clear_process_recent_errors()
     if not settings.REDIS_URL:
         return
     import redis
@@ -105,7 +109,7 @@ def fresh_presence_and_registry() -> None:
     prefix = cast(dict[str, Any], settings.CHANNEL_LAYERS["default"]["CONFIG"])["prefix"]
     client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
     try:
-        for pattern in (f"{prefix}:presence*", f"{prefix}:connections*"):
+        for pattern in (f"{prefix}:presence*", f"{prefix}:connections*", f"{prefix}:recent-errors"):
             keys = list(client.scan_iter(match=pattern, count=1000))
             if keys:
                 client.delete(*keys)

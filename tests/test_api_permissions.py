@@ -19,9 +19,9 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from gal_dashboard.access import EDITOR, LOCK_ADMIN, VIEWER
 from graphics.models import Graphic, GraphicViewKey
-from graphics.services import graphic_archive, view_key_rotate
+from graphics.services import graphic_archive, graphic_update, view_key_rotate
 from locks.models import CanvasLock
-from locks.services import lock_acquire
+from locks.services import lock_acquire, lock_release
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +60,22 @@ def the_graphic_has_a_view_key(graphic: Any, actor: Any, other: Any) -> None:
     view_key_rotate(graphic_id=graphic.pk, user=other)
 
 
+def second_version_then_hold_lock_if_allowed(
+    graphic: Any, actor: Any, other: Any
+) -> dict[str, Any] | None:
+    """Someone else makes version 2 (so version 1 can be reverted to) and lets the lock go."""
+    lock = lock_acquire(user=other, graphic_id=graphic.pk)
+    graphic_update(
+        user=other,
+        graphic_id=graphic.pk,
+        version=graphic.version,
+        title="Second version",
+        fencing_token=lock.fencing_token,
+    )
+    lock_release(user=other, graphic_id=graphic.pk)
+    return hold_lock_if_allowed(graphic, actor, other)
+
+
 ACTIONS: dict[str, Action] = {
     "list": Action("get", "/api/graphics/"),
     "retrieve": Action("get", "/api/graphics/{id}/"),
@@ -91,6 +107,15 @@ ACTIONS: dict[str, Action] = {
     "view_key_revoke": Action(
         "delete", "/api/graphics/{id}/view-key/", setup=the_graphic_has_a_view_key
     ),
+    "history": Action("get", "/api/graphics/{id}/history/"),
+    "version": Action("get", "/api/graphics/{id}/history/1/"),
+    "revert": Action(
+        "post",
+        "/api/graphics/{id}/revert/",
+        {"version": 1, "expected_version": 2, "reason": "Wrong scores"},
+        second_version_then_hold_lock_if_allowed,
+    ),
+    "events_poll": Action("get", "/api/events/?graphic={id}"),
 }
 
 #                  anonymous  no role  Viewer  Editor  Lock admin  superuser
@@ -100,6 +125,9 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "event_names": READ,
     "lock_status": READ,
     "locks_list": READ,
+    "history": READ,
+    "version": READ,
+    "events_poll": READ,
     "create": (401, 403, 403, 201, 201, 201),
     "update": (401, 403, 403, 200, 200, 200),
     "delete": (401, 403, 403, 403, 204, 204),
@@ -112,6 +140,7 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "view_key_read": READ,
     "view_key_rotate": (401, 403, 403, 201, 201, 201),
     "view_key_revoke": (401, 403, 403, 200, 200, 200),
+    "revert": (401, 403, 403, 200, 200, 200),
 }
 
 CASES = [

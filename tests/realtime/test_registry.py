@@ -160,6 +160,28 @@ async def test_entries_of_a_server_that_stops_refreshing_vanish_after_the_ttl(
     assert not await registry.admit(entry(1), limit=5)
 
 
+async def test_one_entry_is_found_by_its_connection_id_while_it_lives(
+    registry: ConnectionRegistry, clock: FakeClock
+) -> None:
+    """`entry` finds a live connection wherever its server is (the staff page's disconnect
+    looks connections up this way), and nothing once it was removed or expired."""
+    kept, removed, expiring = entry(1), entry(2), entry(3, server="web-2:200")
+    for item in (kept, removed, expiring):
+        assert await registry.admit(item, limit=5)
+    await registry.remove([removed])
+
+    assert await registry.entry(kept.connection_id) == kept
+    assert await registry.entry(expiring.connection_id) == expiring
+    assert await registry.entry(removed.connection_id) is None
+    assert await registry.entry(uuid.uuid4().hex) is None
+
+    clock.now += TTL * 0.75
+    await registry.refresh([kept])
+    clock.now += TTL * 0.75
+    assert await registry.entry(kept.connection_id) == kept
+    assert await registry.entry(expiring.connection_id) is None
+
+
 @pytest.mark.redis
 async def test_redis_entries_carry_a_ttl(clock: FakeClock) -> None:
     """In Redis each entry's key expires on its own (the server's clock is not needed for a
