@@ -9,6 +9,7 @@ Policy and frame refusal; with HTTPS on (production), cookies are secure and
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,20 @@ def test_https_settings_make_cookies_secure_and_trust_the_proxy_header() -> None
         "31536000",
         "('HTTP_X_FORWARDED_PROTO', 'https')",
     ], completed.stderr
+
+
+def test_no_template_has_an_inline_script_or_style():
+    """The Content-Security-Policy allows scripts and styles only from our own files: an inline
+    <script> with code, a <style> block or a style="" attribute in a template would be blocked
+    by browsers (a broken page), so none may exist. (json_script data blocks are not code.)"""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    offenders = []
+    for template in Path(settings.BASE_DIR, "templates").rglob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        scripts = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", text)
+        if scripts or "<style" in text or "style=" in text:
+            offenders.append(str(template))
+    assert offenders == []
