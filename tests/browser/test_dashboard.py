@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from graphics.models import Graphic
 from graphics.services import graphic_create
 from locks.models import CanvasLock
+from realtime.models import Event
 from tests.browser.conftest import browser_server_settings, screenshot, session_cookie_for
 from tests.conftest import text_element
 
@@ -231,3 +232,52 @@ def test_the_editor_warns_before_the_lock_runs_out_and_says_when_it_expired(
         expect(page.locator("#take-lock")).to_be_visible()
     finally:
         context.close()
+
+
+def test_duplicate_restore_and_a_confirmed_delete_from_the_list(
+    signed_in: Any, editor: Any, lock_admin: Any, viewer: Any
+):
+    """Duplicate and restore for Editors; permanent delete only for Lock admins, only after the
+    confirmation, with its reason kept; a cancelled confirmation deletes nothing. The viewer's
+    list follows each step."""
+    graphic = graphic_create(user=editor, title="Lobby B Placements", event_name="Week 3")
+    watcher = signed_in(viewer)
+    watcher.goto("/graphics/")
+    expect(row(watcher, graphic.pk)).to_be_visible()
+    expect(row(watcher, graphic.pk).get_by_role("button", name="Delete")).to_have_count(0)
+
+    editor_list = signed_in(editor)
+    editor_list.goto("/graphics/")
+    expect(row(editor_list, graphic.pk).get_by_role("button", name="Delete")).to_have_count(0)
+    row(editor_list, graphic.pk).get_by_role("button", name="Duplicate").click()
+    expect(watcher.locator("#graphics-body")).to_contain_text("Lobby B Placements (Copy)")
+    copy = Graphic.objects.get(title="Lobby B Placements (Copy)")
+
+    row(editor_list, copy.pk).get_by_role("button", name="Archive").click()
+    watcher.click("#tab-archived")
+    expect(row(watcher, copy.pk)).to_be_visible()
+    editor_list.click("#tab-archived")
+    row(editor_list, copy.pk).get_by_role("button", name="Restore").click()
+    expect(row(watcher, copy.pk)).to_have_count(0)
+    watcher.click("#tab-active")
+    expect(row(watcher, copy.pk)).to_be_visible()
+
+    admin = signed_in(lock_admin)
+    admin.goto("/graphics/")
+    row(admin, copy.pk).get_by_role("button", name="Delete").click()
+    expect(admin.locator("#confirm-text")).to_contain_text('Delete "Lobby B Placements (Copy)"')
+    admin.get_by_role("button", name="Cancel").click()
+    assert Graphic.objects.filter(pk=copy.pk).exists()
+
+    row(admin, copy.pk).get_by_role("button", name="Delete").click()
+    admin.fill("#confirm-reason", "duplicate made by mistake")
+    admin.click("#confirm-ok")
+    expect(row(watcher, copy.pk)).to_have_count(0)
+    assert not Graphic.objects.filter(pk=copy.pk).exists()
+    deleted = Event.objects.filter(graphic_id=copy.pk).order_by("-id").first()
+    assert deleted is not None
+    assert (deleted.data["action"], deleted.data["reason"]) == (
+        "deleted",
+        "duplicate made by mistake",
+    )
+    assert row(watcher, graphic.pk).is_visible()

@@ -461,6 +461,25 @@ describe("reconnecting", () => {
 });
 
 describe("fatal closes", () => {
+  test("an error about the connection is told to the page, then it reconnects (4002)", async () => {
+    const { client, clock, sockets, socket } = liveOn7(100);
+    const told = [];
+    const fatal = [];
+    client.addEventListener("connection_error", (event) => told.push(event.detail.code));
+    client.addEventListener("fatal", (event) => fatal.push(event.detail));
+    socket().receive({
+      type: "error",
+      data: { code: "disconnected_by_staff", message: "Disconnected by staff member lockadmin." },
+    });
+    socket().drop(4002);
+
+    assert.deepEqual(told, ["disconnected_by_staff"]);
+    assert.deepEqual(fatal, []);
+    assert.equal(client.state, "reconnecting");
+    await clock.advance(1000); // the first retry waits at most backoffBase (full jitter)
+    assert.equal(sockets.length, 2);
+  });
+
   test("4001 after an auth error: offline, fatal dispatched, no reconnect", async () => {
     const { client, clock, sockets, socket } = liveOn7(100);
     const fatal = [];

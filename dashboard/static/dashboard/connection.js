@@ -56,6 +56,9 @@ export function showConnectionState(client) {
       showBanner(message || "The server refused this connection.", "error");
     }
   });
+  client.addEventListener("connection_error", (event) => {
+    if (event.detail.code === "disconnected_by_staff") showBanner(event.detail.message, "warning");
+  });
   client.addEventListener("notice", (event) => {
     if (event.detail.code === "broadcast_degraded") {
       showBanner("Live updates are delayed by a few seconds; nothing is lost.", "warning");

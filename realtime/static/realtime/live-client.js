@@ -302,6 +302,11 @@ export class LiveClient extends EventTarget {
     if (FATAL_ERROR_CODES.has(code) || (code === "permission_denied" && !frame.request_id)) {
       this._fatalError = data;
     }
+    if (frame.request_id === undefined || frame.request_id === null) {
+      // About the connection, not a request (idle_timeout, disconnected_by_staff, ...): the
+      // page may want to tell its user why the connection is about to close.
+      this.dispatchEvent(new CustomEvent("connection_error", { detail: data }));
+    }
     this._reply(frame.request_id, (handlers) =>
       handlers.onError?.(new LiveError(code, data.message, data.details ?? {})),
     );
