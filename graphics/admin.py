@@ -289,8 +289,26 @@ VERSION_FIELDS: tuple[str, ...] = (
 )
 
 
+class GraphicRecordAdmin(admin.ModelAdmin):
+    """Records that belong to a graphic and are written only by the services (its versions, its
+    view keys): anyone who may view graphics may read them here; nobody adds, changes or deletes
+    them by hand. They go when their graphic is deleted (the foreign keys cascade)."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("graphics.view_graphic")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(GraphicVersion)
-class GraphicVersionAdmin(admin.ModelAdmin):
+class GraphicVersionAdmin(GraphicRecordAdmin):
     """
     Graphics' histories, read-only. Versions are written by Graphic.save() alone, in the
     change's transaction; the admin may show them and nothing else (no add, change or delete),
@@ -309,19 +327,6 @@ class GraphicVersionAdmin(admin.ModelAdmin):
         # The list shows no canvas; the detail page reads it through `canvas`.
         queryset = super().get_queryset(request)
         return queryset.defer("data", "graphic__data")
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm("graphics.view_graphic")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # A graphic's history goes only with the graphic (graphic_delete cascades to it).
-        return False
 
     @admin.display(description="Changed fields")
     def changed(self, version: GraphicVersion) -> str:
@@ -344,7 +349,7 @@ VIEW_KEY_FIELDS: tuple[str, ...] = (
 
 
 @admin.register(GraphicViewKey)
-class GraphicViewKeyAdmin(admin.ModelAdmin):
+class GraphicViewKeyAdmin(GraphicRecordAdmin):
     """
     Overlay view keys, read-only: made by the Graphic admin's action (or the REST API) and
     revoked by the action here, both through the services, so revoking always disconnects the
@@ -365,20 +370,6 @@ class GraphicViewKeyAdmin(admin.ModelAdmin):
         # The graphic's title is shown, never its canvas (up to GRAPHIC_DATA_MAX_BYTES).
         queryset = super().get_queryset(request).select_related("graphic", "created_by")
         return queryset.defer("graphic__data")
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm("graphics.view_graphic")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Revoked keys stay as the record of who made and revoked them; they go with their
-        # graphic.
-        return False
 
     @admin.display(description="Active", boolean=True)
     def active(self, view_key: GraphicViewKey) -> bool:

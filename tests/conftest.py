@@ -196,6 +196,21 @@ def make_user(django_user_model: Any) -> Callable[..., Any]:
     return make
 
 
+# The roles of the permission matrices (REST: tests/test_api_permissions.py, WebSocket:
+# tests/realtime/test_permission_matrix.py), in their column order.
+MATRIX_ROLES = ("anonymous", "no_role", "viewer", "editor", "lock_admin", "superuser")
+
+
+def make_actor(make_user: Callable[..., Any], role: str) -> Any:
+    """The user of a permission matrix's column: None for anonymous."""
+    if role == "anonymous":
+        return None
+    if role == "superuser":
+        return make_user("actor", superuser=True)
+    group = {"no_role": None, "viewer": VIEWER, "editor": EDITOR, "lock_admin": LOCK_ADMIN}[role]
+    return make_user("actor", role=group)
+
+
 @pytest.fixture
 def viewer(make_user: Callable[..., Any]) -> Any:
     return make_user("viewer", role=VIEWER)

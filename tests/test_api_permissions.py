@@ -17,16 +17,17 @@ import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
-from gal_dashboard.access import EDITOR, LOCK_ADMIN, VIEWER
+from gal_dashboard.access import EDITOR
 from graphics.models import Graphic, GraphicViewKey
 from graphics.services import graphic_archive, graphic_update, view_key_rotate
 from locks.models import CanvasLock
 from locks.services import lock_acquire, lock_release
+from tests.conftest import MATRIX_ROLES, make_actor
 
 pytestmark = pytest.mark.django_db
 
 
-ROLES = ("anonymous", "no_role", "viewer", "editor", "lock_admin", "superuser")
+ROLES = MATRIX_ROLES
 READ = (401, 403, 200, 200, 200, 200)
 
 
@@ -148,15 +149,6 @@ CASES = [
     for action, statuses in MATRIX.items()
     for role, status in zip(ROLES, statuses, strict=True)
 ]
-
-
-def make_actor(make_user: Callable[..., Any], role: str) -> Any:
-    if role == "anonymous":
-        return None
-    if role == "superuser":
-        return make_user("actor", superuser=True)
-    group = {"no_role": None, "viewer": VIEWER, "editor": EDITOR, "lock_admin": LOCK_ADMIN}[role]
-    return make_user("actor", role=group)
 
 
 def snapshot() -> tuple[Any, ...]:

@@ -172,3 +172,30 @@ def test_markup_in_user_fields_renders_as_text_everywhere(
         assert checked.locator("img[src=x]").count() == 0
         assert checked.evaluate("() => window.__xss") is None
     overlay.close()
+
+
+def test_open_overlay_and_copy_obs_url_from_the_list(signed_in: Any, editor: Any):
+    """The first use makes the graphic's view key; "Open overlay" opens the on-air page in a new
+    tab, and "Copy OBS URL" copies the same URL."""
+    graphic = graphic_create(
+        user=editor,
+        title="Caster Lower Third",
+        event_name="Week 3",
+        data={"background": None, "elements": [text_element("casters", content="Mira Vale")]},
+    )
+    page = signed_in(editor)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto("/graphics/")
+    actions = page.locator(f"#graphic-{graphic.pk} .actions")
+
+    with page.context.expect_page() as opened:
+        actions.get_by_role("button", name="Open overlay").click()
+    overlay = opened.value
+    expect(on_air_text(overlay, "casters")).to_have_text("Mira Vale")
+    key = graphic.view_keys.get(revoked_at=None).key
+    assert overlay.url.endswith(overlay_path(graphic, key))
+
+    actions.get_by_role("button", name="Copy OBS URL").click()
+    expect(page.locator("#banner")).to_have_text("OBS URL copied.")
+    assert page.evaluate("() => navigator.clipboard.readText()") == overlay.url
+    assert graphic.view_keys.count() == 1  # the second use found the key the first one made

@@ -23,18 +23,19 @@ from typing import Any
 
 import pytest
 
-from gal_dashboard.access import EDITOR, LOCK_ADMIN, VIEWER
+from gal_dashboard.access import EDITOR
 from graphics.models import Graphic, GraphicVersion
 from graphics.services import graphic_archive
 from locks.models import CanvasLock, LockEvent
 from locks.services import lock_acquire
 from realtime.models import Event
+from tests.conftest import MATRIX_ROLES, make_actor
 from tests.realtime.conftest import WsClient, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 PROTOCOL_DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
-ROLES = ("anonymous", "no_role", "viewer", "editor", "lock_admin", "superuser")
+ROLES = MATRIX_ROLES
 
 ACK = "ack"
 PONG = "pong"
@@ -165,15 +166,6 @@ CASES = [
     for message, outcomes in MATRIX.items()
     for role, expected in zip(ROLES, outcomes, strict=True)
 ]
-
-
-def make_actor(make_user: Callable[..., Any], role: str) -> Any:
-    if role == "anonymous":
-        return None
-    if role == "superuser":
-        return make_user("actor", superuser=True)
-    group = {"no_role": None, "viewer": VIEWER, "editor": EDITOR, "lock_admin": LOCK_ADMIN}[role]
-    return make_user("actor", role=group)
 
 
 def database_state() -> tuple[Any, ...]:

@@ -84,6 +84,20 @@ export async function overlayUrl(api, graphicId, canEdit) {
   return answer.view_key ? new URL(answer.view_key.overlay_url, window.location.origin).href : null;
 }
 
+/** "Open overlay": the graphic's overlay in a new tab (making its view key when allowed). */
+export async function openOverlay(api, graphicId, canEdit) {
+  const url = await overlayUrl(api, graphicId, canEdit);
+  if (!url) throw new Error("This graphic has no overlay key yet; an editor can make one.");
+  window.open(url, "_blank", "noopener");
+}
+
+/** "Copy OBS URL": the overlay's URL to the clipboard, or shown when the browser refuses. */
+export async function copyObsUrl(api, graphicId, canEdit) {
+  const url = await overlayUrl(api, graphicId, canEdit);
+  if (!url) throw new Error("This graphic has no overlay key yet; an editor can make one.");
+  showBanner((await copyText(url)) ? "OBS URL copied." : `OBS URL: ${url}`, "info");
+}
+
 /** Copy `text` to the clipboard; resolves false when the browser refuses. */
 export async function copyText(text) {
   try {

@@ -8,7 +8,7 @@ import { LiveClient } from "../realtime/live-client.js";
 import { api, describeError, pageConfig } from "./api.js";
 import { graphicPatch } from "./canvas-diff.js";
 import {
-  copyText, formatCountdown, hideBanner, overlayUrl, showBanner, showConnectionState,
+  copyObsUrl, formatCountdown, hideBanner, openOverlay, showBanner, showConnectionState,
 } from "./connection.js";
 import { canvasSize, renderCanvas } from "./render.js";
 
@@ -459,24 +459,11 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-$("open-overlay").addEventListener("click", async () => {
-  try {
-    const url = await overlayUrl(api, graphicId, config.can_edit);
-    if (!url) throw new Error("This graphic has no overlay key yet; an editor can make one.");
-    window.open(url, "_blank", "noopener");
-  } catch (error) {
-    showBanner(describeError(error), "error");
-  }
-});
-$("copy-obs-url").addEventListener("click", async () => {
-  try {
-    const url = await overlayUrl(api, graphicId, config.can_edit);
-    if (!url) throw new Error("This graphic has no overlay key yet; an editor can make one.");
-    showBanner((await copyText(url)) ? "OBS URL copied." : `OBS URL: ${url}`, "info");
-  } catch (error) {
-    showBanner(describeError(error), "error");
-  }
-});
+for (const [id, action] of [["open-overlay", openOverlay], ["copy-obs-url", copyObsUrl]]) {
+  $(id).addEventListener("click", () => action(api, graphicId, config.can_edit).catch(
+    (error) => showBanner(describeError(error), "error"),
+  ));
+}
 
 window.addEventListener("resize", drawStage);
 

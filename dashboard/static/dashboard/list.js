@@ -5,7 +5,7 @@
 import { LiveClient } from "../realtime/live-client.js";
 import { api, describeError, pageConfig } from "./api.js";
 import {
-  copyText, formatCountdown, overlayUrl, showBanner, showConnectionState,
+  copyObsUrl, formatCountdown, openOverlay, showBanner, showConnectionState,
 } from "./connection.js";
 
 const config = pageConfig();
@@ -104,17 +104,12 @@ function actionsCell(graphic) {
   open.textContent = config.can_edit && !graphic.archived ? "Edit" : "Open";
   open.dataset.action = "open";
   node.append(open);
-  node.append(button("Open overlay", () => act(async () => {
-    const url = await overlayUrl(api, graphic.id, config.can_edit);
-    if (!url) throw new Error("This graphic has no overlay key yet; an editor can make one.");
-    window.open(url, "_blank", "noopener");
-  }), { action: "open-overlay" }));
-  node.append(button("Copy OBS URL", () => act(async () => {
-    const url = await overlayUrl(api, graphic.id, config.can_edit);
-    if (!url) throw new Error("This graphic has no overlay key yet; an editor can make one.");
-    const copied = await copyText(url);
-    showBanner(copied ? "OBS URL copied." : `OBS URL: ${url}`, "info");
-  }), { action: "copy-obs-url" }));
+  node.append(button("Open overlay", () => act(
+    () => openOverlay(api, graphic.id, config.can_edit),
+  ), { action: "open-overlay" }));
+  node.append(button("Copy OBS URL", () => act(
+    () => copyObsUrl(api, graphic.id, config.can_edit),
+  ), { action: "copy-obs-url" }));
   if (config.can_create) {
     node.append(button("Duplicate", () => act(
       () => api("POST", `/api/graphics/${graphic.id}/duplicate/`, {}),
