@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 
 # daphne_server: the end-to-end tests' server fixture, shared.
@@ -72,6 +73,10 @@ def browser(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator
         )
         yield launched
         launched.close()
+        # The test's ORM calls ran in Playwright's context, which has database connections of
+        # its own (Django keeps them per context); close them here, or PostgreSQL refuses to
+        # drop the test database at the end of the run ("being accessed by other users").
+        connections.close_all()
 
 
 @pytest.fixture
