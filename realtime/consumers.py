@@ -516,7 +516,10 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             start.ack["presence_counts"] = await get_presence().counts(self)
         else:
             await get_presence().join(self, int(key))
-            start.ack["presence"] = await get_presence().graphic_presence(self, int(key))
+            # An overlay's view key reads the graphic, not who works on it: staff usernames stay
+            # with staff (the presence store never counts a view key either).
+            if self.view_key_id is None:
+                start.ack["presence"] = await get_presence().graphic_presence(self, int(key))
         if last_seq is not None:
             observability.resumed(bool(start.ack.get("recovered")))
         if start.replay is None:
@@ -698,7 +701,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         """Called by the hub for a presence frame of a subscription of ours (no seq): held
         back while that subscription's ack is being prepared, so it follows the ack."""
         subscription = self.subscriptions.get(key)
-        if subscription is None:
+        if subscription is None or self.view_key_id is not None:
             return
         if subscription.pending is not None:
             subscription.pending_ephemeral.append(message)
