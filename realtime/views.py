@@ -88,8 +88,15 @@ async def connections(request: HttpRequest) -> HttpResponse:
     if not user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     _require_staff(user)
-    async with open_registry() as registry:
-        entries = await registry.entries()
+    registry_readable = True
+    try:
+        async with open_registry() as registry:
+            entries = await registry.entries()
+    except Exception:
+        # Redis down: say so (503) rather than fail; the recent errors may still be there.
+        logger.warning("could not read the connection registry", exc_info=True)
+        registry_readable = False
+        entries = []
     try:
         async with open_recent_errors() as store:
             recent: list[RecentError] | None = await store.latest()
@@ -117,7 +124,9 @@ async def connections(request: HttpRequest) -> HttpResponse:
             "can_disconnect": await database_sync_to_async(user.has_perm)(OVERRIDE_LOCK),
             "recent_errors": None if recent is None else recent_error_rows(recent),
             "recent_errors_max": recent_errors_max(),
+            "registry_readable": registry_readable,
         },
+        status=200 if registry_readable else 503,
     )
 
 

@@ -359,6 +359,23 @@ async def test_a_disconnect_that_cannot_read_the_registry_says_so(
     ]
 
 
+async def test_the_page_says_when_the_registry_cannot_be_read(
+    lock_admin: Any, db_call: Any, settings: Any
+) -> None:
+    """With the registry's Redis unreachable the page still renders, answers 503 and says the
+    connections are unknown (not that there are none)."""
+    lock_admin.is_staff = True
+    await db_call(lock_admin.save)
+    client = await logged_in(lock_admin)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+    response = await client.get(URL)
+
+    assert response.status_code == 503
+    assert 'id="registry-unavailable"' in response.content.decode()
+    assert response.context["connections"] == []
+
+
 # --- recent errors ------------------------------------------------------------------------------
 
 
