@@ -18,7 +18,7 @@ from gal_dashboard.access import (
     VIEW_GRAPHIC,
 )
 from graphics.canvas import check_canvas_data
-from graphics.models import Graphic
+from graphics.models import Graphic, GraphicViewKey
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +83,9 @@ def test_creates_valid_league_graphics_by_the_editor():
         assert graphic.created_by.username == "editor"
         assert graphic.version == 1
         assert f"Graphic {graphic.title!r} (GAL Season 3 Week 2): created as #{graphic.pk}" in out
+        # Each has an overlay URL from the start, printed for the operator.
+        view_key = graphic.view_keys.get(revoked_at=None)
+        assert f"overlay /overlay/{graphic.pk}/?key={view_key.key}" in out
     element_types = {element["type"] for g in graphics for element in g.data["elements"]}
     assert element_types == {"text", "players", "scores", "placements"}
 
@@ -98,6 +101,7 @@ def test_running_twice_changes_nothing():
 
     assert list(get_user_model().objects.order_by("pk").values()) == users_before
     assert list(Graphic.objects.order_by("pk").values()) == graphics_before
+    assert GraphicViewKey.objects.count() == len(graphics_before)
     assert "created" not in out
     assert "User editor: exists, kept" in out
 

@@ -19,8 +19,8 @@ from django.db import transaction
 
 from gal_dashboard.access import EDITOR, LOCK_ADMIN, VIEWER
 from gal_dashboard.errors import DomainError
-from graphics.selectors import graphic_list
-from graphics.services import graphic_create
+from graphics.selectors import graphic_list, overlay_url
+from graphics.services import graphic_create, view_key_rotate
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,12 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Could not create {title!r} as {author.get_username()}: {error.message}"
             ) from error
+        # An overlay URL from the start, so that "Open overlay" works for the demo viewer too
+        # (a Viewer may read a graphic's key but not make one).
+        view_key = view_key_rotate(graphic_id=graphic.pk, user=author)
         self.stdout.write(
-            self.style.SUCCESS(f"Graphic {title!r} ({event_name}): created as #{graphic.pk}")
+            self.style.SUCCESS(
+                f"Graphic {title!r} ({event_name}): created as #{graphic.pk}, "
+                f"overlay {overlay_url(graphic.pk, view_key.key)}"
+            )
         )
