@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from django.conf import settings
@@ -23,6 +24,8 @@ from django.test import Client
 
 # daphne_server: the end-to-end tests' server fixture, shared.
 from tests.e2e.conftest import DaphneLauncher, DaphneServer, daphne_server  # noqa: F401
+
+T = TypeVar("T")
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 HOW_TO_ENABLE_BROWSER = (
@@ -93,6 +96,22 @@ def browser_server_settings(tmp_path: Path) -> dict[str, Any]:
         # Every browser context of a test may hold a socket; the defaults are for people.
         "WS_MAX_CONNECTIONS_PER_USER": "20",
     }
+
+
+def outside_playwright(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run a service call (a write that broadcasts) in a thread of its own. While Playwright's
+    sync API is open this thread counts as running an event loop, so the after-commit publish
+    (async_to_sync) would refuse to run here, and the servers would only learn of the change
+    from the event log, seconds later: a different path from the one every real write takes."""
+
+    def call() -> T:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
 
 
 def session_cookie_for(user: Any, server: DaphneServer) -> dict[str, Any]:

@@ -17,7 +17,12 @@ from graphics.models import Graphic
 from graphics.services import graphic_create
 from locks.models import CanvasLock
 from realtime.models import Event
-from tests.browser.conftest import browser_server_settings, screenshot, session_cookie_for
+from tests.browser.conftest import (
+    browser_server_settings,
+    outside_playwright,
+    screenshot,
+    session_cookie_for,
+)
 from tests.conftest import text_element
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -81,7 +86,9 @@ def test_a_second_editor_waits_and_a_lock_admin_can_force_unlock(
 ):
     """Who holds the lock is shown with its countdown; when the holder stops it says "now
     available"; a Lock admin's force unlock tells the holder, who keeps their unsaved text."""
-    graphic = graphic_create(user=editor, title="Caster Lower Third", event_name="Week 3")
+    graphic = outside_playwright(
+        graphic_create, user=editor, title="Caster Lower Third", event_name="Week 3"
+    )
     holder = signed_in(editor)
     holder.goto(f"/graphics/{graphic.pk}/edit/")
     expect(holder.locator("#lock-status")).to_have_text("You are editing")
@@ -118,7 +125,8 @@ def test_editing_elements_saves_patches_and_uploads_backgrounds(
     """Add a text element, type into it, move it with the arrow keys and by dragging, change
     size and colour, upload a background file: one save stores all of it, the background as a
     URL under MEDIA_ROOT rather than a data: URL."""
-    graphic = graphic_create(
+    graphic = outside_playwright(
+        graphic_create,
         user=editor,
         title="Player Card",
         event_name="Week 3",
@@ -213,7 +221,9 @@ def test_the_editor_warns_before_the_lock_runs_out_and_says_when_it_expired(
         LOCK_EXPIRING_NOTICE_SECONDS="4",
         LOCK_SWEEP_INTERVAL_SECONDS="0.5",
     )
-    graphic = graphic_create(user=editor, title="Round 5 Scoreboard", event_name="Week 3")
+    graphic = outside_playwright(
+        graphic_create, user=editor, title="Round 5 Scoreboard", event_name="Week 3"
+    )
     context = browser.new_context(base_url=server.url)
     context.add_cookies([session_cookie_for(editor, server)])
     page = context.new_page()
@@ -240,7 +250,9 @@ def test_duplicate_restore_and_a_confirmed_delete_from_the_list(
     """Duplicate and restore for Editors; permanent delete only for Lock admins, only after the
     confirmation, with its reason kept; a cancelled confirmation deletes nothing. The viewer's
     list follows each step."""
-    graphic = graphic_create(user=editor, title="Lobby B Placements", event_name="Week 3")
+    graphic = outside_playwright(
+        graphic_create, user=editor, title="Lobby B Placements", event_name="Week 3"
+    )
     watcher = signed_in(viewer)
     watcher.goto("/graphics/")
     expect(row(watcher, graphic.pk)).to_be_visible()

@@ -118,13 +118,15 @@ export function fakeWebSocketClass() {
   return FakeWebSocket;
 }
 
-/** A fetch answering from `responses` (status + body), recording each call's URL. */
+/** A fetch answering from `responses` (status + body, or networkError), recording each call's URL. */
 export function fakeFetch() {
   const calls = [];
   const responses = [];
   const fetch = (url, init) => {
     calls.push({ url, init });
     const next = responses.shift() ?? { status: 503, body: { error: { code: "unavailable" } } };
+    // { networkError: true }: the server cannot be reached at all (fetch rejects).
+    if (next.networkError) return Promise.reject(new TypeError("Failed to fetch"));
     return Promise.resolve({
       status: next.status,
       ok: next.status >= 200 && next.status < 300,

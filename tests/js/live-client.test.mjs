@@ -589,6 +589,32 @@ describe("polling fallback", () => {
     await settle();
   }
 
+  test("a server that comes back after a restart gets a WebSocket attempt at once", async () => {
+    const setup = makeClient();
+    const { client, clock, sockets, socket, http } = setup;
+    client.subscribe(7);
+    client.start();
+    http.responses.push({ networkError: true }, { networkError: true });
+    await failOpens(setup, 3); // the server is down: the WebSocket fails, then the polls
+    assert.equal(client.state, "polling");
+    await clock.advance(2000);
+    assert.equal(http.calls.length, 2);
+    const before = sockets.length;
+
+    http.responses.push({
+      status: 200,
+      body: {
+        graphic: 7, recovered: false, more: false, next_since: 100, events: [],
+        snapshot: { graphic_id: 7, graphic: graphic(4), lock: FREE, seq: 100 },
+      },
+    });
+    await clock.advance(2000); // the next poll is answered: the server is back
+    await clock.advance(0);
+    assert.equal(sockets.length, before + 1, "tried long before upgradeInterval (15 s)");
+    socket().welcome();
+    assert.equal(client.state, "live");
+  });
+
   test("three failed opens switch to polling; events apply; upgrade goes back live", async () => {
     const setup = makeClient({ viewKey: "k1" });
     const { client, clock, sockets, socket, http } = setup;

@@ -529,7 +529,14 @@ export class LiveClient extends EventTarget {
       body = await response.json().catch(() => null);
     } catch (error) {
       this._debug("poll: network error", error);
+      this._serverUnreachable = true;
       return false; // the next round tries again
+    }
+    if (this._serverUnreachable) {
+      // The server was down and answers again (a restart): its WebSocket most likely works
+      // too, so try it now rather than at the next upgradeInterval.
+      this._serverUnreachable = false;
+      if (this._WebSocket && !this._socket) this._schedule("upgrade", 0, () => this._open());
     }
     if (this._pollRound !== round || this._subs.get(sub.key) !== sub) return false;
     if (response.status === 401 || response.status === 403) {
