@@ -211,8 +211,15 @@ all.addEventListener("change", (event) => {
   if (frame.type === "lock_status" && !frame.data.locked) freedAt.set(frame.data.graphic_id, client.serverNow());
   scheduleRender();
 });
-// Countdowns tick, and "now available" fades, without any event.
-setInterval(scheduleRender, 1000);
+// Countdowns tick, and "now available" fades, without any event. Only the status cells are
+// redrawn, so a button under the pointer is never replaced between press and release.
+setInterval(() => {
+  for (const tr of body.children) {
+    const graphic = all.graphics.get(Number(tr.dataset.graphicId));
+    const status = tr.querySelector("td.status");
+    if (graphic && status) status.replaceWith(statusCell(graphic));
+  }
+}, 1000);
 
 for (const tabButton of document.querySelectorAll("[data-tab]")) {
   tabButton.addEventListener("click", () => {
