@@ -114,6 +114,22 @@ def outside_playwright(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         return pool.submit(call).result()
 
 
+def make_graphic(author: Any, title: str, **text: str) -> Any:
+    """A graphic with one text element per keyword (element id=content), created outside
+    Playwright's thread like every write of these tests."""
+    from graphics.services import graphic_create
+    from tests.conftest import text_element
+
+    elements = [text_element(element_id, content=content) for element_id, content in text.items()]
+    return outside_playwright(
+        graphic_create,
+        user=author,
+        title=title,
+        event_name="Week 3",
+        data={"background": None, "elements": elements},
+    )
+
+
 def session_cookie_for(user: Any, server: DaphneServer) -> dict[str, Any]:
     client = Client()
     client.force_login(user)

@@ -19,11 +19,11 @@ from locks.models import CanvasLock
 from realtime.models import Event
 from tests.browser.conftest import (
     browser_server_settings,
+    make_graphic,
     outside_playwright,
     screenshot,
     session_cookie_for,
 )
-from tests.conftest import text_element
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -125,13 +125,7 @@ def test_editing_elements_saves_patches_and_uploads_backgrounds(
     """Add a text element, type into it, move it with the arrow keys and by dragging, change
     size and colour, upload a background file: one save stores all of it, the background as a
     URL under MEDIA_ROOT rather than a data: URL."""
-    graphic = outside_playwright(
-        graphic_create,
-        user=editor,
-        title="Player Card",
-        event_name="Week 3",
-        data={"background": None, "elements": [text_element("name", content="SpatulaSage")]},
-    )
+    graphic = make_graphic(editor, "Player Card", name="SpatulaSage")
     page = signed_in(editor)
     page.goto(f"/graphics/{graphic.pk}/edit/")
     expect(page.locator("#lock-status")).to_have_text("You are editing")

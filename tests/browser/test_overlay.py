@@ -15,7 +15,12 @@ from playwright.sync_api import expect
 from graphics.models import Graphic
 from graphics.services import graphic_create, graphic_update, view_key_rotate
 from locks.services import lock_acquire
-from tests.browser.conftest import browser_server_settings, outside_playwright, screenshot
+from tests.browser.conftest import (
+    browser_server_settings,
+    make_graphic,
+    outside_playwright,
+    screenshot,
+)
 from tests.conftest import text_element
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -56,13 +61,7 @@ def test_overlay_shows_a_save_within_a_second_and_survives_a_restart(
     live_server_app: Any,
     tmp_path: Any,
 ):
-    graphic = outside_playwright(
-        graphic_create,
-        user=editor,
-        title="Caster Lower Third",
-        event_name="Week 3",
-        data={"background": None, "elements": [text_element("casters", content="Mira Vale")]},
-    )
+    graphic = make_graphic(editor, "Caster Lower Third", casters="Mira Vale")
     key = outside_playwright(view_key_rotate, graphic_id=graphic.pk, user=editor).key
     overlay = browser.new_page(base_url=live_server_app.url)  # no session: the key is enough
     overlay.goto(overlay_path(graphic, key))
@@ -187,13 +186,7 @@ def test_markup_in_user_fields_renders_as_text_everywhere(
 def test_open_overlay_and_copy_obs_url_from_the_list(signed_in: Any, editor: Any):
     """The first use makes the graphic's view key; "Open overlay" opens the on-air page in a new
     tab, and "Copy OBS URL" copies the same URL."""
-    graphic = outside_playwright(
-        graphic_create,
-        user=editor,
-        title="Caster Lower Third",
-        event_name="Week 3",
-        data={"background": None, "elements": [text_element("casters", content="Mira Vale")]},
-    )
+    graphic = make_graphic(editor, "Caster Lower Third", casters="Mira Vale")
     page = signed_in(editor)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.goto("/graphics/")
