@@ -409,29 +409,39 @@ WS_HEARTBEAT_INTERVAL_SECONDS = env_float("WS_HEARTBEAT_INTERVAL_SECONDS", 20.0,
 # long is closed with 4000. A client that stops reading stops answering heartbeats, so this is
 # also what bounds a non-reading client under daphne, whose sends never wait.
 WS_IDLE_TIMEOUT_SECONDS = env_float("WS_IDLE_TIMEOUT_SECONDS", 60.0, minimum=0.1)
-if WS_IDLE_TIMEOUT_SECONDS < 2 * WS_HEARTBEAT_INTERVAL_SECONDS:
-    raise ImproperlyConfigured(
-        f"WS_IDLE_TIMEOUT_SECONDS ({WS_IDLE_TIMEOUT_SECONDS:g}) must be at least twice "
-        f"WS_HEARTBEAT_INTERVAL_SECONDS ({WS_HEARTBEAT_INTERVAL_SECONDS:g}): clients answer "
-        "heartbeats, so a shorter timeout would close well-behaved quiet clients"
-    )
-# Presence (realtime.presence): each connection's entry on a graphic lives this long without a
-# refresh. Entries are renewed with every heartbeat and expired ones are swept on every
-# supervisor tick (at most a quarter of WS_IDLE_TIMEOUT_SECONDS apart, 15 s by default), so a
-# crashed server's users are announced `left` within 45 + 15 = 60 s, as issue 6 asks.
+
+
+def require_two_heartbeats(name: str, value: float, why: str) -> None:
+    """`value` (the setting `name`) must span at least two heartbeat intervals, because `why`."""
+    if value < 2 * WS_HEARTBEAT_INTERVAL_SECONDS:
+        raise ImproperlyConfigured(
+            f"{name} ({value:g}) must be at least twice WS_HEARTBEAT_INTERVAL_SECONDS "
+            f"({WS_HEARTBEAT_INTERVAL_SECONDS:g}): {why}"
+        )
+
+
+require_two_heartbeats(
+    "WS_IDLE_TIMEOUT_SECONDS",
+    WS_IDLE_TIMEOUT_SECONDS,
+    "clients answer heartbeats, so a shorter timeout would close well-behaved quiet clients",
+)
 # Above this many subscribers of a graphic on one server (an on-air audience, not a team of
 # editors), viewers' arrivals and departures are not announced one by one: each would cost a
 # frame per subscriber. Editing is still announced; subscribe acks carry the whole presence.
 PRESENCE_ANNOUNCE_MAX_AUDIENCE = env_int("PRESENCE_ANNOUNCE_MAX_AUDIENCE", 100, minimum=1)
 # A subscribe ack lists at most this many present users (editors first) with the full counts.
 PRESENCE_LIST_MAX = env_int("PRESENCE_LIST_MAX", 50, minimum=1)
+# Presence (realtime.presence): each connection's entry on a graphic lives this long without a
+# refresh. Entries are renewed with every heartbeat and expired ones are swept on every
+# supervisor tick (at most a quarter of WS_IDLE_TIMEOUT_SECONDS apart, 15 s by default), so a
+# crashed server's users are announced `left` within 45 + 15 = 60 s, as issue 6 asks.
 PRESENCE_TTL_SECONDS = env_float("PRESENCE_TTL_SECONDS", 45.0, minimum=0.1)
-if PRESENCE_TTL_SECONDS < 2 * WS_HEARTBEAT_INTERVAL_SECONDS:
-    raise ImproperlyConfigured(
-        f"PRESENCE_TTL_SECONDS ({PRESENCE_TTL_SECONDS:g}) must be at least twice "
-        f"WS_HEARTBEAT_INTERVAL_SECONDS ({WS_HEARTBEAT_INTERVAL_SECONDS:g}): entries are "
-        "renewed once per heartbeat, so one late renewal must not make a present user leave"
-    )
+require_two_heartbeats(
+    "PRESENCE_TTL_SECONDS",
+    PRESENCE_TTL_SECONDS,
+    "entries are renewed once per heartbeat, so one late renewal must not make a present user "
+    "leave",
+)
 # The old system's stated targets (issue 5): five tabs per person, across every server.
 WS_MAX_CONNECTIONS_PER_USER = env_int("WS_MAX_CONNECTIONS_PER_USER", 5, minimum=1)
 # An overlay view key is shared by an OBS setup's scenes and previews (a few browser sources,

@@ -27,11 +27,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from gal_dashboard.api_errors import ErrorResponse, error_responses
-from gal_dashboard.errors import PermissionDenied, ValidationFailed
+from gal_dashboard.errors import ValidationFailed
 from gal_dashboard.storable import BIGINT_MAX
 from graphics.api import CanViewGraphics, GraphicsAPIView
 from graphics.models import GraphicViewKey
 from graphics.selectors import view_key_authenticate
+from realtime.auth import VIEW_KEY_QUERY_PARAMETER, view_key_out_of_scope
 from realtime.hub import ALL, SubscriptionKey
 from realtime.replay import events_poll
 
@@ -97,9 +98,6 @@ def poll_query(params: Any) -> tuple[SubscriptionKey, int | None, int]:
     return key, since, limit
 
 
-VIEW_KEY_QUERY_PARAMETER = "key"
-
-
 class ViewKeyInvalid(exceptions.AuthenticationFailed):
     error_code = "view_key_invalid"  # gal_dashboard.api_errors answers with this code
     default_detail = "The overlay view key is invalid or has been revoked."
@@ -141,10 +139,7 @@ class CanPollEvents(CanViewGraphics):
 def check_view_key_scope(view_key: GraphicViewKey, key: SubscriptionKey) -> None:
     """A view key reads its own graphic and nothing else: not another graphic, not "all"."""
     if key != view_key.graphic_id:
-        raise PermissionDenied(
-            "An overlay view key may only read its own graphic.",
-            details={"view_key_graphic_id": view_key.graphic_id},
-        )
+        raise view_key_out_of_scope(view_key.graphic_id)
 
 
 class EventFrameSerializer(serializers.Serializer):

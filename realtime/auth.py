@@ -35,7 +35,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
-from gal_dashboard.errors import DomainError
+from gal_dashboard.errors import DomainError, PermissionDenied
 from gal_dashboard.tokens import token_family, token_family_revoked
 from graphics.selectors import view_key_authenticate
 from realtime.network import NetworkAllowlistMiddleware
@@ -46,6 +46,15 @@ VIEW_KEY_INVALID_MESSAGE = (
     "The overlay view key is invalid or has been revoked; get the overlay's current URL."
 )
 VIEW_KEY_REVOKED_MESSAGE = "This overlay view key was revoked; get the overlay's current URL."
+
+
+def view_key_out_of_scope(view_key_graphic_id: int) -> PermissionDenied:
+    """The refusal of anything a view key asks beyond reading its own graphic, the same over
+    the WebSocket and GET /api/events/."""
+    return PermissionDenied(
+        "An overlay view key may only read its own graphic.",
+        details={"view_key_graphic_id": view_key_graphic_id},
+    )
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:

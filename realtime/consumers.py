@@ -45,7 +45,12 @@ from graphics.services import (
 from locks.selectors import lock_live, lock_state
 from locks.services import lock_acquire, lock_override, lock_refresh, lock_release
 from realtime import observability
-from realtime.auth import VIEW_KEY_REVOKED_MESSAGE, TokenRejected, authenticate_access_token
+from realtime.auth import (
+    VIEW_KEY_REVOKED_MESSAGE,
+    TokenRejected,
+    authenticate_access_token,
+    view_key_out_of_scope,
+)
 from realtime.hub import ALL, SubscriptionKey, get_hub
 from realtime.limits import (
     FrameRateLimit,
@@ -340,10 +345,8 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         )
 
     def _view_key_out_of_scope(self) -> PermissionDenied:
-        return PermissionDenied(
-            "An overlay view key may only read its own graphic.",
-            details={"view_key_graphic_id": self.view_key_graphic_id},
-        )
+        assert self.view_key_graphic_id is not None
+        return view_key_out_of_scope(self.view_key_graphic_id)
 
     def _schedule_token_expiry(self, expires_at: int | None) -> None:
         if self._expiry_task is not None:
@@ -701,7 +704,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         """Called by the hub for a presence frame of a subscription of ours (no seq): held
         back while that subscription's ack is being prepared, so it follows the ack."""
         subscription = self.subscriptions.get(key)
-        if subscription is None or self.view_key_id is not None:
+        if subscription is None:
             return
         if subscription.pending is not None:
             subscription.pending_ephemeral.append(message)

@@ -392,8 +392,10 @@ class EventHub:
                 # cost each join one frame per member: N² frames for N arrivals. Such an
                 # audience hears only who starts editing; acks still carry the whole presence.
                 changes = [change for change in changes if change["action"] == "editing"]
+            # Who works on a graphic is for staff: overlays' view keys never hear it.
+            staff = [member for member in graphic_members if member.view_key_id is None]
             for frame in user_activity_messages({**message, "changes": changes}):
-                for member in list(graphic_members):
+                for member in staff:
                     self._deliver_ephemeral_to(member, message["graphic_id"], frame)
         list_members = self.subscriptions.get(ALL)
         if list_members:

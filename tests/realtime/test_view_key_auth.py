@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
@@ -63,6 +64,16 @@ async def assert_refused(client: Any, *, close_code: int, error_code: str) -> di
     assert error["data"]["code"] == error_code, error
     assert await client.receive() == {"type": "__closed__", "code": close_code}
     return dict(error["data"])
+
+
+async def end_the_key(how: str, *, graphic: Graphic, editor: Any, lock_admin: Any) -> None:
+    """Make the graphic's key stop working: "revoked", "rotated" or "graphic deleted"."""
+    if how == "revoked":
+        await database_sync_to_async(view_key_revoke)(graphic_id=graphic.pk, user=editor)
+    elif how == "rotated":
+        await database_sync_to_async(view_key_rotate)(graphic_id=graphic.pk, user=editor)
+    else:
+        await database_sync_to_async(graphic_delete)(user=lock_admin, graphic_id=graphic.pk)
 
 
 def rename(editor: Any, graphic_id: int, title: str) -> None:
@@ -152,12 +163,7 @@ async def test_a_key_that_no_longer_works_is_closed_with_4001(
     graphic: Graphic,
     how: str,
 ) -> None:
-    if how == "revoked":
-        await db_call(view_key_revoke, graphic_id=graphic.pk, user=editor)
-    elif how == "rotated":
-        await db_call(view_key_rotate, graphic_id=graphic.pk, user=editor)
-    else:
-        await db_call(graphic_delete, user=lock_admin, graphic_id=graphic.pk)
+    await end_the_key(how, graphic=graphic, editor=editor, lock_admin=lock_admin)
 
     client = await overlay(expect_welcome=False)
 
@@ -290,12 +296,7 @@ async def test_revoking_rotating_or_deleting_closes_the_open_connections_of_that
     idle = await overlay()
     bystanders = [await overlay(key=other_key.key), await ws_connect(viewer)]
 
-    if how == "revoked":
-        await db_call(view_key_revoke, graphic_id=graphic.pk, user=editor)
-    elif how == "rotated":
-        await db_call(view_key_rotate, graphic_id=graphic.pk, user=editor)
-    else:
-        await db_call(graphic_delete, user=lock_admin, graphic_id=graphic.pk)
+    await end_the_key(how, graphic=graphic, editor=editor, lock_admin=lock_admin)
 
     if how == "graphic deleted":
         deleted = await listening.next_event()
