@@ -4,6 +4,8 @@ Roles and the permission check every service starts with.
 Roles are Django groups created by a data migration (graphics/migrations/0002_roles.py):
 Viewer reads; Editor creates, edits, archives, restores, duplicates and locks; Lock admin is an
 Editor who may also delete permanently and override other people's locks. Superusers can do all.
+Scorekeeper (standings/migrations/0002_scorekeeper_role.py) enters and corrects the league's
+results and reads graphics, but cannot edit them; Lock admins may enter results too.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from gal_dashboard.errors import NotAuthenticated, PermissionDenied
 VIEWER = "Viewer"
 EDITOR = "Editor"
 LOCK_ADMIN = "Lock admin"
+SCOREKEEPER = "Scorekeeper"
 
 VIEW_GRAPHIC = "graphics.view_graphic"
 ADD_GRAPHIC = "graphics.add_graphic"
@@ -22,10 +25,12 @@ CHANGE_GRAPHIC = "graphics.change_graphic"
 DELETE_GRAPHIC = "graphics.delete_graphic"
 ACQUIRE_LOCK = "locks.acquire_lock"
 OVERRIDE_LOCK = "locks.override_lock"
+VIEW_STANDINGS = "standings.view_tournament"
+MANAGE_RESULTS = "standings.manage_results"
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    VIEWER: [VIEW_GRAPHIC],
-    EDITOR: [VIEW_GRAPHIC, ADD_GRAPHIC, CHANGE_GRAPHIC, ACQUIRE_LOCK],
+    VIEWER: [VIEW_GRAPHIC, VIEW_STANDINGS],
+    EDITOR: [VIEW_GRAPHIC, ADD_GRAPHIC, CHANGE_GRAPHIC, ACQUIRE_LOCK, VIEW_STANDINGS],
     LOCK_ADMIN: [
         VIEW_GRAPHIC,
         ADD_GRAPHIC,
@@ -33,7 +38,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         ACQUIRE_LOCK,
         DELETE_GRAPHIC,
         OVERRIDE_LOCK,
+        VIEW_STANDINGS,
+        MANAGE_RESULTS,
     ],
+    SCOREKEEPER: [VIEW_GRAPHIC, VIEW_STANDINGS, MANAGE_RESULTS],
 }
 
 

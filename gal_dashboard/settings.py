@@ -161,6 +161,7 @@ INSTALLED_APPS = [
     "dashboard",
     "locks",
     "realtime",
+    "standings",
 ]
 
 MIDDLEWARE = [

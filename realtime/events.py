@@ -27,6 +27,8 @@ from graphics.serialization import graphic_payload, iso_timestamp, summary_from_
 from locks.models import CanvasLock, LockChange
 from locks.selectors import lock_state
 from realtime.models import Event, EventType
+from standings.models import Tournament
+from standings.selectors import graphic_standings, has_list_elements
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +131,91 @@ def _ended_fencing_token(lock: CanvasLock, change: LockChange, *, deleted: bool)
     if deleted:
         return int(lock.fencing_token)
     return None
+
+
+def record_standings_change(
+    *, event_names: list[str], action: str, actor_id: int | None
+) -> list[Event]:
+    """Append a `standings_update` for every graphic bound to one of `event_names` (a graphic
+    whose `event_name` is one of them and which has list elements) and publish each after
+    commit. Each carries the standings that graphic draws, read after taking the log's append
+    lock, so that events follow the results in commit order (EventManager.hold_order)."""
+    Event.objects.hold_order()
+    graphics = [
+        graphic
+        for graphic in Graphic.objects.filter(event_name__in=event_names)
+        .only("pk", "event_name", "data")
+        .order_by("pk")
+        if has_list_elements(graphic.data)
+    ]
+    if not graphics:
+        return []
+    tournaments: dict[str, Tournament | None] = {name: None for name in event_names}
+    for tournament in Tournament.objects.filter(name__in=event_names):
+        tournaments[tournament.name] = tournament
+    cache: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    user = _username(actor_id)
+    timestamp = iso_timestamp(timezone.now())
+    events = []
+    for graphic in graphics:
+        standings = graphic_standings(
+            event_name=graphic.event_name, data=graphic.data, cache=cache, tournaments=tournaments
+        )
+        events.append(
+            _append_and_publish(
+                graphic_id=graphic.pk,
+                type=EventType.STANDINGS_UPDATE,
+                data=standings_event_data(
+                    graphic_id=graphic.pk,
+                    standings=standings,
+                    action=action,
+                    user=user,
+                    actor_id=actor_id,
+                    timestamp=timestamp,
+                ),
+            )
+        )
+    return events
+
+
+def record_graphic_standings(graphic: Graphic, *, actor_id: int | None) -> Event | None:
+    """Append the standings a graphic draws now that its binding changed (its event name or
+    the tables its lists draw), after the graphic_update that changed it."""
+    Event.objects.hold_order()
+    standings = graphic_standings(event_name=graphic.event_name, data=graphic.data)
+    if standings is None:
+        return None
+    return _append_and_publish(
+        graphic_id=graphic.pk,
+        type=EventType.STANDINGS_UPDATE,
+        data=standings_event_data(
+            graphic_id=graphic.pk,
+            standings=standings,
+            action="graphic_bound",
+            user=_username(actor_id),
+            actor_id=actor_id,
+            timestamp=iso_timestamp(timezone.now()),
+        ),
+    )
+
+
+def standings_event_data(
+    *,
+    graphic_id: int,
+    standings: dict[str, Any] | None,
+    action: str,
+    user: str | None,
+    actor_id: int | None,
+    timestamp: str | None,
+) -> dict[str, Any]:
+    return {
+        "graphic_id": graphic_id,
+        "action": action,
+        "standings": standings,
+        "timestamp": timestamp,
+        "user": user,
+        "user_id": actor_id,
+    }
 
 
 def _append_and_publish(*, graphic_id: int, type: str, data: dict[str, Any]) -> Event:

@@ -137,7 +137,16 @@ def graphic_view_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_view_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The list view's copy of an event: graphic payloads without the canvas."""
+    """The list view's copy of an event: graphic payloads without the canvas, standings
+    without their tables (the list draws no canvas; it learns which graphic redrew)."""
+    if event_type == "standings_update":
+        standings = data.get("standings")
+        if standings is None:
+            return data
+        return {
+            **data,
+            "standings": {key: value for key, value in standings.items() if key != "tables"},
+        }
     if event_type != "graphic_update":
         return data
     if "summary" in data:

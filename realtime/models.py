@@ -1,5 +1,6 @@
 """
-The event log: every change to a graphic or a lock, in commit order.
+The event log: every change to a graphic, a lock or the standings a graphic draws, in commit
+order.
 
 An event's id is its `seq`, the number clients resume and poll from. Ids are handed out in
 commit order (see `EventManager.append`), so "every event up to seq N" is a well-defined prefix
@@ -21,6 +22,7 @@ EVENT_APPEND_LOCK_KEY = 0x6A1E_7E47
 class EventType(models.TextChoices):
     GRAPHIC_UPDATE = "graphic_update", "Graphic update"
     LOCK_STATUS = "lock_status", "Lock status"
+    STANDINGS_UPDATE = "standings_update", "Standings update"
 
 
 class EventManager(models.Manager["Event"]):
@@ -34,11 +36,18 @@ class EventManager(models.Manager["Event"]):
         insert and held until commit, makes id order equal commit order. (SQLite's IMMEDIATE
         transactions already serialise every writer.)
         """
+        self.hold_order()
+        return self.create(graphic_id=graphic_id, type=type, data=data)
+
+    def hold_order(self) -> None:
+        """Take the append lock now, until the caller's transaction ends (taking it again is
+        free). An event whose data is read from other rows (the standings a graphic draws) is
+        built after this: every change committed before it is then visible, and every change
+        committing after it appends a later event that sees this one's transaction."""
         connection = connections[router.db_for_write(Event)]
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_APPEND_LOCK_KEY])
-        return self.create(graphic_id=graphic_id, type=type, data=data)
 
 
 class Event(models.Model):

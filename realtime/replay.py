@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
 
 from gal_dashboard.errors import ValidationFailed
 from gal_dashboard.storable import BIGINT_MAX
@@ -34,7 +33,7 @@ from realtime.hub import (
 )
 from realtime.models import Event
 from realtime.retention import events_pruned_through
-from realtime.snapshots import graphic_snapshot, latest_seq, list_snapshot
+from realtime.snapshots import consistent_read, graphic_snapshot, latest_seq, list_snapshot
 
 
 def check_seq(value: Any, *, field: str) -> int | None:
@@ -57,12 +56,7 @@ class EventsSince:
 def events_since(*, key: SubscriptionKey, since: int, limit: int) -> EventsSince | None:
     """The events of subscription `key` with a seq above `since`, or None when that cannot be
     answered exactly (`since` below the pruning horizon, or above the newest seq)."""
-    # As in list_snapshot: only a transaction's first statement may set its isolation.
-    starts_transaction = not connection.in_atomic_block
-    with transaction.atomic():
-        if connection.vendor == "postgresql" and starts_transaction:
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    with consistent_read():
         latest = latest_seq()
         if since > latest or since < events_pruned_through():
             return None

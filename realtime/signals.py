@@ -1,8 +1,9 @@
 """
 Post-save and post-delete receivers: the hook that records every change to a graphic or a lock
-in the event log, however it was made (a service, the admin, a management command, a plain
-`.save()` in a shell). They run inside the change's transaction and only call `realtime.events`.
-The same hooks close the WebSockets of a deactivated account or a revoked overlay view key.
+(and to the standings a graphic draws, standings.signals) in the event log, however it was made
+(a service, the admin, a management command, a plain `.save()` in a shell). They run inside the
+change's transaction and only call `realtime.events`. The same hooks close the WebSockets of a
+deactivated account or a revoked overlay view key.
 """
 
 from __future__ import annotations
@@ -22,9 +23,13 @@ from realtime.events import (
     deleted_graphic_payload,
     publish_hub_command,
     record_graphic_change,
+    record_graphic_standings,
     record_lock_change,
+    record_standings_change,
 )
 from realtime.protocol import CLOSE_UNAUTHENTICATED
+from standings.selectors import standings_binding
+from standings.signals import standings_changed
 
 
 @receiver(post_save, sender=Graphic, dispatch_uid="realtime.graphic_saved")
@@ -34,6 +39,32 @@ def graphic_saved(sender: Any, instance: Graphic, created: bool, **kwargs: Any) 
         change = GraphicChange(action="created", actor_id=instance.created_by_id)
     if change is not None:
         record_graphic_change(instance, change)
+        if _standings_binding_changed(instance, change):
+            record_graphic_standings(instance, actor_id=change.actor_id)
+
+
+def _standings_binding_changed(graphic: Graphic, change: GraphicChange) -> bool:
+    """Whether a change makes the graphic draw other standings: a new graphic with lists, a
+    new event name, or lists that draw other tables (round_id). Its subscribers then get
+    those standings as a `standings_update` right after the `graphic_update`."""
+    after = standings_binding(event_name=graphic.event_name, data=graphic.data)
+    if after is None:
+        return False
+    if change.action == "created":
+        return True
+    previous = change.previous or {}
+    before = standings_binding(
+        event_name=previous.get("event_name", graphic.event_name),
+        data=previous.get("data", graphic.data),
+    )
+    return before != after
+
+
+@receiver(standings_changed, dispatch_uid="realtime.standings_changed")
+def standings_changed_recorded(
+    sender: Any, event_names: list[str], action: str, actor_id: int | None, **kwargs: Any
+) -> None:
+    record_standings_change(event_names=event_names, action=action, actor_id=actor_id)
 
 
 @receiver(post_delete, sender=Graphic, dispatch_uid="realtime.graphic_deleted")

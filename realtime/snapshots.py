@@ -2,13 +2,13 @@
 Snapshots: the state a subscriber starts from, with the `seq` it reflects.
 
 Each snapshot is read consistently with its seq, so that "the snapshot, then every event with a
-greater seq" is exactly the current state: the graphic snapshot is one SQL statement; the list
-snapshot is one REPEATABLE READ transaction on PostgreSQL (SQLite's IMMEDIATE transaction
-already excludes writers).
+greater seq" is exactly the current state: each is read in one `consistent_read()`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection, transaction
@@ -22,6 +22,21 @@ from graphics.serialization import graphic_payload, graphic_summary
 from locks.models import CanvasLock
 from locks.selectors import lock_state
 from realtime.models import Event
+from standings.selectors import graphic_standings
+
+
+@contextmanager
+def consistent_read() -> Iterator[None]:
+    """One transaction whose reads all see the same committed state: REPEATABLE READ on
+    PostgreSQL; SQLite's IMMEDIATE transaction already excludes writers. Only a transaction's
+    first statement may set its isolation, so inside an outer transaction (a caller's, or a
+    test's) the reads share that transaction's view instead."""
+    starts_transaction = not connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and starts_transaction:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
 
 
 def _lock_of(graphic: Graphic) -> CanvasLock | None:
@@ -38,34 +53,34 @@ def _graphics_with_lock() -> Any:
 
 
 def graphic_snapshot(*, graphic_id: Any) -> dict[str, Any]:
-    """{"graphic": full payload, "lock": lock state, "seq": last event of this graphic}."""
+    """{"graphic": full payload, "lock": lock state, "standings": what its lists draw (absent
+    without list elements), "seq": last event of this graphic}."""
     graphic_id = check_graphic_id(graphic_id)
     latest_event = Event.objects.filter(graphic_id=OuterRef("pk")).order_by("-id").values("id")[:1]
-    graphic = (
-        _graphics_with_lock()
-        .annotate(last_seq=Coalesce(Subquery(latest_event), 0))
-        .filter(pk=graphic_id)
-        .first()
-    )
-    if graphic is None:
-        raise NotFound(f"Graphic {graphic_id} does not exist.")
-    return {
+    with consistent_read():
+        graphic = (
+            _graphics_with_lock()
+            .annotate(last_seq=Coalesce(Subquery(latest_event), 0))
+            .filter(pk=graphic_id)
+            .first()
+        )
+        if graphic is None:
+            raise NotFound(f"Graphic {graphic_id} does not exist.")
+        standings = graphic_standings(event_name=graphic.event_name, data=graphic.data)
+    snapshot = {
         "graphic_id": graphic.pk,
         "graphic": graphic_payload(graphic),
         "lock": lock_state(_lock_of(graphic)),
         "seq": graphic.last_seq,
     }
+    if standings is not None:
+        snapshot["standings"] = standings
+    return snapshot
 
 
 def list_snapshot() -> dict[str, Any]:
     """{"graphics": [summary + lock state for every graphic], "seq": last event overall}."""
-    # Only a transaction's first statement may set its isolation; inside an outer transaction
-    # (a caller's, or a test's) the snapshot shares that transaction's view instead.
-    starts_transaction = not connection.in_atomic_block
-    with transaction.atomic():
-        if connection.vendor == "postgresql" and starts_transaction:
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    with consistent_read():
         seq = Event.objects.aggregate(last=Max("id"))["last"] or 0
         # Summaries only: the canvases stay in the database.
         graphics = list(_graphics_with_lock().defer("data").order_by("-updated_at", "-id"))
