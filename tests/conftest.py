@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, cast
 from urllib.parse import urlparse
@@ -314,3 +314,46 @@ def fencing_token_of(graphic_id: int) -> int:
     lock = lock_live(graphic_id=graphic_id)
     assert lock is not None, f"graphic {graphic_id} is not locked"
     return int(lock.fencing_token)
+
+
+# ---------------------------------------------------------------------------------------------
+# The league's results (standings/).
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_event(make_user: Callable[..., Any]) -> Callable[..., Any]:
+    """make_event(name, players=10, rounds=1) -> a Tournament with players P01, P02... and rounds
+    1..rounds, made through the services by a Scorekeeper (`event.scorekeeper`)."""
+    from gal_dashboard.access import SCOREKEEPER
+    from standings import services
+
+    scorekeepers: list[Any] = []
+
+    def make(name: str = "GAL Season 3 Week 2", *, players: int = 10, rounds: int = 1) -> Any:
+        if not scorekeepers:
+            scorekeepers.append(make_user(role=SCOREKEEPER))
+        user = scorekeepers[0]
+        event = services.tournament_create(user=user, name=name)
+        for number in range(1, players + 1):
+            services.player_create(user=user, tournament_id=event.pk, display_name=f"P{number:02}")
+        for _ in range(rounds):
+            services.round_create(user=user, tournament_id=event.pk)
+        event.refresh_from_db()
+        event.scorekeeper = user
+        return event
+
+    return make
+
+
+def lobby_results(event: Any, placements: Sequence[int], *, first: int = 0) -> list[dict[str, int]]:
+    """A lobby's results: the event's players from index `first` (name order) with
+    `placements` in that order."""
+    from standings.models import Player
+
+    ids = list(
+        Player.objects.filter(tournament=event)
+        .order_by("display_name", "pk")
+        .values_list("pk", flat=True)[first : first + len(placements)]
+    )
+    return [{"player": pk, "placement": p} for pk, p in zip(ids, placements, strict=True)]
