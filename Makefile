@@ -11,7 +11,7 @@ SERVER ?= daphne
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run install dev-install migrate test test-js test-sqlite test-services lint typecheck bench soak clean
+.PHONY: run install dev-install migrate test test-js test-sqlite test-services lint typecheck bench bench-standings soak clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -91,10 +91,19 @@ $(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	@touch $(VENV)/.installed $(VENV)/.dev-installed $@
 
-# Fan-out benchmark against a raw websockets ceiling; see docs/performance.md.
+# Fan-out benchmark against a raw websockets ceiling, then the standings benchmark; see
+# docs/performance.md.
 # Options: make bench BENCH_ARGS="--scenario rate --subscribers 1000 --rate 20"
+#          make bench BENCH_STANDINGS_ARGS="--saves 40"
 bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/fanout.py $(BENCH_ARGS)
+	$(BIN)/python bench/standings_bench.py $(BENCH_STANDINGS_ARGS)
+
+# The standings alone (issue 13): recomputing a 64-player x 8-round event (also on PostgreSQL
+# when DATABASE_URL names one), and one lobby save reaching 1,000 subscribed overlays.
+# Options: make bench-standings BENCH_STANDINGS_ARGS="--part fanout --subscribers 1000 --saves 40"
+bench-standings: $(VENV)/.bench-installed
+	$(BIN)/python bench/standings_bench.py $(BENCH_STANDINGS_ARGS)
 
 # Reconnect storms against two daphne processes with PostgreSQL and Redis; not part of `make test`.
 # Options: make soak SOAK_ARGS="--clients 500 --duration 300"

@@ -18,5 +18,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("graphics/", views.graphic_list_page, name="graphic-list"),
     path("graphics/<int:graphic_id>/edit/", views.graphic_editor_page, name="graphic-editor"),
+    path("results/", views.results_page, name="results"),
     path("overlay/<int:graphic_id>/", views.overlay_page, name="overlay"),
 ]

@@ -1,6 +1,6 @@
 """
-The pages broadcast staff work in (the graphics list and the editor) and the page OBS shows on
-air (the overlay).
+The pages broadcast staff work in (the graphics list, the editor and the results page) and the
+page OBS shows on air (the overlay).
 
 Thin edges: each view checks who may see the page and renders a template with the little the
 page's script needs to start (who you are, what you may do); everything else the script reads
@@ -22,11 +22,14 @@ from gal_dashboard.access import (
     ADD_GRAPHIC,
     CHANGE_GRAPHIC,
     DELETE_GRAPHIC,
+    MANAGE_RESULTS,
     OVERRIDE_LOCK,
     VIEW_GRAPHIC,
+    VIEW_STANDINGS,
 )
 from gal_dashboard.errors import NotFound
 from graphics.selectors import graphic_get, view_key_authenticate
+from standings.models import LOBBY_SIZE
 
 
 def page_config(request: HttpRequest) -> dict[str, Any]:
@@ -69,6 +72,26 @@ def graphic_editor_page(request: HttpRequest, graphic_id: int) -> HttpResponse:
         "list_url": reverse("dashboard:graphic-list"),
     }
     return render(request, "dashboard/editor.html", {"config": config, "graphic": graphic})
+
+
+@login_required
+@never_cache
+def results_page(request: HttpRequest) -> HttpResponse:
+    """The league's results: pick an event and a round, enter or correct a lobby's placements,
+    watch the standings. Scorekeepers, Lock admins and superusers enter results; the other roles
+    that may read standings (Viewer, Editor) see the same page read-only, so a producer can
+    follow the standings; an account with neither is refused."""
+    user = request.user
+    can_manage = user.has_perm(MANAGE_RESULTS)
+    if not (can_manage or user.has_perm(VIEW_STANDINGS)):
+        raise PermissionDenied("Your account has no role that may see the results.")
+    config = {
+        "user": {"id": user.pk, "username": user.get_username()},
+        "can_manage": can_manage,
+    }
+    return render(
+        request, "dashboard/results.html", {"config": config, "seats": range(1, LOBBY_SIZE + 1)}
+    )
 
 
 @never_cache

@@ -10,6 +10,7 @@ from gal_dashboard.api_errors import api_not_found
 from graphics import api as graphics_api
 from locks import api as locks_api
 from realtime import api as realtime_api
+from standings import api as standings_api
 
 app_name = "api"
 
@@ -89,6 +90,52 @@ urlpatterns = [
     ),
     path("locks/", locks_api.LockListView.as_view(), name="lock-list"),
     path("events/", realtime_api.EventPollView.as_view(), name="event-poll"),
+    path("standings/events/", standings_api.EventListView.as_view(), name="standings-events"),
+    path(
+        "standings/events/<id:event_id>/",
+        standings_api.EventDetailView.as_view(),
+        name="standings-event",
+    ),
+    path(
+        "standings/events/<id:event_id>/standings/",
+        standings_api.EventStandingsView.as_view(),
+        name="standings-table",
+    ),
+    path(
+        "standings/events/<id:event_id>/players/",
+        standings_api.PlayerListView.as_view(),
+        name="standings-players",
+    ),
+    path(
+        "standings/events/<id:event_id>/players/<id:player_id>/",
+        standings_api.PlayerDetailView.as_view(),
+        name="standings-player",
+    ),
+    path(
+        "standings/events/<id:event_id>/rounds/",
+        standings_api.RoundListView.as_view(),
+        name="standings-rounds",
+    ),
+    path(
+        "standings/events/<id:event_id>/rounds/<id:number>/",
+        standings_api.RoundDetailView.as_view(),
+        name="standings-round",
+    ),
+    path(
+        "standings/events/<id:event_id>/rounds/<id:number>/lobbies/<id:lobby>/",
+        standings_api.LobbyResultsView.as_view(),
+        name="standings-lobby",
+    ),
+    path(
+        "standings/events/<id:event_id>/changes/",
+        standings_api.ResultChangeListView.as_view(),
+        name="standings-changes",
+    ),
+    path(
+        "standings/events/<id:event_id>/import/",
+        standings_api.ResultsImportView.as_view(),
+        name="standings-import",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: the CSP forbids inline scripts.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),

@@ -547,7 +547,11 @@ def check_round_results(
             if gaps:
                 # A lobby's placements run from 1 to its size: a lobby with an 8th is full, and
                 # each of its eight players needs a placement.
-                label = "results" if only_lobby is not None else f"lobby {number}"
+                label = (
+                    "results"
+                    if only_lobby is not None
+                    else f"round {round_.number}, lobby {number}"
+                )
                 errors.setdefault(label, []).append(
                     f"Lobby {number} of round {round_.number} has placements up to {max(given)} "
                     f"but no player at {', '.join(map(str, gaps))}: every player of the lobby "

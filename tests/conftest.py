@@ -340,7 +340,7 @@ def make_event(make_user: Callable[..., Any]) -> Callable[..., Any]:
         for _ in range(rounds):
             services.round_create(user=user, tournament_id=event.pk)
         event.refresh_from_db()
-        event.scorekeeper = user
+        event.scorekeeper = user  # type: ignore[attr-defined]
         return event
 
     return make

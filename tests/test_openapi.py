@@ -37,6 +37,16 @@ PATHS = {
     "/api/graphics/{graphic_id}/lock/override/",
     "/api/locks/",
     "/api/events/",
+    "/api/standings/events/",
+    "/api/standings/events/{event_id}/",
+    "/api/standings/events/{event_id}/standings/",
+    "/api/standings/events/{event_id}/players/",
+    "/api/standings/events/{event_id}/players/{player_id}/",
+    "/api/standings/events/{event_id}/rounds/",
+    "/api/standings/events/{event_id}/rounds/{number}/",
+    "/api/standings/events/{event_id}/rounds/{number}/lobbies/{lobby}/",
+    "/api/standings/events/{event_id}/changes/",
+    "/api/standings/events/{event_id}/import/",
 }
 
 

@@ -291,3 +291,26 @@ def test_text_with_an_unpaired_surrogate_is_rejected() -> None:
     assert caught.value.details == {
         "data": ["Must be valid Unicode text (no unpaired surrogates)."]
     }
+
+
+@pytest.mark.parametrize("element_type", LIST_ELEMENT_TYPES)
+@pytest.mark.parametrize("start", [1, 9, 1000, None])
+def test_a_list_element_may_start_at_a_later_rank(element_type: str, start: Any) -> None:
+    """`start` (1-based first row drawn, so ranks 9-16 can sit on a second graphic) is
+    optional on every list element; null means absent (1)."""
+    element = list_element("list", element_type=element_type, start=start)
+    check_canvas_data(valid_canvas(elements=[text_element(), element]))
+
+
+@pytest.mark.parametrize("value", [0, -1, 1001, "9", 9.0, True, [9]])
+def test_a_bad_start_is_rejected_at_its_field(value: Any) -> None:
+    """`start` is a whole number from 1 to 1000: no zero (it is 1-based), no string, float or
+    boolean, reported at the element's `start`."""
+    details = rejected(canvas_with(lambda d: d["elements"][1].update(start=value)))
+    assert list(details) == ["data.elements[1].start"]
+
+
+def test_a_text_element_has_no_start() -> None:
+    """Only lists have rows to start from; `start` on a text element is an unknown key."""
+    details = rejected(canvas_with(lambda d: d["elements"][0].update(start=9)))
+    assert list(details) == ["data.elements[0].start"]

@@ -223,13 +223,20 @@ def test_revert_is_published_when_it_commits(
         graphic_revert(user=editor, graphic_id=edited.pk, version=1, expected_version=2)
 
     published = [
-        callback for callback in callbacks if getattr(callback, "func", None) is publish_event
+        callback.args[0]
+        for callback in callbacks
+        if getattr(callback, "func", None) is publish_event
     ]
-    assert len(published) == 1
-    message = published[0].args[0]
-    assert message["event_type"] == "graphic_update"
+    # Version 1 brings back the standings list that version 2 removed, so the graphic's
+    # standings follow its update (realtime.signals).
+    assert [message["event_type"] for message in published] == [
+        "graphic_update",
+        "standings_update",
+    ]
+    message = published[0]
     assert message["data"]["action"] == "reverted"
     assert message["data"]["version"] == 3
+    assert published[1]["data"]["action"] == "graphic_bound"
 
 
 def test_revert_to_the_current_content_makes_no_version(edited: Graphic, editor: Any) -> None:

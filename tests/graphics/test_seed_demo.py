@@ -1,24 +1,30 @@
-"""`manage.py seed_demo`: demo users in each role and valid demo graphics, idempotent, and never
-with DEBUG off unless forced."""
+"""`manage.py seed_demo`: demo users in each role, the demo event's results entered by the demo
+scorekeeper, and valid demo graphics whose lists draw that event's standings; idempotent, and
+never with DEBUG off unless forced."""
 
 from __future__ import annotations
 
+import re
 from io import StringIO
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from gal_dashboard.access import (
     ADD_GRAPHIC,
     CHANGE_GRAPHIC,
     DELETE_GRAPHIC,
+    MANAGE_RESULTS,
     OVERRIDE_LOCK,
     VIEW_GRAPHIC,
 )
-from graphics.canvas import check_canvas_data
+from graphics.canvas import LIST_ELEMENT_TYPES, check_canvas_data
 from graphics.models import Graphic, GraphicViewKey
+from realtime.snapshots import graphic_snapshot
+from standings.models import Player, Result, ResultChange, Round, Tournament
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +34,9 @@ DEMO_PASSWORDS = {
     "editor2": "editor2-demo-pass",
     "lockadmin": "lockadmin-demo-pass",
     "viewer": "viewer-demo-pass",
+    "scorekeeper": "scorekeeper-demo-pass",
 }
+WEEK_2 = "GAL Season 3 Week 2"
 
 
 def seed(*args: str) -> tuple[str, str]:
@@ -61,6 +69,9 @@ def test_creates_the_demo_users_with_their_roles_and_passwords():
         assert not users[editor].is_staff
     assert users["viewer"].has_perm(VIEW_GRAPHIC)
     assert not users["viewer"].has_perm(CHANGE_GRAPHIC)
+    assert users["scorekeeper"].has_perm(MANAGE_RESULTS)
+    assert not users["scorekeeper"].has_perm(CHANGE_GRAPHIC)
+    assert not users["scorekeeper"].is_staff
 
 
 @pytest.mark.usefixtures("debug_on")
@@ -71,9 +82,9 @@ def test_creates_valid_league_graphics_by_the_editor():
     graphics = list(Graphic.objects.select_related("created_by"))
     assert {graphic.title for graphic in graphics} >= {
         "Week 2 Standings",
-        "Round 4 Scoreboard",
+        "Week 2 Standings — 9 to 16",
+        "Round 3 Scoreboard",
         "Caster Lower Third",
-        "Lobby A Placements",
     }
     assert any(graphic.title.startswith("Player Card — ") for graphic in graphics)
     for graphic in graphics:
@@ -104,6 +115,133 @@ def test_running_twice_changes_nothing():
     assert GraphicViewKey.objects.count() == len(graphics_before)
     assert "created" not in out
     assert "User editor: exists, kept" in out
+    event = Tournament.objects.get()
+    assert f"Event {WEEK_2!r}: exists as #{event.pk}, kept" in out
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_running_twice_enters_no_result_twice():
+    """The event's players, rounds, results and audit stay as the first run left them."""
+    seed()
+    before = {
+        model.__name__: list(model.objects.order_by("pk").values())
+        for model in (Tournament, Player, Round, Result, ResultChange)
+    }
+
+    seed()
+
+    after = {
+        model.__name__: list(model.objects.order_by("pk").values())
+        for model in (Tournament, Player, Round, Result, ResultChange)
+    }
+    assert after == before
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_creates_the_demo_event_with_three_rounds_entered_by_the_scorekeeper():
+    """The event the demo graphics name: 16 players (some with a Riot ID), 3 rounds of two full
+    lobbies each, every result entered through the services as `scorekeeper`."""
+    out, _ = seed()
+
+    event = Tournament.objects.get()
+    assert event.name == WEEK_2
+    assert f"Event {WEEK_2!r}: created as #{event.pk} with 16 players and 3 rounds" in out
+    players = list(event.players.all())
+    assert len(players) == 16
+    assert not any(re.fullmatch(r"Player \d+", player.display_name) for player in players)
+    riot_ids = [player.riot_id for player in players if player.riot_id]
+    assert riot_ids
+    assert all(re.fullmatch(r"[^#]+#[A-Za-z0-9]{3,5}", riot_id) for riot_id in riot_ids)
+    assert [r.number for r in event.rounds.order_by("number")] == [1, 2, 3]
+    for round_ in event.rounds.all():
+        lobbies = {lobby.number: lobby for lobby in round_.lobbies.all()}
+        assert sorted(lobbies) == [1, 2]
+        for lobby in lobbies.values():
+            placements = sorted(result.placement for result in lobby.results.all())
+            assert placements == [1, 2, 3, 4, 5, 6, 7, 8]
+        # Every player plays every round, in one lobby.
+        assert round_.results.values("player").distinct().count() == 16
+    for result in Result.objects.all():
+        assert result.points == 9 - result.placement  # the default 8-7-...-1 table
+    audit = ResultChange.objects.all()
+    assert audit.count() == 48
+    assert {change.actor.username for change in audit if change.actor} == {"scorekeeper"}
+    assert all(change.actor is not None for change in audit)
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_the_standings_graphics_draw_real_names_points_and_ranks():
+    """What the overlays receive: Top 8 on one graphic and ranks 9-16 on another, each with
+    rank, name and points columns bound to the event's total standings; the round scoreboard
+    draws round 3. No placeholder names, every demo player on exactly one standings graphic."""
+    seed()
+    event = Tournament.objects.get()
+    graphics = {graphic.title: graphic for graphic in Graphic.objects.all()}
+
+    shown: list[str] = []
+    for title, first_rank in (("Week 2 Standings", 1), ("Week 2 Standings — 9 to 16", 9)):
+        graphic = graphics[title]
+        lists = [e for e in graphic.data["elements"] if e["type"] in LIST_ELEMENT_TYPES]
+        assert {e["type"] for e in lists} == {"players", "scores", "placements"}
+        for element in lists:
+            assert element["round_id"] == "total"
+            assert element["start"] == first_rank
+            assert element["preview_count"] == 8
+        # The columns line up: the same rows, one above the other.
+        assert len({(e["y"], e["spacing"]) for e in lists}) == 1
+
+        standings = graphic_snapshot(graphic_id=graphic.pk)["standings"]
+        assert standings["tournament_id"] == event.pk
+        rows = standings["tables"]["total"][first_rank - 1 : first_rank - 1 + 8]
+        # The demo's ties are all broken by Riot's tie-breakers: eight distinct ranks each.
+        assert [row["rank"] for row in rows] == list(range(first_rank, first_rank + 8))
+        for row in rows:
+            assert row["points"] > 0
+            assert row["placement"] == row["rank"]
+            assert row["played"] == 3
+        shown += [row["name"] for row in rows]
+    assert sorted(shown) == sorted(event.players.values_list("display_name", flat=True))
+
+    scoreboard = graphics["Round 3 Scoreboard"]
+    assert {e["round_id"] for e in scoreboard.data["elements"] if "round_id" in e} == {"round_3"}
+    round_rows = graphic_snapshot(graphic_id=scoreboard.pk)["standings"]["tables"]["round_3"]
+    # Two lobbies: each placement is held by two players, one per lobby.
+    assert sorted(row["placement"] for row in round_rows) == sorted([*range(1, 9)] * 2)
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_prints_the_results_page_and_the_scorekeeper_login():
+    """An operator reads from `make run`'s output where to enter results and as whom."""
+    out, _ = seed()
+
+    assert "Results page: /results/ (sign in as scorekeeper / scorekeeper-demo-pass" in out
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_an_existing_event_is_kept_as_it_is():
+    """An event of the demo name that someone created already is neither filled nor changed."""
+    seed()
+    Tournament.objects.all().delete()
+    Tournament.objects.create(name=WEEK_2)
+
+    out, _ = seed()
+
+    assert not Player.objects.exists()
+    assert not Result.objects.exists()
+    assert "exists as" in out
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_a_scorekeeper_without_the_role_fails_and_leaves_no_half_entered_event(make_user: Any):
+    """An existing `scorekeeper` account that may not enter results: the command says why, and
+    no event is left behind for the next run to keep half-filled."""
+    make_user("scorekeeper", role=None)
+
+    with pytest.raises(CommandError, match=r"Could not create the event .* as scorekeeper"):
+        seed()
+
+    assert not Tournament.objects.exists()
+    assert not Player.objects.exists()
 
 
 @pytest.mark.usefixtures("debug_on")

@@ -850,3 +850,146 @@ describe("stop", () => {
     assert.equal(sockets.length, 1);
   });
 });
+
+describe("standings", () => {
+  /** The standings document of docs/protocol.md, Standings: one `total` table. */
+  function standings(revision, names = ["Mira", "Tomo"]) {
+    return {
+      event_name: "GAL Season 3 Week 2",
+      tournament_id: 4,
+      revision,
+      tables: {
+        total: names.map((name, index) => ({
+          rank: index + 1,
+          player_id: 10 + index,
+          name,
+          points: 16 - index,
+          placement: index + 1,
+          played: 2,
+        })),
+      },
+    };
+  }
+
+  function standingsUpdate(seq, revision, names, subscription = 7) {
+    const data = { graphic_id: 7, action: "results_saved", user: "keeper", user_id: 9, seq };
+    return {
+      type: "standings_update",
+      subscription,
+      data: { ...data, standings: standings(revision, names) },
+    };
+  }
+
+  function liveWithStandings(seq = 100) {
+    const setup = makeClient();
+    const sub = setup.client.subscribe(7);
+    setup.client.start();
+    setup.socket().welcome();
+    setup.socket().ack("subscribe", snapshotAck(seq, 4, { standings: standings(1) }));
+    return { ...setup, sub };
+  }
+
+  test("the snapshot's standings are kept; without the key (no lists) they are null", () => {
+    const { sub } = liveWithStandings(100);
+    assert.deepEqual(sub.standings, standings(1));
+    const { sub: plain } = liveOn7(100);
+    assert.equal(plain.standings, null);
+  });
+
+  test("a standings_update replaces the standings and is dispatched as change, once", () => {
+    const { socket, sub } = liveWithStandings(100);
+    const changes = [];
+    sub.addEventListener("change", (event) => changes.push(event.detail.type));
+    socket().receive(standingsUpdate(101, 2, ["Tomo", "Mira"]));
+    assert.deepEqual(sub.standings, standings(2, ["Tomo", "Mira"]));
+    assert.equal(sub.seq, 101);
+    socket().receive(standingsUpdate(101, 3, ["Mira", "Tomo"])); // a duplicate seq
+    assert.equal(sub.standings.revision, 2);
+    assert.deepEqual(changes, ["standings_update"]);
+    assert.equal(sub.graphic.version, 4, "the graphic is untouched");
+  });
+
+  test("an update without a document (no lists any more) clears them; delete clears them", () => {
+    const { socket, sub } = liveWithStandings(100);
+    socket().receive({
+      type: "standings_update",
+      subscription: 7,
+      data: { graphic_id: 7, action: "graphic_bound", standings: null, seq: 101 },
+    });
+    assert.equal(sub.standings, null);
+    socket().receive(standingsUpdate(102, 2));
+    socket().receive({
+      type: "graphic_update",
+      subscription: 7,
+      data: { id: 7, action: "deleted", payload: { id: 7 }, version: 4, seq: 103 },
+    });
+    assert.equal(sub.standings, null);
+  });
+
+  test("resume: a recovered ack keeps the standings; the replay brings new ones", async () => {
+    const { clock, socket, sub } = liveWithStandings(100);
+    socket().drop(1006);
+    await clock.advance(250);
+    socket().welcome();
+    assert.deepEqual(socket().sentOf("subscribe").at(-1).data, { graphic_id: 7, last_seq: 100 });
+    socket().ack("subscribe", { graphic_id: 7, recovered: true, replayed: 1, seq: 105 });
+    assert.equal(sub.standings.revision, 1);
+    socket().receive(standingsUpdate(105, 4, ["Tomo", "Mira"]));
+    assert.equal(sub.standings.revision, 4);
+    assert.equal(sub.standings.tables.total[0].name, "Tomo");
+  });
+
+  test("polling: the snapshot's standings, then the polled standings_update", async () => {
+    const { client, clock, http } = makeClient({ WebSocketImpl: undefined });
+    const sub = client.subscribe(7);
+    http.responses.push({
+      status: 200,
+      body: {
+        graphic: 7, recovered: false, more: false, next_since: 100, events: [],
+        snapshot: {
+          graphic_id: 7, graphic: graphic(4), lock: FREE, seq: 100, standings: standings(1),
+        },
+      },
+    });
+    http.responses.push({
+      status: 200,
+      body: {
+        graphic: 7, recovered: true, more: false, next_since: 120,
+        events: [standingsUpdate(120, 2, ["Tomo", "Mira"])],
+      },
+    });
+    client.start();
+    await clock.advance(0);
+    assert.equal(sub.standings.revision, 1);
+    await clock.advance(2000);
+    assert.equal(sub.standings.revision, 2);
+    assert.equal(sub.standings.tables.total[0].name, "Tomo");
+  });
+
+  test('"all" takes standings_update (no tables) as a change, keeping every summary', () => {
+    const { client, socket } = makeClient();
+    const list = client.subscribe("all");
+    client.start();
+    socket().welcome();
+    socket().ack("subscribe", {
+      graphic_id: "all",
+      graphics: [{ id: 7, title: "A", version: 4, lock: FREE }],
+      seq: 200,
+      recovered: false,
+      presence_counts: {},
+    });
+    const changes = [];
+    list.addEventListener("change", (event) => changes.push(event.detail.type));
+    const summary = standings(2);
+    delete summary.tables; // the list's copy
+    socket().receive({
+      type: "standings_update",
+      subscription: "all",
+      data: { graphic_id: 7, action: "results_saved", standings: summary, seq: 201 },
+    });
+    assert.deepEqual([...list.graphics.keys()], [7]);
+    assert.deepEqual(list.graphics.get(7), { id: 7, title: "A", version: 4, lock: FREE });
+    assert.equal(list.seq, 201);
+    assert.deepEqual(changes, ["standings_update"]);
+  });
+});

@@ -186,7 +186,9 @@ def database_state() -> tuple[Any, ...]:
 def documented_client_message_types() -> set[str]:
     """The `type` column of the "Client → server messages" table of docs/protocol.md."""
     section = PROTOCOL_DOC.read_text().split("## Client → server messages", 1)[1]
-    section = section.split("\n## ", 1)[0]
+    # The table opens the section; its subsections (delta updates, shapes...) have tables of
+    # their own.
+    section = section.split("\n## ", 1)[0].split("\n### ", 1)[0]
     return {
         match.group(1)
         for line in section.splitlines()

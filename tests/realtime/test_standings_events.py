@@ -168,3 +168,20 @@ def test_polling_returns_standings_events_and_snapshots(
     listed = client.get("/api/events/", {"graphic": "all", "since": start["next_since"]}).json()
     assert [e["type"] for e in listed["events"]] == ["standings_update"]
     assert "tables" not in listed["events"][0]["data"]["standings"]
+
+
+async def test_the_list_hears_a_change_no_graphic_draws(
+    ws_connect: Callable[..., Any], db_call: Any, viewer: Any, make_event: Callable[..., Any]
+) -> None:
+    """A results page follows "all": it hears another scorekeeper's save even when no graphic
+    is bound to the event (one event for no graphic, without tables)."""
+    event = await db_call(make_event, EVENT)
+    client = await ws_connect(viewer)
+    await client.ack("subscribe", {"graphic_id": "all"})
+    await db_call(save_lobby, event, [1, 2, 3, 4, 5, 6, 7, 8])
+    frame = await client.next_event()
+    assert frame["type"] == "standings_update"
+    assert frame["data"]["graphic_id"] is None
+    assert frame["data"]["standings"]["event_name"] == EVENT
+    assert "tables" not in frame["data"]["standings"]
+    await client.no_event()

@@ -106,7 +106,7 @@ def test_scorekeepers_lock_admins_and_superusers_enter_results(
     assert [(r.placement, r.points) for r in saved] == [(p, 9 - p) for p in range(1, 9)]
 
 
-# -- the rules, each with its field ----------------------------------------------------------------
+# -- the rules, each with its field ---------------------------------------------------------------
 
 
 def test_a_placement_outside_1_to_8(scorekeeper: Any, event: Tournament) -> None:
@@ -205,7 +205,7 @@ def test_every_problem_is_reported_at_once(scorekeeper: Any, event: Tournament) 
     }
 
 
-# -- corrections and the audit ---------------------------------------------------------------------
+# -- corrections and the audit --------------------------------------------------------------------
 
 
 def test_a_correction_keeps_who_changed_what_and_when(
@@ -305,7 +305,7 @@ def test_event_and_player_names_are_unique(scorekeeper: Any, event: Tournament) 
     assert "display_name" in failure.value.details
 
 
-# -- the event log ----------------------------------------------------------------------------------
+# -- the event log --------------------------------------------------------------------------------
 
 
 def last_seq() -> int:
@@ -349,6 +349,21 @@ def test_a_lobby_save_records_one_standings_update_per_bound_graphic(
     assert [(r["name"], r["rank"]) for r in total[8:]] == [("P09", None), ("P10", None)]
     assert list(events[1].data["standings"]["tables"]) == ["round_1"]
     assert events[1].data["standings"]["tables"]["round_1"][0]["placement"] == 1
+
+
+def test_with_no_graphic_bound_the_list_still_hears_of_the_change(
+    scorekeeper: Any, event: Tournament
+) -> None:
+    before = last_seq()
+    save(scorekeeper, event, lobby(player_ids(event)[:8]))
+    events = list(Event.objects.filter(id__gt=before))
+    assert [(e.type, e.graphic_id) for e in events] == [("standings_update", 0)]
+    assert events[0].data["graphic_id"] is None
+    assert events[0].data["standings"] == {
+        "event_name": EVENT,
+        "tournament_id": event.pk,
+        "revision": Tournament.objects.get(pk=event.pk).revision,
+    }
 
 
 def test_a_refused_save_records_nothing(

@@ -2,7 +2,8 @@
 // shows who holds it, until when, and says when it frees), refreshes it while the user works,
 // releases it when the page closes, and saves edits as merge patches under the lock's fencing
 // token. The graphic itself always comes from the live subscription, so the preview is what
-// the overlay shows.
+// the overlay shows. List elements (players, scores, placements) show the event's real
+// standings from the same subscription, and placeholder rows while there are none.
 
 import { LiveClient } from "../realtime/live-client.js";
 import { api, describeError, pageConfig } from "./api.js";
@@ -10,7 +11,9 @@ import { graphicPatch } from "./canvas-diff.js";
 import {
   copyObsUrl, formatCountdown, hideBanner, openOverlay, showBanner, showConnectionState,
 } from "./connection.js";
-import { canvasSize, renderCanvas } from "./render.js";
+import {
+  EMPTY_STATE_TEXT, TOTAL, canvasSize, isList, listRows, renderCanvas, tableName,
+} from "./render.js";
 
 const config = pageConfig();
 const graphicId = config.graphic_id;
@@ -35,6 +38,7 @@ let lastRefresh = Date.now();
 let lastHolderSeen = null;
 // Refresh the lock at most this often while the user is active (the TTL is minutes).
 const REFRESH_EVERY_MS = 60 * 1000;
+const ADD_BUTTONS = ["add-text", "add-players", "add-scores", "add-placements"];
 
 const clone = (value) => JSON.parse(JSON.stringify(value));
 
@@ -61,7 +65,7 @@ function selectedElement() {
 function drawStage() {
   if (!working) return;
   const size = canvasSize(working.data);
-  renderCanvas(stage, working.data);
+  renderCanvas(stage, working.data, { standings: subscription.standings, editor: true });
   const canvas = stage.firstElementChild;
   const scale = Math.min(1, (stage.parentElement.clientWidth - 4) / size.width);
   canvas.style.transform = `scale(${scale})`;
@@ -86,20 +90,25 @@ function drawPanel() {
     list.replaceChildren(...working.data.elements.map((element) => {
       const item = document.createElement("li");
       item.dataset.elementId = element.id;
-      item.textContent = element.type === "text" ? `${element.id}: ${element.content}` : `${element.id} (${element.type})`;
+      item.textContent = element.type === "text"
+        ? `${element.id}: ${element.content}`
+        : `${element.id} (${listLabel(element)})`;
       if (element.id === selectedId) item.classList.add("selected");
       item.addEventListener("click", () => select(element.id));
       return item;
     }));
   }
-  for (const id of ["field-title", "field-event", "add-text", "background-file", "clear-background"]) {
+  for (const id of ["field-title", "field-event", ...ADD_BUTTONS, "background-file", "clear-background"]) {
     $(id).disabled = !editable;
   }
   const element = selectedElement();
   $("element-props").disabled = !editable || !element;
+  $("list-props").hidden = !isList(element);
+  $("prop-content-label").hidden = Boolean(element) && isList(element);
   if (element) {
     const content = $("prop-content");
     content.disabled = element.type !== "text";
+    if (isList(element)) drawListProps(element);
     if (document.activeElement !== content) content.value = element.type === "text" ? element.content : "";
     for (const [id, key] of [["prop-font-size", "font_size"], ["prop-x", "x"], ["prop-y", "y"]]) {
       if (document.activeElement !== $(id)) $(id).value = String(element[key]);
@@ -111,6 +120,54 @@ function drawPanel() {
   if (graphic) {
     $("graphic-title").textContent = graphic.title;
     $("graphic-version").textContent = `version ${graphic.version}${graphic.archived ? " · archived" : ""}`;
+  }
+}
+
+function listLabel(element) {
+  const table = tableName(element.round_id);
+  const round = table === TOTAL ? "total" : table.replace(/^round_/, "round ");
+  const first = Number.isInteger(element.start) ? element.start : 1;
+  const last = first + element.preview_count - 1;
+  const rows = element.preview_count > 0 ? `${first}\u2013${last}` : "no rows";
+  return `${element.type} · ${round} · ${rows}`;
+}
+
+function drawListProps(element) {
+  const round = /^round_([0-9]+)$/.exec(tableName(element.round_id));
+  const kind = $("prop-round-kind");
+  const number = $("prop-round-number");
+  kind.value = tableName(element.round_id) === TOTAL ? "total" : "round";
+  number.disabled = kind.value !== "round";
+  if (document.activeElement !== number) number.value = round ? round[1] : "";
+  for (const [id, value] of [
+    ["prop-start", Number.isInteger(element.start) ? element.start : 1],
+    ["prop-preview-count", element.preview_count],
+    ["prop-spacing", element.spacing],
+  ]) {
+    if (document.activeElement !== $(id)) $(id).value = String(value);
+  }
+}
+
+/** What the lists will show, in a line under the element list: the producer's check. */
+function drawStandingsNote() {
+  const note = $("standings-note");
+  const lists = working ? working.data.elements.filter(isList) : [];
+  const standings = subscription.standings;
+  if (!lists.length) {
+    note.textContent = "";
+  } else if (
+    !standings || standings.event_name !== working.event_name
+    || lists.some((element) => !(tableName(element.round_id) in (standings.tables ?? {})))
+  ) {
+    note.textContent = `Save to show the standings of "${working.event_name}" in these lists.`;
+  } else if (standings.tournament_id === null) {
+    note.textContent = `No event named "${standings.event_name}" yet: the lists show `
+      + `placeholders here, and on air "${EMPTY_STATE_TEXT}".`;
+  } else if (lists.some((element) => listRows(element, standings).state !== "rows")) {
+    note.textContent = `Live standings of "${standings.event_name}"; a list without results `
+      + `yet shows placeholders here, and on air "${EMPTY_STATE_TEXT}".`;
+  } else {
+    note.textContent = `Live standings of "${standings.event_name}".`;
   }
 }
 
@@ -173,6 +230,7 @@ function drawAll() {
   drawLock();
   drawPanel();
   drawStage();
+  drawStandingsNote();
   drawPresence();
 }
 
@@ -324,6 +382,7 @@ function change(mutate) {
   dirty = true;
   drawPanel();
   drawStage();
+  drawStandingsNote();
 }
 
 function select(id) {
@@ -350,15 +409,86 @@ for (const [id, key] of [["prop-font-size", "font_size"], ["prop-x", "x"], ["pro
   });
 }
 
-$("add-text").addEventListener("click", () => {
+/** `<prefix>-<n>`, the first n from the element count up that no element has. */
+function newElementId(prefix) {
   const taken = new Set(working.data.elements.map((element) => element.id));
   let number = working.data.elements.length + 1;
-  while (taken.has(`text-${number}`)) number += 1;
-  const id = `text-${number}`;
+  while (taken.has(`${prefix}-${number}`)) number += 1;
+  return `${prefix}-${number}`;
+}
+
+$("add-text").addEventListener("click", () => {
+  const id = newElementId("text");
   change((copy) => {
     copy.data.elements.push({ id, type: "text", x: 100, y: 100, font_size: 48, color: "#ffffff", content: "New text" });
   });
   select(id);
+});
+
+// A new column sits to the right of the last list, on its rows (same top, spacing, rows,
+// round and first rank), so players | scores | placements line up without measuring.
+const COLUMN_GAP_PX = 420;
+
+function newListElement(type, id) {
+  const last = working.data.elements.filter(isList).at(-1);
+  if (!last) {
+    return {
+      id, type, x: 100, y: 200, font_size: 36, color: "#ffffff", spacing: 48, preview_count: 8,
+      round_id: TOTAL,
+    };
+  }
+  const element = {
+    id, type, x: last.x + COLUMN_GAP_PX, y: last.y, font_size: last.font_size, color: last.color,
+    spacing: last.spacing, preview_count: last.preview_count,
+  };
+  for (const key of ["round_id", "start", "font_family", "bold", "italic"]) {
+    if (last[key] !== undefined && last[key] !== null) element[key] = last[key];
+  }
+  return element;
+}
+
+for (const type of ["players", "scores", "placements"]) {
+  $(`add-${type}`).addEventListener("click", () => {
+    const id = newElementId(type);
+    change((copy) => { copy.data.elements.push(newListElement(type, id)); });
+    select(id);
+  });
+}
+
+function wholeNumberIn(input, min, max) {
+  const value = Number(input.value);
+  const whole = input.value !== "" && Number.isInteger(value);
+  return whole && value >= min && value <= max ? value : null;
+}
+
+$("prop-round-kind").addEventListener("change", (event) => {
+  const round = wholeNumberIn($("prop-round-number"), 1, 64) ?? 1;
+  changeSelected((element) => {
+    element.round_id = event.target.value === "total" ? TOTAL : `round_${round}`;
+  });
+});
+$("prop-round-number").addEventListener("input", (event) => {
+  const round = wholeNumberIn(event.target, 1, 64);
+  if (round !== null) changeSelected((element) => { element.round_id = `round_${round}`; });
+});
+$("prop-start").addEventListener("input", (event) => {
+  const start = wholeNumberIn(event.target, 1, 1000);
+  if (start === null) return;
+  // Absent means 1: a list that starts at the top keeps no `start`.
+  changeSelected((element) => {
+    if (start === 1) delete element.start;
+    else element.start = start;
+  });
+});
+$("prop-preview-count").addEventListener("input", (event) => {
+  const count = wholeNumberIn(event.target, 0, 100);
+  if (count !== null) changeSelected((element) => { element.preview_count = count; });
+});
+$("prop-spacing").addEventListener("input", (event) => {
+  const spacing = Number(event.target.value);
+  if (event.target.value !== "" && Number.isFinite(spacing) && spacing >= 0 && spacing <= 10000) {
+    changeSelected((element) => { element.spacing = spacing; });
+  }
 });
 
 $("delete-element").addEventListener("click", () => {

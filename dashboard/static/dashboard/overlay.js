@@ -1,10 +1,12 @@
 // The on-air overlay: the graphic's canvas at its native size on a transparent page, kept live
 // with the graphic's view key. It keeps the last picture through restarts and network cuts
 // (the client resumes and catches up by seq) and redraws only from a whole, applied state.
+// A new version of the graphic redraws the canvas; new standings redraw only the rows of its
+// lists, so nothing else on the canvas moves when a result comes in.
 
 import { LiveClient } from "../realtime/live-client.js";
 import { pageConfig } from "./api.js";
-import { renderCanvas } from "./render.js";
+import { redrawLists, renderCanvas } from "./render.js";
 
 const config = pageConfig();
 const root = document.getElementById("overlay");
@@ -12,20 +14,39 @@ const client = new LiveClient({ viewKey: config.view_key });
 const subscription = client.subscribe(config.graphic_id);
 
 let drawnVersion = null;
+// The standings drawn, as JSON: a snapshot after a reconnect brings an equal copy, which
+// changes nothing on air.
+let drawnStandings = null;
+
+function standingsText(standings) {
+  return standings ? JSON.stringify(standings) : "";
+}
 
 function draw() {
   if (subscription.deleted) {
     root.replaceChildren();
     root.dataset.version = "";
+    root.dataset.standingsRevision = "";
     drawnVersion = null;
+    drawnStandings = null;
     return;
   }
   const graphic = subscription.graphic;
-  if (!graphic || graphic.version === drawnVersion) return;
-  renderCanvas(root, graphic.data);
+  if (!graphic) return;
+  const standings = subscription.standings;
+  const text = standingsText(standings);
+  if (graphic.version !== drawnVersion) {
+    renderCanvas(root, graphic.data, { standings });
+  } else if (text !== drawnStandings) {
+    redrawLists(root, graphic.data, { standings });
+  } else {
+    return;
+  }
   drawnVersion = graphic.version;
-  // For OBS operators and the browser tests: which version is on air.
+  drawnStandings = text;
+  // For OBS operators and the browser tests: which version, and which standings, are on air.
   root.dataset.version = String(graphic.version);
+  root.dataset.standingsRevision = standings ? String(standings.revision) : "";
 }
 
 subscription.addEventListener("snapshot", draw);

@@ -266,6 +266,7 @@ export class LiveClient extends EventTarget {
         return this._error(frame, data);
       case "graphic_update":
       case "lock_status":
+      case "standings_update":
         return this._event(frame);
       case "user_activity":
       case "presence_counts":

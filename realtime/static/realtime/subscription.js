@@ -80,8 +80,9 @@ function presenceAfter(presence, activity) {
 }
 
 /**
- * One subscription's state: a graphic (`sub.graphic`, `sub.lock`, `sub.presence`,
- * `sub.deleted`) or the list (`sub.graphics`, `sub.presenceCounts`), with the seq it reflects.
+ * One subscription's state: a graphic (`sub.graphic`, `sub.lock`, `sub.standings`,
+ * `sub.presence`, `sub.deleted`) or the list (`sub.graphics`, `sub.presenceCounts`), with the
+ * seq it reflects.
  * Events: `snapshot` (state replaced wholesale), `change` (an event applied; detail: the frame),
  * `presence` (presence changed), `error` (the subscription was refused; detail: a LiveError).
  */
@@ -104,6 +105,11 @@ export class Subscription extends EventTarget {
       this.graphic = null;
       /** @type {object|null} its lock state */
       this.lock = null;
+      /**
+       * @type {object|null} the standings its list elements draw (docs/protocol.md,
+       *   Standings); null for a graphic without list elements
+       */
+      this.standings = null;
       /** @type {{viewing: number, editing: number, truncated: boolean, users: object[]}|null} */
       this.presence = null;
     }
@@ -144,6 +150,8 @@ export class Subscription extends EventTarget {
     } else {
       this.graphic = snapshot.graphic;
       this.lock = snapshot.lock ?? null;
+      // Absent from the snapshot of a graphic without list elements.
+      this.standings = snapshot.standings ?? null;
       this.deleted = false;
     }
     this._seqs.reset(this.key, snapshot.seq);
@@ -156,6 +164,7 @@ export class Subscription extends EventTarget {
   _gone() {
     this.deleted = true;
     this.graphic = null;
+    this.standings = null;
     this.ready = true;
     this._resync = false;
     this._dispatch("snapshot", { graphic_id: this.key, graphic: null, deleted: true });
@@ -186,7 +195,8 @@ export class Subscription extends EventTarget {
   }
 
   /**
-   * Apply one event frame (`graphic_update` or `lock_status`) unless its seq was seen.
+   * Apply one event frame (`graphic_update`, `lock_status` or `standings_update`) unless its
+   * seq was seen.
    * @returns {undefined|"resync"} "resync" when the copy cannot take it (take a snapshot)
    */
   _applyEvent(frame) {
@@ -200,6 +210,11 @@ export class Subscription extends EventTarget {
   }
 
   _applyToList(type, data) {
+    if (type === "standings_update") {
+      // The list draws no canvas: its copy (standings without tables) only says that a
+      // graphic's lists redrew, which the `change` event tells the page.
+      return;
+    }
     if (type === "lock_status") {
       const summary = this.graphics.get(data.graphic_id);
       if (summary) this.graphics.set(data.graphic_id, { ...summary, lock: lockOf(data) });
@@ -215,9 +230,13 @@ export class Subscription extends EventTarget {
   _applyToGraphic(type, data) {
     if (type === "lock_status") {
       this.lock = lockOf(data);
+    } else if (type === "standings_update") {
+      // Each event carries the whole document: it replaces the copy (a state, not a delta).
+      this.standings = data.standings ?? null;
     } else if (data.action === "deleted") {
       this.deleted = true;
       this.graphic = null;
+      this.standings = null;
     } else {
       try {
         if (this.graphic === null && !("payload" in data)) throw new Error("no copy to patch");
