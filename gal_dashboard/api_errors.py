@@ -27,7 +27,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from gal_dashboard.errors import DomainError, TooLarge
+from gal_dashboard.errors import DomainError, TooLarge, bounded_details
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ _VALIDATION_MESSAGE = "The request has invalid fields."
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
+    return {"error": {"code": code, "message": message, "details": bounded_details(details or {})}}
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -71,6 +71,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         )
     if isinstance(exc, DomainError):
         response = Response({"error": exc.as_dict()}, status=exc.http_status)
+        retry_after = exc.details.get("retry_after")
+        if isinstance(retry_after, int):
+            response["Retry-After"] = str(retry_after)
     elif isinstance(exc, OperationalError | InterfaceError):
         # The database is away (restarting, failing over, out of connections): a short outage
         # the client should retry, not a bug; the WebSocket answers `unavailable` the same way.
@@ -171,7 +174,7 @@ class ErrorDetailSerializer(serializers.Serializer):
             "view_key_invalid (401, GET /api/events/ with ?key=), "
             "permission_denied (403), not_found (404), method_not_allowed (405), "
             "lock_conflict, version_conflict, state_conflict (409), too_large (413), "
-            "unsupported_media_type (415)."
+            "unsupported_media_type (415), too_many_attempts (429, logging in)."
         )
     )
     message = serializers.CharField(help_text="For people: what went wrong.")
@@ -180,7 +183,8 @@ class ErrorDetailSerializer(serializers.Serializer):
         help_text=(
             "For programs. validation_error: field name -> list of messages. lock_conflict: "
             "graphic_id, locked_by, locked_by_id, expires_at. version_conflict: "
-            "current_version, your_version. permission_denied: required permissions."
+            "current_version, your_version. permission_denied: required permissions. "
+            "too_many_attempts: retry_after (seconds, also the Retry-After header)."
         ),
     )
 
@@ -200,6 +204,8 @@ _STATUS_DESCRIPTIONS = {
     409: "Conflict with the graphic's lock, version or state.",
     413: "The canvas data or the body is too large (too_large).",
     415: "The body is not JSON (unsupported_media_type).",
+    429: "Too many failed logins for this account or from this address (too_many_attempts); "
+    "try again after Retry-After seconds.",
 }
 
 

@@ -5,7 +5,8 @@ Refresh tokens rotate: each refresh answers with a new pair and blacklists the r
 was given, so a stolen one works once at most. Logging out blacklists the refresh token sent,
 and with it every access token issued with it (gal_dashboard.tokens): they are refused by REST
 and WebSocket alike, and open WebSockets opened with them are closed. The dashboard pages use
-the session instead; both work on every endpoint.
+the session instead; both work on every endpoint. Obtaining a pair is throttled like every
+login (gal_dashboard.login_throttle): too many failures answer 429 `too_many_attempts`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_simplejwt.serializers import (
@@ -32,6 +34,7 @@ from rest_framework_simplejwt.views import (
 )
 
 from gal_dashboard.api_errors import error_responses
+from gal_dashboard.login_throttle import login_locked_out
 from realtime.events import publish_hub_command
 from realtime.protocol import CLOSE_UNAUTHENTICATED
 
@@ -42,11 +45,19 @@ TAG = "auth"
     tags=[TAG],
     summary="Obtain a token pair",
     description="Username and password in; an access token (send it as `Authorization: Bearer "
-    "<access>`) and a refresh token out.",
-    responses={200: TokenObtainPairSerializer, **error_responses(400, 401)},
+    "<access>`) and a refresh token out. After too many failed attempts for an account or from "
+    "an address, every attempt is refused with 429 `too_many_attempts` and `Retry-After`.",
+    responses={200: TokenObtainPairSerializer, **error_responses(400, 401, 429)},
 )
 class TokenObtainView(TokenObtainPairView):
-    pass
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except AuthenticationFailed:
+            # django-axes marked the request: the account or the address is locked out.
+            if getattr(request, "axes_locked_out", False):
+                raise login_locked_out(request) from None
+            raise
 
 
 @extend_schema(

@@ -14,6 +14,13 @@ drops the TCP connection of a larger message, and autobahn does not let an appli
 with 1009), uvicorn at twice the limit (the application answers a message over the limit with
 `too_large` and 1009; uvicorn closes with 1009 past twice). Options given on the command line
 come later and win.
+
+daphne also gets timeouts for slow and silent connections, from settings:
+HTTP_RESPONSE_TIMEOUT_SECONDS (`--http-timeout`), WS_CONNECT_TIMEOUT_SECONDS
+(`--websocket_connect_timeout`), and two its command line does not offer, set on Twisted's HTTP
+channel: HTTP_IDLE_TIMEOUT_SECONDS (Twisted's idle timeout, 60 s by default) and
+HTTP_HEADER_TIMEOUT_SECONDS (a deadline on each request's headers: Twisted restarts its idle
+timer on every byte, so headers sent a byte at a time would hold a connection forever).
 """
 
 from __future__ import annotations
@@ -21,9 +28,15 @@ from __future__ import annotations
 import io
 import os
 import sys
-from typing import TextIO
+from functools import partial
+from typing import Any, TextIO
 
+# daphne.cli imports daphne.server, which installs Twisted's asyncio reactor: before twisted.web.
 from daphne.cli import CommandLineInterface
+from daphne.server import Server
+from twisted.internet.protocol import connectionDone
+from twisted.python.failure import Failure
+from twisted.web import http
 
 from gal_dashboard.logging import redact_secrets
 
@@ -53,15 +66,111 @@ class RedactingStream(io.TextIOBase):
         return False
 
 
+def _settings() -> Any:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gal_dashboard.settings")
+    from django.conf import settings
+
+    return settings
+
+
 def message_limit_options(server: str) -> list[str]:
     """The server's own WebSocket message size options (see the module docstring)."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gal_dashboard.settings")
+    _settings()
     from realtime.limits import server_message_limit
 
     limit = str(server_message_limit(server))
     if server == "uvicorn":
         return ["--ws-max-size", limit]
     return ["--websocket-max-message-size", limit, "--websocket-max-frame-size", limit]
+
+
+def timeout_options() -> list[str]:
+    """daphne's own timeout options, from settings (see the module docstring)."""
+    settings = _settings()
+    return [
+        "--http-timeout", str(settings.HTTP_RESPONSE_TIMEOUT_SECONDS),
+        "--websocket_connect_timeout", str(settings.WS_CONNECT_TIMEOUT_SECONDS),
+    ]  # fmt: skip
+
+
+class HeaderDeadlineChannel(http.HTTPChannel):
+    """Twisted's HTTP/1.1 channel with a deadline on each request's headers: from the moment
+    it waits for a request (the connection opened, or the previous response went out) until
+    that request's headers are complete, whatever trickles in meanwhile. Past it, the
+    connection is closed as Twisted closes an idle one.
+
+    Only HTTP/1.1: Twisted offers HTTP/2 only over TLS with ALPN, and daphne here sits behind
+    nginx, which ends TLS (docs/deployment.md)."""
+
+    def __init__(self, *, header_timeout: float):
+        super().__init__()
+        self.header_timeout = header_timeout
+        self._header_deadline: Any = None  # the pending callLater, while waiting
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self._wait_for_headers()
+
+    def allHeadersReceived(self) -> None:
+        self._stop_waiting_for_headers()
+        super().allHeadersReceived()
+
+    def requestDone(self, request: Any) -> None:
+        # Armed before the next request is read: its headers may already be buffered, and
+        # reading them (inside requestDone) disarms the deadline again.
+        if self.persistent:
+            self._wait_for_headers()
+        super().requestDone(request)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._stop_waiting_for_headers()
+        super().connectionLost(reason)
+
+    def _wait_for_headers(self) -> None:
+        self._stop_waiting_for_headers()
+        self._header_deadline = self.callLater(self.header_timeout, self._headers_overdue)
+
+    def _stop_waiting_for_headers(self) -> None:
+        deadline, self._header_deadline = self._header_deadline, None
+        if deadline is not None and deadline.active():
+            deadline.cancel()
+
+    def _headers_overdue(self) -> None:
+        self._header_deadline = None
+        self.timeoutConnection()
+
+
+class TimedServer(Server):
+    """daphne's Server with HTTP_HEADER_TIMEOUT_SECONDS and HTTP_IDLE_TIMEOUT_SECONDS on its
+    HTTP connections. `Server.run` builds its HTTP factory inline (`self.http_factory =
+    HTTPFactory(self)`), so the factory is adjusted here, as it is stored, before it listens."""
+
+    def __init__(self, *args: Any, header_timeout: float, idle_timeout: float, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.header_timeout = header_timeout
+        self.idle_timeout = idle_timeout
+
+    @property
+    def http_factory(self) -> Any:
+        return self._http_factory
+
+    @http_factory.setter
+    def http_factory(self, factory: Any) -> None:
+        factory.timeOut = self.idle_timeout
+        factory.protocol = partial(HeaderDeadlineChannel, header_timeout=self.header_timeout)
+        self._http_factory = factory
+
+
+def timed_daphne() -> CommandLineInterface:
+    """daphne's command line, serving with `TimedServer`."""
+    settings = _settings()
+    cli = CommandLineInterface()
+    cli.server_class = partial(
+        TimedServer,
+        header_timeout=settings.HTTP_HEADER_TIMEOUT_SECONDS,
+        idle_timeout=settings.HTTP_IDLE_TIMEOUT_SECONDS,
+    )
+    return cli
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -75,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         # Both parsers keep the last value of an option given twice: the caller's wins.
         uvicorn.main.main([*message_limit_options("uvicorn"), *args[1:]])
     else:
-        CommandLineInterface().run([*message_limit_options("daphne"), *args])
+        timed_daphne().run([*message_limit_options("daphne"), *timeout_options(), *args])
 
 
 if __name__ == "__main__":

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -100,6 +102,36 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # WebSockets from outside these networks are closed with 4003 (empty: from anywhere).
 WS_ALLOWED_NETWORKS = env_networks("WS_ALLOWED_NETWORKS", [])
+
+
+def env_origins(name: str, default: list[str]) -> list[str]:
+    """Origins as browsers send them: `http(s)://host[:port]`, nothing after the host."""
+    origins = []
+    for value in env_list(name, default):
+        parts = urlsplit(value)
+        try:
+            parts.port  # noqa: B018  # raises ValueError for a port that is not a port
+        except ValueError:
+            parts = parts._replace(scheme="")
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or "@" in parts.netloc
+            or parts.path
+            or parts.query
+            or parts.fragment
+        ):
+            raise ImproperlyConfigured(
+                f"{name}: {value!r} is not an origin (scheme://host[:port], "
+                "e.g. https://live.gal.gg)"
+            )
+        origins.append(value)
+    return origins
+
+
+# Browser pages on other origins whose WebSockets are accepted besides our own pages (the
+# request's own scheme, host and port): e.g. a separately served overlay. Empty: our pages only.
+WS_ALLOWED_ORIGINS = env_origins("WS_ALLOWED_ORIGINS", [])
 # The header a trusted proxy puts the client's address in (e.g. X-Forwarded-For), honoured only
 # on connections from TRUSTED_PROXY_NETWORKS, so nobody else can claim an address.
 TRUSTED_PROXY_HEADER = os.environ.get("TRUSTED_PROXY_HEADER", "")
@@ -125,15 +157,38 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# No inline script anywhere: scripts and styles come from our own static files. Images may be
-# backgrounds hosted elsewhere (https:) or pasted by older clients (data:). The WebSocket is
-# same-origin ('self' covers ws:/wss: of this host in CSP Level 3 browsers).
+
+
+def env_hosts(name: str, default: list[str]) -> list[str]:
+    """Exact host names, each with an optional port (`cdn.gal.gg`, `img.gal.gg:8443`)."""
+    hosts = []
+    for value in env_list(name, default):
+        host = value.lower()
+        if not re.fullmatch(
+            r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?", host
+        ):
+            raise ImproperlyConfigured(
+                f"{name}: {value!r} is not a host name (e.g. cdn.gal.gg or cdn.gal.gg:8443)"
+            )
+        hosts.append(host)
+    return hosts
+
+
+# Hosts a canvas background may be loaded from over https, besides this site's own uploads
+# (MEDIA_URL): every viewer, OBS included, fetches a background, so a third-party URL would
+# tell that host who watches (issue 14, finding 8). Empty: uploads only.
+BACKGROUND_IMAGE_HOSTS = env_hosts("BACKGROUND_IMAGE_HOSTS", [])
+
+# No inline script anywhere: scripts and styles come from our own static files. Images come from
+# here (uploaded backgrounds, static files), the BACKGROUND_IMAGE_HOSTS, or inline data: images
+# (backgrounds pasted by older clients, Swagger UI's icons); never from any other site. The
+# WebSocket is same-origin ('self' covers ws:/wss: of this host in CSP Level 3 browsers).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:", "https:"],
+        "img-src": ["'self'", "data:", *(f"https://{host}" for host in BACKGROUND_IMAGE_HOSTS)],
         "connect-src": ["'self'"],
         "font-src": ["'self'"],
         "object-src": ["'none'"],
@@ -153,6 +208,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
@@ -175,6 +231,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a login refused for too many failures into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "gal_dashboard.urls"
@@ -280,8 +338,33 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# Django's ModelBackend, with a user's permissions read in one query instead of two.
-AUTHENTICATION_BACKENDS = ["gal_dashboard.auth_backends.RoleModelBackend"]
+# First the login throttle (django-axes: refuses a locked-out account or address before any
+# password is checked), then Django's ModelBackend with a user's permissions read in one query.
+AUTHENTICATION_BACKENDS = [
+    "gal_dashboard.login_throttle.LoginThrottleBackend",
+    "gal_dashboard.auth_backends.RoleModelBackend",
+]
+
+# Failed logins (the API's token endpoint, /login/ and /admin/login/), counted by django-axes in
+# the database, so every server process sees the same counts and the admin lists them
+# ("Access attempts": delete a row to lift its lockout). An account, or an address, with
+# LOGIN_FAILURE_LIMIT failures within LOGIN_LOCKOUT_SECONDS of each other is refused (429) until
+# LOGIN_LOCKOUT_SECONDS pass without another try. Ten leaves room for typos, including a studio's
+# operators behind one address; guessing a password at ten tries per quarter hour is hopeless.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=1)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_SECONDS)
+# By account and, separately, by address: an attacker spreading guesses over many addresses
+# still locks the account; one guessing many accounts from one address locks the address.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# The address behind our trusted proxy, as the WebSocket side sees it (realtime.network).
+AXES_CLIENT_IP_CALLABLE = "gal_dashboard.login_throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "gal_dashboard.login_throttle.lockout_response"
+# Successful logins are not recorded (Django keeps last_login); only failures are counted.
+AXES_DISABLE_ACCESS_LOG = True
+# No start-up banner in every server process's log.
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -340,6 +423,10 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
+    # Tokens carry a digest of the password hash they were issued under; once the password
+    # changes (any path: the admin, changepassword, set_password) they are refused, refresh
+    # tokens included (gal_dashboard.tokens).
+    "CHECK_REVOKE_TOKEN": True,
     # Access tokens name their refresh token, so that logging out revokes them too.
     "TOKEN_OBTAIN_SERIALIZER": "gal_dashboard.tokens.FamilyTokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "gal_dashboard.tokens.FamilyTokenRefreshSerializer",
@@ -478,6 +565,22 @@ WS_MAX_SUBSCRIPTIONS = env_int("WS_MAX_SUBSCRIPTIONS", 100, minimum=1)
 # doing, small enough to keep in one Redis list (each entry is about 250 bytes).
 STAFF_RECENT_ERRORS_MAX = env_int("STAFF_RECENT_ERRORS_MAX", 100, minimum=1)
 
+# Slow and silent connections (gal_dashboard.serve; daphne only, whole seconds as daphne takes
+# them). A request's headers must be complete this long after the connection starts waiting for
+# them, however slowly they trickle in: 10 s is ages for a browser or nginx, and a slowloris
+# client holds a socket no longer. Twisted's default is none (its idle timer restarts on each byte).
+HTTP_HEADER_TIMEOUT_SECONDS = env_int("HTTP_HEADER_TIMEOUT_SECONDS", 10, minimum=1)
+# A connection that sends nothing for this long while a request (head or body) is due is closed;
+# Twisted's default is 60 s. A WebSocket has its own idle close (WS_IDLE_TIMEOUT_SECONDS).
+HTTP_IDLE_TIMEOUT_SECONDS = env_int("HTTP_IDLE_TIMEOUT_SECONDS", 15, minimum=1)
+# The application must have answered a request within this (daphne's --http-timeout, 503 or a cut
+# response past it; daphne's default is none). No endpoint long-polls or streams for long: a
+# minute is room for a slow database, not for a request that hangs forever.
+HTTP_RESPONSE_TIMEOUT_SECONDS = env_int("HTTP_RESPONSE_TIMEOUT_SECONDS", 60, minimum=1)
+# A WebSocket handshake must be accepted within this (daphne's --websocket_connect_timeout): it
+# covers the authentication middleware; the consumer accepts before its own checks.
+WS_CONNECT_TIMEOUT_SECONDS = env_int("WS_CONNECT_TIMEOUT_SECONDS", 5, minimum=1)
+
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(
@@ -487,14 +590,21 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "gal_dashboard.logging.RedactSecretsFilter"}},
+    "filters": {
+        "redact_secrets": {"()": "gal_dashboard.logging.RedactSecretsFilter"},
+        # A Redis outage is logged once when it starts and once when it ends, not once per
+        # failed operation (realtime.redis_outage).
+        "redis_outage": {"()": "realtime.redis_outage.RedisOutageFilter"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["redact_secrets"],
+            "filters": ["redis_outage", "redact_secrets"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # django-axes says each failed login at INFO twice before its one WARNING: keep the WARNING.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -56,7 +56,9 @@ def _image_facts(content: bytes) -> tuple[str, int, int]:
         details={"file": ["Must be a PNG, JPEG, WebP or GIF image."]},
     )
     try:
-        with Image.open(io.BytesIO(content)) as image:
+        # Only the accepted formats' decoders ever see an upload: Pillow reads dozens of formats,
+        # and a decoder flaw in one we refuse anyway must not be reachable from here.
+        with Image.open(io.BytesIO(content), formats=list(BACKGROUND_FORMATS)) as image:
             image_format = image.format or ""
             width, height = image.size
             # verify() reads the whole file: a truncated or corrupt image fails here, not on air.

@@ -12,13 +12,23 @@ message per field, addressed like `elements[2].x`.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
 from pydantic import ValidationError as PydanticValidationError
 
-from gal_dashboard.errors import TooLarge, ValidationFailed
+from gal_dashboard.errors import DETAILS_MAX_FIELDS, TooLarge, ValidationFailed, bounded_details
 from gal_dashboard.storable import json_text_problem
 
 ELEMENT_TYPES = ("text", "players", "scores", "placements")
@@ -30,9 +40,44 @@ Number = Annotated[float, Field(allow_inf_nan=False)]
 HexColor = Annotated[
     StrictStr, Field(pattern=r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 ]
-# Backgrounds are uploaded files referenced by URL (or a path under MEDIA_URL); inline data URLs
-# are accepted for images pasted by older clients.
-ImageUrl = Annotated[StrictStr, Field(min_length=1, pattern=r"^(https?://|/|data:image/)")]
+# An inline image as older clients pasted it: a raster format browsers draw, base64 (its size is
+# bounded by GRAPHIC_DATA_MAX_BYTES, like the rest of the canvas).
+_INLINE_IMAGE = re.compile(r"data:image/(?:png|jpeg|webp|gif);base64,[A-Za-z0-9+/]+={0,2}")
+# What follows MEDIA_URL in an uploaded background's URL (graphics.backgrounds): path segments
+# of plain characters, never "." or ".." (checked apart), "//", "\\" or an escape.
+_MEDIA_PATH = re.compile(r"[A-Za-z0-9_~.-]+(?:/[A-Za-z0-9_~.-]+)*")
+# Characters that a browser drops or reinterprets in a URL: "\\" counts as "/", and tabs and
+# newlines vanish, so "/\\evil.example" and "/\t/evil.example" both lead off-site.
+_URL_TRICKS = re.compile(r"[\\\x00-\x20\x7f]")
+
+
+def check_image_url(value: str) -> str:
+    """A background every viewer (OBS included) fetches, so never from a site nobody chose
+    (issue 14, finding 8): this site's uploads (a path under MEDIA_URL), an https URL on one of
+    BACKGROUND_IMAGE_HOSTS, or an inline PNG, JPEG, WebP or GIF image. The Content-Security-
+    Policy's img-src allows exactly these."""
+    if _INLINE_IMAGE.fullmatch(value):
+        return value
+    if not _URL_TRICKS.search(value):
+        media_url = settings.MEDIA_URL
+        if value.startswith(media_url) and media_url.startswith("/") and media_url != "/":
+            rest = value.removeprefix(media_url)
+            if _MEDIA_PATH.fullmatch(rest) and not {".", ".."} & set(rest.split("/")):
+                return value
+        parts = urlsplit(value)
+        if (
+            parts.scheme == "https"
+            and parts.netloc.lower() in settings.BACKGROUND_IMAGE_HOSTS
+            and parts.path.startswith("/")
+        ):
+            return value
+    raise ValueError(
+        f"Must be an uploaded background (a path under {settings.MEDIA_URL}), an https URL on "
+        "a host in BACKGROUND_IMAGE_HOSTS, or an inline PNG, JPEG, WebP or GIF data: URL."
+    )
+
+
+ImageUrl = Annotated[StrictStr, Field(min_length=1), AfterValidator(check_image_url)]
 
 
 class _Strict(BaseModel):
@@ -66,6 +111,9 @@ class _ListElement(_ElementBase):
     spacing: Annotated[Number, Field(ge=0, le=10000)]
     preview_count: Annotated[StrictInt, Field(ge=0, le=100)]
     round_id: Annotated[StrictStr, Field(max_length=64)] | StrictInt | None = None
+    # The first row drawn, 1-based (absent: 1), so ranks 9-16 can sit on a second graphic.
+    # 1000 is far past any league's field (64 players is a large event).
+    start: Annotated[StrictInt, Field(ge=1, le=1000)] | None = None
 
 
 class PlayersElement(_ListElement):
@@ -156,20 +204,77 @@ def check_canvas_data(data: Any) -> None:
         )
     if not isinstance(data, dict):
         raise ValidationFailed(details={"data": ["Must be a JSON object."]})
-    try:
-        canvas = Canvas.model_validate(data)
-    except PydanticValidationError as exc:
-        details: dict[str, list[str]] = {}
-        for error in exc.errors(include_url=False):
-            details.setdefault(_field_path(tuple(error["loc"]), error["type"]), []).append(
-                error["msg"]
-            )
-        raise ValidationFailed("Canvas data is invalid.", details=details) from None
+    # A megabyte of invalid elements is half a million errors: listing them all took seconds,
+    # a gigabyte of memory and a 50 MB answer (issue 14). So the canvas is validated in pieces
+    # (itself without its elements, then its elements PIECE_ELEMENTS at a time), only the
+    # first DETAILS_MAX_FIELDS fields' errors are listed and the others counted, and an object
+    # with more keys than a canvas has is cut down first (each key cut is counted as the
+    # unknown key it is), so that no piece can make more than a few thousand errors.
+    piece_elements = 256
+    key_room = len(_CANVAS_KEYS) + DETAILS_MAX_FIELDS
+    listed: dict[str, list[str]] = {}
+    shown = found = 0
+
+    def cut(value: Any, *, reported: bool = True) -> Any:
+        nonlocal found
+        if not isinstance(value, dict) or len(value) <= key_room:
+            return value
+        kept: dict[str, Any] = {}
+        unknown = 0
+        for key, item in value.items():
+            if key in _CANVAS_KEYS or unknown < DETAILS_MAX_FIELDS:
+                kept[key] = item
+                unknown += key not in _CANVAS_KEYS
+        if reported:  # an element's keys are reported only once its type is known
+            found += len(value) - len(kept)
+        return kept
+
+    def check(piece: dict[str, Any], offset: int = 0) -> None:
+        nonlocal shown, found
+        try:
+            Canvas.model_validate(piece)
+        except PydanticValidationError as exc:
+            found += exc.error_count()
+            if len(listed) == DETAILS_MAX_FIELDS:
+                return
+            for error in exc.errors(include_url=False, include_input=False, include_context=False):
+                location = tuple(error["loc"])
+                if offset and len(location) > 1 and isinstance(location[1], int):
+                    location = (location[0], location[1] + offset, *location[2:])
+                path = _field_path(location, error["type"])
+                if path not in listed and len(listed) == DETAILS_MAX_FIELDS:
+                    return
+                listed.setdefault(path, []).append(error["msg"])
+                shown += 1
+
+    head = cut(data)
+    if "background" in head:
+        head = {**head, "background": cut(head["background"])}
+    elements = data.get("elements")
+    if not isinstance(elements, list):
+        check(head)
+        elements = []
+    else:
+        check({**head, "elements": []})
+        for start in range(0, len(elements), piece_elements):
+            piece = [
+                cut(element, reported=element.get("type") in ELEMENT_TYPES)
+                if isinstance(element, dict)
+                else element
+                for element in elements[start : start + piece_elements]
+            ]
+            check({"background": None, "elements": piece}, offset=start)
+    if found:
+        raise ValidationFailed(
+            "Canvas data is invalid.", details=bounded_details(listed, omitted=found - shown)
+        )
     seen: set[str] = set()
-    for index, element in enumerate(canvas.elements):
-        if element.id in seen:
+    for index, element in enumerate(elements):
+        if element["id"] in seen:
             raise ValidationFailed(
                 "Canvas data is invalid.",
-                details={f"data.elements[{index}].id": [f"Duplicate element id {element.id!r}."]},
+                details={
+                    f"data.elements[{index}].id": [f"Duplicate element id {element['id']!r}."]
+                },
             )
-        seen.add(element.id)
+        seen.add(element["id"])

@@ -116,7 +116,9 @@ def graphic_update(
     pass the version it edited; a stale version is a VersionConflict naming the current one.
     Clients (REST, WebSocket) also pass their lock's `fencing_token` (see
     graphic_get_for_edit); only code acting for a user in person (the admin) leaves it UNSET.
-    Values equal to the current ones change nothing and make no new version."""
+    Values equal to the current ones change nothing and make no new version. The lock, the
+    fencing token and the version are checked before the canvas, so a caller without the lock
+    gets its LockConflict whatever canvas it sent."""
     require_permission(user, CHANGE_GRAPHIC)
     version = check_version(version)
     fencing_token = check_fencing_token(fencing_token)
@@ -135,7 +137,6 @@ def graphic_update(
     if event_name is not UNSET:
         changes["event_name"] = check_text_field(event_name, field="event_name")
     if data is not UNSET:
-        check_canvas_data(data)
         changes["data"] = data
     if not changes and (patch is UNSET or "data" not in patch):
         raise ValidationFailed(
@@ -149,6 +150,10 @@ def graphic_update(
         if patch is not UNSET and "data" in patch:
             # The patch applies to the version edited, which the check above proved current.
             changes["data"] = canvas_patch_apply(graphic.data, patch["data"])
+        if "data" in changes:
+            # Validated only now that the caller is known to hold the lock, at the current
+            # version: the canvas is the one costly check (up to GRAPHIC_DATA_MAX_BYTES), and
+            # an Editor without the lock must not make the server pay it (issue 14).
             check_canvas_data(changes["data"])
         for name, value in changes.items():
             setattr(graphic, name, value)

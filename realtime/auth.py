@@ -1,8 +1,10 @@
 """
 Who is on the other end of a WebSocket, decided before the consumer runs.
 
-`OriginCheckMiddleware` refuses the handshake (HTTP 403) when the `Origin` header names a host
-outside ALLOWED_HOSTS. `WebSocketAuthMiddleware` then authenticates, in this order:
+`OriginCheckMiddleware` refuses the handshake (HTTP 403) when an `Origin` header is present and
+is neither the page's own origin (scheme, host and port of the request: its `Host`, which must be
+in ALLOWED_HOSTS, and https when HTTPS is on or the socket is wss) nor one of
+WS_ALLOWED_ORIGINS. `WebSocketAuthMiddleware` then authenticates, in this order:
 
 1. an overlay view key in `?key=` (graphics.models.GraphicViewKey): if present it must be an
    active key, and it reads its own graphic only; never together with `?token=`;
@@ -14,15 +16,17 @@ outside ALLOWED_HOSTS. `WebSocketAuthMiddleware` then authenticates, in this ord
 It stores the outcome in the scope: `user` (an AnonymousUser for a view key), `auth_method`
 ("view_key" | "token" | "session" | None), `auth_error` (an error code, or None) and
 `auth_error_message`, for token auth `token_expires_at` (a UNIX time) and `token_family` (see
-gal_dashboard.tokens), for view-key auth `view_key_id` and `view_key_graphic_id`.
+gal_dashboard.tokens), for session auth `session_digest` (see `session_digest`: logging out
+closes that session's connections), for view-key auth `view_key_id` and `view_key_graphic_id`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import get_user as get_session_user
 from channels.db import database_sync_to_async
@@ -30,7 +34,7 @@ from channels.security.websocket import WebsocketDenier
 from channels.sessions import CookieMiddleware
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.http.request import validate_host
+from django.http.request import split_domain_port, validate_host
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken
@@ -64,17 +68,60 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
-def origin_allowed(origin: str | None) -> bool:
-    """No Origin (a non-browser client) passes here; a present one must name an allowed host."""
-    if origin is None:
+# An origin as browsers compare them: (scheme, host, port), the port spelled out.
+Origin = tuple[str, str, int]
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def parse_origin(value: str) -> Origin | None:
+    """An `Origin` header (or a WS_ALLOWED_ORIGINS entry) as an Origin: `scheme://host[:port]`
+    and nothing more; None for anything else, such as "null" or a URL with a path."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return None
+    if (
+        parts.scheme not in DEFAULT_PORTS
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.path
+        or parts.query
+        or parts.fragment
+    ):
+        return None
+    return parts.scheme, parts.hostname, port or DEFAULT_PORTS[parts.scheme]
+
+
+def page_origin(scope: dict[str, Any]) -> Origin | None:
+    """The origin of a page of ours served where this WebSocket connects: the request's `Host`
+    (an ALLOWED_HOSTS name, with its port) and scheme. Behind a TLS proxy (HTTPS on) the socket
+    itself is plain ws:, but every page is https. None when the Host is missing or not ours."""
+    host = _header(scope, b"host")
+    if host is None:
+        return None
+    domain, port = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return None
+    if port and not port.isdigit():
+        return None
+    scheme = "https" if settings.HTTPS or scope.get("scheme") == "wss" else "http"
+    return scheme, domain.strip("[]"), int(port) if port else DEFAULT_PORTS[scheme]
+
+
+def origin_allowed(scope: dict[str, Any]) -> bool:
+    """No Origin (a non-browser client) passes here. A present one must be the page's own
+    origin, port included (a page on another port of our host is another site: issue 14,
+    finding 6), or be listed in WS_ALLOWED_ORIGINS."""
+    raw = _header(scope, b"origin")
+    if raw is None:
         return True
-    parsed = urlparse(origin)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+    origin = parse_origin(raw)
+    if origin is None:
         return False
-    host = parsed.hostname if parsed.port is None else f"{parsed.hostname}:{parsed.port}"
-    return validate_host(host, settings.ALLOWED_HOSTS) or validate_host(
-        parsed.hostname, settings.ALLOWED_HOSTS
-    )
+    if origin == page_origin(scope):
+        return True
+    return any(origin == parse_origin(allowed) for allowed in settings.WS_ALLOWED_ORIGINS)
 
 
 class OriginCheckMiddleware:
@@ -82,7 +129,7 @@ class OriginCheckMiddleware:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        if scope["type"] == "websocket" and not origin_allowed(_header(scope, b"origin")):
+        if scope["type"] == "websocket" and not origin_allowed(scope):
             return await WebsocketDenier()(scope, receive, send)
         return await self.app(scope, receive, send)
 
@@ -143,6 +190,7 @@ class WebSocketAuthMiddleware:
             auth_error_message=None,
             token_expires_at=None,
             token_family=None,
+            session_digest=None,
             view_key_id=None,
             view_key_graphic_id=None,
         )
@@ -184,7 +232,10 @@ class WebSocketAuthMiddleware:
         elif _header(scope, b"origin") is not None:
             user = await session_user(scope)
             if user.is_authenticated and user.is_active:
-                scope.update(user=user, auth_method="session")
+                session_key = scope["cookies"][settings.SESSION_COOKIE_NAME]
+                scope.update(
+                    user=user, auth_method="session", session_digest=session_digest(session_key)
+                )
             else:
                 scope["auth_error"] = "not_authenticated"
         else:
@@ -203,6 +254,13 @@ async def session_user(scope: dict[str, Any]) -> Any:
         return AnonymousUser()
     session_store = import_module(settings.SESSION_ENGINE).SessionStore
     return await get_session_user({**scope, "session": session_store(session_key)})
+
+
+def session_digest(session_key: str) -> str:
+    """What names a session's connections in hub commands (realtime.signals closes them when it
+    logs out): a digest, so the session key itself, a credential, never travels through the
+    channel layer or reaches a log."""
+    return hashlib.sha256(f"gal-session:{session_key}".encode()).hexdigest()
 
 
 def websocket_auth_stack(app: Any) -> Any:

@@ -30,8 +30,9 @@ from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError
 
 from gal_dashboard.access import CHANGE_GRAPHIC, VIEW_GRAPHIC, require_permission, user_ref
-from gal_dashboard.errors import DomainError, PermissionDenied, ValidationFailed
+from gal_dashboard.errors import DomainError, PermissionDenied, ValidationFailed, clipped
 from gal_dashboard.storable import BIGINT_MAX
+from graphics.models import Graphic
 from graphics.selectors import view_key_active
 from graphics.serialization import graphic_payload
 from graphics.services import (
@@ -42,6 +43,7 @@ from graphics.services import (
     graphic_restore,
     graphic_update,
 )
+from locks.models import CanvasLock
 from locks.selectors import lock_live, lock_state
 from locks.services import lock_acquire, lock_override, lock_refresh, lock_release
 from realtime import observability
@@ -109,6 +111,34 @@ def _allowed_keys(message: ClientMessage, allowed: set[str]) -> None:
         )
 
 
+# The replies below are built in the database thread, with the service call they report on:
+# a payload reads rows the service need not have loaded (a graphic's `created_by`, a lock's
+# holder), and the ORM refuses to run on the event loop (SynchronousOnlyOperation). Issue 14: an
+# `update` that changed nothing answered internal_error, because only a real change had loaded
+# the graphic's users (for its broadcast) before the payload was built on the loop.
+
+
+def _graphic_reply(service: Callable[..., Graphic], **arguments: Any) -> dict[str, Any]:
+    """`{"graphic": payload}` of the graphic a service returns. Runs in the database thread."""
+    return {"graphic": graphic_payload(service(**arguments))}
+
+
+def _lock_reply(
+    service: Callable[..., CanvasLock | None], *, graphic_id: Any, **arguments: Any
+) -> dict[str, Any]:
+    """`{"graphic_id", "lock": lock state}` after a lock service. Runs in the database thread."""
+    lock = service(graphic_id=graphic_id, **arguments)
+    return {"graphic_id": graphic_id, "lock": lock_state(lock)}
+
+
+def _unlock_reply(*, user: Any, graphic_id: Any) -> dict[str, Any]:
+    """The `unlock` ack: whether it released, and the lock as it is now (someone may have
+    taken it since). Runs in the database thread."""
+    released = lock_release(user=user, graphic_id=graphic_id)
+    lock = lock_live(graphic_id=graphic_id)
+    return {"graphic_id": graphic_id, "released": released, "lock": lock_state(lock)}
+
+
 def _graphic_key(value: Any) -> SubscriptionKey:
     if value == ALL:
         return ALL
@@ -126,6 +156,8 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
     connection_id: str
     user_id: int | None
     token_family: str | None = None
+    # Set for a connection opened with a session cookie: logging out of it closes us.
+    session_digest: str | None = None
     # Set for a connection opened with an overlay view key (then user_id is None).
     view_key_id: int | None = None
     view_key_graphic_id: int | None = None
@@ -165,6 +197,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         self.user = self.scope["user"]
         self.user_id = self.user.pk if self.user.is_authenticated else None
         self.token_family = self.scope.get("token_family")
+        self.session_digest = self.scope.get("session_digest")
         self.view_key_id = self.scope.get("view_key_id")
         self.view_key_graphic_id = self.scope.get("view_key_graphic_id")
         self.subscriptions: dict[SubscriptionKey, Subscription] = {}
@@ -197,18 +230,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             )
             return
         if not await get_supervisor().admit(self):
-            if self.view_key_id is not None:
-                message = (
-                    f"This overlay view key already has {settings.WS_MAX_CONNECTIONS_PER_VIEW_KEY}"
-                    " connections open, the most allowed; close another scene or preview using "
-                    "it, then reconnect."
-                )
-            else:
-                message = (
-                    f"You already have {settings.WS_MAX_CONNECTIONS_PER_USER} connections open, "
-                    "the most allowed; close another tab or window, then reconnect."
-                )
-            await self._refuse(CLOSE_TOO_MANY_CONNECTIONS, "too_many_connections", message)
+            await self.close_over_limit()
             return
         self._admitted = True
         await get_hub().attach(self)
@@ -308,6 +330,18 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 CLOSE_UNAUTHENTICATED,
                 "not_authenticated",
                 "Your account is no longer active; log in again.",
+                request_id=request_id,
+                request_type=request_type,
+            )
+            return False
+        if user.password != self.user.password:
+            # The password changed since we connected (its save closes us; this catches a
+            # close command that was lost, or a password written by a queryset update): the
+            # token or session we connected with is revoked.
+            await self._refuse(
+                CLOSE_UNAUTHENTICATED,
+                "token_revoked",
+                "Your password was changed; log in again.",
                 request_id=request_id,
                 request_type=request_type,
             )
@@ -415,7 +449,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             if handler is None:
                 raise ProtocolError(
                     "unknown_type",
-                    f"Unknown message type {message.type!r}.",
+                    f"Unknown message type {clipped(message.type)!r}.",
                     request_id=request_id,
                 )
             if self.view_key_id is not None:
@@ -459,7 +493,11 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 request_type=request_type,
             )
             return
-        await self._send("ack", result, request_id=request_id)
+        if not await self._send("ack", result, request_id=request_id, request_type=request_type):
+            if message.type == "subscribe":
+                # The client never got the snapshot, so it is not subscribed either.
+                await self._end_subscription(_graphic_key(message.data.get("graphic_id")))
+            return
         self._flush_pending()
 
     async def _over_rate_limit(
@@ -507,7 +545,9 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         subscription = self.subscriptions[key] = Subscription()
         hub.subscribe(self, key)
         try:
-            start = await database_sync_to_async(subscription_start)(key=key, last_seq=last_seq)
+            start = await database_sync_to_async(subscription_start)(
+                key=key, last_seq=last_seq, view_key=self.view_key_id is not None
+            )
         except BaseException:
             self.subscriptions.pop(key, None)
             hub.unsubscribe(self, key)
@@ -538,14 +578,20 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
     async def handle_unsubscribe(self, message: ClientMessage) -> dict[str, Any]:
         _allowed_keys(message, {"graphic_id"})
         key = _graphic_key(message.data.get("graphic_id"))
-        if self.subscriptions.pop(key, None) is None:
+        if not await self._end_subscription(key):
             raise ProtocolError(
                 "not_subscribed", f"Not subscribed to {key!r}.", request_id=message.request_id
             )
+        return {"graphic_id": key}
+
+    async def _end_subscription(self, key: SubscriptionKey) -> bool:
+        """Stop the subscription to `key` and leave its presence; False if there was none."""
+        if self.subscriptions.pop(key, None) is None:
+            return False
         get_hub().unsubscribe(self, key)
         if key != ALL:
             await get_presence().leave(self, int(key))
-        return {"graphic_id": key}
+        return True
 
     async def handle_activity(self, message: ClientMessage) -> dict[str, Any]:
         """Say what this connection does on a graphic it is subscribed to (realtime.presence):
@@ -571,20 +617,21 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
 
     async def handle_create(self, message: ClientMessage) -> dict[str, Any]:
         _allowed_keys(message, {"title", "event_name", "data"})
-        graphic = await database_sync_to_async(graphic_create)(
+        return await database_sync_to_async(_graphic_reply)(
+            graphic_create,
             user=self.user,
             title=message.data.get("title"),
             event_name=message.data.get("event_name"),
             data=message.data.get("data"),
         )
-        return {"graphic": graphic_payload(graphic)}
 
     async def handle_update(self, message: ClientMessage) -> dict[str, Any]:
         _allowed_keys(
             message,
             {"graphic_id", "version", "fencing_token", "title", "event_name", "data", "patch"},
         )
-        graphic = await database_sync_to_async(graphic_update)(
+        return await database_sync_to_async(_graphic_reply)(
+            graphic_update,
             user=self.user,
             graphic_id=message.data.get("graphic_id"),
             version=message.data.get("version"),
@@ -594,7 +641,6 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             patch=message.data.get("patch", UNSET),
             fencing_token=message.data.get("fencing_token"),
         )
-        return {"graphic": graphic_payload(graphic)}
 
     async def handle_delete(self, message: ClientMessage) -> dict[str, Any]:
         _allowed_keys(message, {"graphic_id", "reason"})
@@ -606,51 +652,51 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
 
     async def handle_archive(self, message: ClientMessage) -> dict[str, Any]:
         _allowed_keys(message, {"graphic_id", "reason"})
-        graphic = await database_sync_to_async(graphic_archive)(
+        return await database_sync_to_async(_graphic_reply)(
+            graphic_archive,
             user=self.user,
             graphic_id=message.data.get("graphic_id"),
             reason=message.data.get("reason", ""),
         )
-        return {"graphic": graphic_payload(graphic)}
 
     async def handle_restore(self, message: ClientMessage) -> dict[str, Any]:
         _allowed_keys(message, {"graphic_id", "reason"})
-        graphic = await database_sync_to_async(graphic_restore)(
+        return await database_sync_to_async(_graphic_reply)(
+            graphic_restore,
             user=self.user,
             graphic_id=message.data.get("graphic_id"),
             reason=message.data.get("reason", ""),
         )
-        return {"graphic": graphic_payload(graphic)}
 
     async def handle_lock(self, message: ClientMessage) -> dict[str, Any]:
         _allowed_keys(message, {"graphic_id"})
         graphic_id = message.data.get("graphic_id")
-        lock = await database_sync_to_async(lock_acquire)(user=self.user, graphic_id=graphic_id)
-        return {"graphic_id": graphic_id, "lock": lock_state(lock)}
+        return await database_sync_to_async(_lock_reply)(
+            lock_acquire, user=self.user, graphic_id=graphic_id
+        )
 
     async def handle_unlock(self, message: ClientMessage) -> dict[str, Any]:
         _allowed_keys(message, {"graphic_id"})
         graphic_id = message.data.get("graphic_id")
-        released = await database_sync_to_async(lock_release)(user=self.user, graphic_id=graphic_id)
-        lock = await database_sync_to_async(lock_live)(graphic_id=graphic_id)
-        return {"graphic_id": graphic_id, "released": released, "lock": lock_state(lock)}
+        return await database_sync_to_async(_unlock_reply)(user=self.user, graphic_id=graphic_id)
 
     async def handle_lock_refresh(self, message: ClientMessage) -> dict[str, Any]:
         _allowed_keys(message, {"graphic_id"})
         graphic_id = message.data.get("graphic_id")
-        lock = await database_sync_to_async(lock_refresh)(user=self.user, graphic_id=graphic_id)
-        return {"graphic_id": graphic_id, "lock": lock_state(lock)}
+        return await database_sync_to_async(_lock_reply)(
+            lock_refresh, user=self.user, graphic_id=graphic_id
+        )
 
     async def handle_lock_override(self, message: ClientMessage) -> dict[str, Any]:
         _allowed_keys(message, {"graphic_id", "reason", "take_over"})
         graphic_id = message.data.get("graphic_id")
-        lock = await database_sync_to_async(lock_override)(
+        return await database_sync_to_async(_lock_reply)(
+            lock_override,
             user=self.user,
             graphic_id=graphic_id,
             reason=message.data.get("reason"),
             take_over=message.data.get("take_over", False),
         )
-        return {"graphic_id": graphic_id, "lock": lock_state(lock)}
 
     async def handle_auth(self, message: ClientMessage) -> dict[str, Any]:
         _allowed_keys(message, {"token"})
@@ -767,6 +813,23 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         """A frame for this connection's user rather than a subscription (lock notices)."""
         self.outbox.put(message)
 
+    async def close_over_limit(self) -> None:
+        """Its user (or view key) has the most connections allowed, on all servers: 4029. At
+        connect; or later, for a connection admitted while the registry was unreachable, once
+        Redis returns (realtime.supervisor)."""
+        if self.view_key_id is not None:
+            message = (
+                f"This overlay view key already has {settings.WS_MAX_CONNECTIONS_PER_VIEW_KEY}"
+                " connections open, the most allowed; close another scene or preview using it, "
+                "then reconnect."
+            )
+        else:
+            message = (
+                f"You already have {settings.WS_MAX_CONNECTIONS_PER_USER} connections open, the "
+                "most allowed; close another tab or window, then reconnect."
+            )
+        await self._refuse(CLOSE_TOO_MANY_CONNECTIONS, "too_many_connections", message)
+
     async def close_idle(self) -> None:
         await self._refuse(
             CLOSE_IDLE,
@@ -798,12 +861,30 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         *,
         request_id: str | None = None,
         request_type: str | None = None,
-    ) -> None:
-        """Send one frame; `request_type` names the client message an `error` answers."""
+    ) -> bool:
+        """Send one frame; `request_type` names the client message an `error` answers.
+
+        A frame over WS_MAX_MESSAGE_BYTES would never arrive (daphne refuses to send it and
+        drops it without a word; issue 14 saw a `subscribe` go unanswered so), so it is
+        replaced by a small `reply_too_large` error: every request still gets exactly one
+        reply. Returns False when it was replaced."""
+        text = encode_frame(message_type, data, request_id=request_id)
+        whole = not message_too_large(text, None)
+        if not whole:
+            limit = settings.WS_MAX_MESSAGE_BYTES
+            logger.warning(
+                "a %s reply of %d bytes is over WS_MAX_MESSAGE_BYTES (%d): sent reply_too_large",
+                message_type,
+                len(text.encode()),
+                limit,
+            )
+            message_type = "error"
+            data = error_data(
+                "reply_too_large",
+                f"The reply is over the {limit} bytes a message may have, so it was not sent.",
+                {"limit": limit},
+            )
+            text = encode_frame(message_type, data, request_id=request_id)
         observability.frame_sent(self, message_type, data, request_type=request_type)
-        self.outbox.put(
-            {
-                "type": "websocket.send",
-                "text": encode_frame(message_type, data, request_id=request_id),
-            }
-        )
+        self.outbox.put({"type": "websocket.send", "text": text})
+        return whole

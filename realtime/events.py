@@ -10,6 +10,7 @@ the broadcast reaches anyone (hubs catch up from the log).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
@@ -27,6 +28,7 @@ from graphics.serialization import graphic_payload, iso_timestamp, summary_from_
 from locks.models import CanvasLock, LockChange
 from locks.selectors import lock_state
 from realtime.models import Event, EventType
+from realtime.redis_outage import redis_outage
 from standings.models import Tournament
 from standings.selectors import graphic_standings, has_list_elements
 
@@ -139,7 +141,9 @@ def record_standings_change(
     """Append a `standings_update` for every graphic bound to one of `event_names` (a graphic
     whose `event_name` is one of them and which has list elements) and publish each after
     commit. Each carries the standings that graphic draws, read after taking the log's append
-    lock, so that events follow the results in commit order (EventManager.hold_order)."""
+    lock, so that events follow the results in commit order (EventManager.hold_order). With no
+    graphic bound, one event for no graphic (NO_GRAPHIC in the log, `graphic_id` null in its
+    data, no tables), which only "all" receives."""
     Event.objects.hold_order()
     graphics = [
         graphic
@@ -148,11 +152,13 @@ def record_standings_change(
         .order_by("pk")
         if has_list_elements(graphic.data)
     ]
-    if not graphics:
-        return []
     tournaments: dict[str, Tournament | None] = {name: None for name in event_names}
     for tournament in Tournament.objects.filter(name__in=event_names):
         tournaments[tournament.name] = tournament
+    if not graphics:
+        # Nothing on air draws this event, but the list ("all": the results page of another
+        # scorekeeper, say) still hears of every results change: one event for no graphic.
+        return [_record_unbound_standings(event_names[0], tournaments, action, actor_id)]
     cache: dict[tuple[int, str], list[dict[str, Any]]] = {}
     user = _username(actor_id)
     timestamp = iso_timestamp(timezone.now())
@@ -178,6 +184,35 @@ def record_standings_change(
     return events
 
 
+# The graphic_id of a standings_update that no graphic draws: only "all" receives it.
+NO_GRAPHIC = 0
+
+
+def _record_unbound_standings(
+    event_name: str,
+    tournaments: Mapping[str, Tournament | None],
+    action: str,
+    actor_id: int | None,
+) -> Event:
+    tournament = tournaments.get(event_name)
+    return _append_and_publish(
+        graphic_id=NO_GRAPHIC,
+        type=EventType.STANDINGS_UPDATE,
+        data=standings_event_data(
+            graphic_id=None,
+            standings={
+                "event_name": event_name,
+                "tournament_id": tournament.pk if tournament is not None else None,
+                "revision": tournament.revision if tournament is not None else 0,
+            },
+            action=action,
+            user=_username(actor_id),
+            actor_id=actor_id,
+            timestamp=iso_timestamp(timezone.now()),
+        ),
+    )
+
+
 def record_graphic_standings(graphic: Graphic, *, actor_id: int | None) -> Event | None:
     """Append the standings a graphic draws now that its binding changed (its event name or
     the tables its lists draw), after the graphic_update that changed it."""
@@ -201,7 +236,7 @@ def record_graphic_standings(graphic: Graphic, *, actor_id: int | None) -> Event
 
 def standings_event_data(
     *,
-    graphic_id: int,
+    graphic_id: int | None,
     standings: dict[str, Any] | None,
     action: str,
     user: str | None,
@@ -242,20 +277,26 @@ def publish_event(message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    started = time.monotonic()
     try:
         async_to_sync(layer.group_send)(HUB_GROUP, message)
     except Exception:
+        # While Redis is away, this line (one per event) is folded into the outage's one
+        # (realtime.redis_outage); any other failure is logged as it is.
         logger.warning(
             "could not publish event seq=%s; hubs will pick it up from the event log",
             message.get("seq"),
             exc_info=True,
         )
+    else:
+        redis_outage.succeeded(started_at=started)
 
 
 def publish_hub_command(command: dict[str, Any]) -> None:
     """Send a command to the connections it addresses on every server (see
     `EventHub._run_command`): `{"command": "close" | "send", "user_id" | "token_family" |
-    "view_key_id" | "connection_id": ..., ...}`. Call from synchronous code; never raises."""
+    "session" | "view_key_id" | "connection_id": ..., ...}`. Call from synchronous code; never
+    raises."""
     layer = get_channel_layer()
     if layer is None:
         return

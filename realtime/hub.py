@@ -47,6 +47,8 @@ from realtime.events import HUB_GROUP
 from realtime.lock_notices import LockExpiringNotices, lock_lost_notice
 from realtime.models import Event
 from realtime.presence import presence_counts_message, user_activity_messages
+from realtime.redaction import event_for_view_key
+from realtime.redis_outage import redis_outage
 from realtime.snapshots import events_after, latest_seq
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class HubMember(Protocol):
     connection_id: str
     user_id: int | None
     token_family: str | None
+    session_digest: str | None  # a connection opened with a session (realtime.auth)
     view_key_id: int | None  # a connection opened with an overlay view key
     view_key_graphic_id: int | None  # the graphic that key reads
 
@@ -92,6 +95,7 @@ class EventFrames:
         self.event_type = event_type
         self.data = data
         self._graphic_message: dict[str, Any] | None = None
+        self._view_key_message: dict[str, Any] | None = None
         self._list_message: dict[str, Any] | None = None
 
     @classmethod
@@ -110,6 +114,23 @@ class EventFrames:
             )
             self._graphic_message = {"type": "websocket.send", "text": frame}
         return self._graphic_message
+
+    def for_view_key(self) -> dict[str, Any]:
+        """The graphic subscribers' frame as an overlay's view key gets it: without staff
+        identities, notes or reasons (realtime.redaction)."""
+        if self._view_key_message is None:
+            frame = encode_event(
+                self.event_type,
+                event_for_view_key(self.event_type, graphic_view_data(self.event_type, self.data)),
+                seq=self.seq,
+                subscription=self.graphic_id,
+            )
+            self._view_key_message = {"type": "websocket.send", "text": frame}
+        return self._view_key_message
+
+    def for_member(self, member: HubMember) -> dict[str, Any]:
+        """The graphic subscribers' frame for this member: staff, or a view key."""
+        return self.for_graphic() if member.view_key_id is None else self.for_view_key()
 
     def for_list(self) -> dict[str, Any]:
         if self._list_message is None:
@@ -337,13 +358,14 @@ class EventHub:
 
     def _fan_out(self, frames: EventFrames) -> None:
         """Hand the event to every local subscriber: synchronous, so no socket can make the
-        others wait, and one encoded message per audience."""
+        others wait, and one encoded message per audience (the list, the graphic's staff, the
+        graphic's view keys)."""
         self.cursor = frames.seq
         recipients = 0
         graphic_members = self.subscriptions.get(frames.graphic_id)
         if graphic_members:
-            message = frames.for_graphic()
             for member in list(graphic_members):
+                message = frames.for_member(member)
                 self._deliver_to(member, frames.graphic_id, frames.seq, message)
             recipients += len(graphic_members)
         list_members = self.subscriptions.get(ALL)
@@ -457,13 +479,17 @@ class EventHub:
 
     async def _run_command(self, message: dict[str, Any]) -> None:
         """Commands addressed to connections by user, by token family (the connections opened
-        with one login's tokens), by overlay view key or by connection id, on every server."""
+        with one login's tokens), by session (`session`: its digest, the connections opened
+        with one page login), by overlay view key or by connection id, on every server."""
         targets: list[HubMember] = []
         if message.get("user_id") is not None:
             targets = list(self.members_of_user(message["user_id"]))
         elif message.get("token_family") is not None:
             family = message["token_family"]
             targets = [m for m in self.members.values() if m.token_family == family]
+        elif message.get("session") is not None:
+            session = message["session"]
+            targets = [m for m in self.members.values() if m.session_digest == session]
         elif message.get("view_key_id") is not None:
             view_key_id = message["view_key_id"]
             targets = [m for m in self.members.values() if m.view_key_id == view_key_id]
@@ -492,6 +518,7 @@ class EventHub:
             await asyncio.sleep(settings.BROADCAST_PROBE_INTERVAL_SECONDS)
             self._probe_number += 1
             self._probe_returned = asyncio.Event()
+            started = time.monotonic()
             try:
                 async with asyncio.timeout(settings.BROADCAST_PROBE_TIMEOUT_SECONDS):
                     await layer.group_send(
@@ -505,10 +532,13 @@ class EventHub:
                     await self._probe_returned.wait()
                 healthy = True
                 self.last_probe_ok_at = time.monotonic()
+                redis_outage.succeeded(started_at=started)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 healthy = False
+                if settings.REDIS_URL:  # the layer is Redis: a probe lost is Redis away or slow
+                    redis_outage.failed("broadcast_probe", error)
             await self._set_broadcast_health(healthy=healthy)
 
     async def _set_broadcast_health(self, *, healthy: bool) -> None:

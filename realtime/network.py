@@ -43,11 +43,20 @@ def client_address(scope: dict[str, Any]) -> str | None:
     client = scope.get("client")
     peer = client[0] if client else None
     header = settings.TRUSTED_PROXY_HEADER
-    if header and _in_any(peer, settings.TRUSTED_PROXY_NETWORKS):
-        forwarded = _header(scope, header)
-        if forwarded:
-            # The last entry is the one our proxy added; earlier ones came from the client.
-            return forwarded.split(",")[-1].strip() or peer
+    return trusted_client_address(peer, _header(scope, header) if header else None)
+
+
+def trusted_client_address(peer: str | None, forwarded: str | None) -> str | None:
+    """The client's address: `peer`, or, when `peer` is a trusted proxy, the last entry of
+    `forwarded` (the value of its TRUSTED_PROXY_HEADER). HTTP requests use this too
+    (gal_dashboard.login_throttle)."""
+    if (
+        forwarded
+        and settings.TRUSTED_PROXY_HEADER
+        and _in_any(peer, settings.TRUSTED_PROXY_NETWORKS)
+    ):
+        # The last entry is the one our proxy added; earlier ones came from the client.
+        return forwarded.split(",")[-1].strip() or peer
     return peer
 
 

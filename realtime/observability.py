@@ -21,6 +21,13 @@ Metrics (prometheus-client), every one labelled with this process's `server` id:
 - `gal_broadcast_latency_seconds` (histogram): from an event's commit to its last local send
 - `gal_event_log_lag` (gauge): events committed that this process's hub had not yet delivered,
   measured at each log poll
+- `gal_ws_unregistered_admissions_total`, `gal_ws_connections_unregistered` (gauge): connections
+  admitted while the connection registry (Redis) was unreachable, so unchecked against the
+  per-user limit, and those of them still open and unregistered;
+  `gal_ws_unregistered_outcomes_total{outcome}`: how each ended (`registered` once Redis
+  returned, `over_limit`: closed with 4029 then, `closed` before)
+- Redis outages (`gal_redis_outages_total`, `gal_redis_unreachable`, `gal_redis_errors_total`):
+  see realtime.redis_outage
 
 Several processes on one host share one scrape when PROMETHEUS_MULTIPROC_DIR names a directory
 (prometheus-client's multiprocess mode); see gal_dashboard/metrics_view.py.
@@ -75,6 +82,22 @@ BROADCAST_LATENCY = Histogram(
     "From an event's commit to its last local send.",
     _SERVER,
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+UNREGISTERED_ADMISSIONS = Counter(
+    "gal_ws_unregistered_admissions_total",
+    "Connections admitted while the connection registry was unreachable.",
+    _SERVER,
+)
+CONNECTIONS_UNREGISTERED = Gauge(
+    "gal_ws_connections_unregistered",
+    "Open connections admitted while the registry was unreachable, not registered yet.",
+    _SERVER,
+    multiprocess_mode="livesum",
+)
+UNREGISTERED_OUTCOMES = Counter(
+    "gal_ws_unregistered_outcomes_total",
+    "Connections admitted unregistered, by how that ended: registered, over_limit or closed.",
+    [*_SERVER, "outcome"],
 )
 EVENT_LOG_LAG = Gauge(
     "gal_event_log_lag",
@@ -239,6 +262,18 @@ def events_delivered(event_type: str, recipients: int, committed_at: str | None)
         except ValueError:
             return
         BROADCAST_LATENCY.labels(_server()).observe(max(0.0, time.time() - committed))
+
+
+def admitted_unregistered() -> None:
+    """A connection admitted without a registry entry (the registry was unreachable)."""
+    UNREGISTERED_ADMISSIONS.labels(_server()).inc()
+    CONNECTIONS_UNREGISTERED.labels(_server()).inc()
+
+
+def unregistered_resolved(outcome: str) -> None:
+    """A connection admitted unregistered was `registered`, closed `over_limit`, or `closed`."""
+    CONNECTIONS_UNREGISTERED.labels(_server()).dec()
+    UNREGISTERED_OUTCOMES.labels(_server(), outcome).inc()
 
 
 def event_log_lag(events_behind: int) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from gal_dashboard.errors import bounded_details, clipped
 from gal_dashboard.storable import json_text_problem
 
 PROTOCOL_VERSION = 1
@@ -30,6 +31,8 @@ CLOSE_SLOW_CONSUMER = 4009  # not reading: too far behind; reconnect and resume 
 CLOSE_TOO_MANY_CONNECTIONS = 4029  # the user already has WS_MAX_CONNECTIONS_PER_USER open
 
 REQUEST_ID_MAX_LENGTH = 128
+# How many unknown top-level keys an `invalid_message` error names.
+UNKNOWN_KEYS_NAMED = 20
 
 
 class ProtocolError(Exception):
@@ -97,12 +100,14 @@ def parse_client_frame(text: str) -> ClientMessage:
         raise ProtocolError(
             "invalid_message", "`data` must be a JSON object.", request_id=request_id
         )
-    unknown_keys = set(content) - {"type", "data", "request_id"}
+    unknown_keys = sorted(set(content) - {"type", "data", "request_id"})
     if unknown_keys:
+        # A few named, the rest counted: the reply must not grow with the frame (issue 14).
+        named = ", ".join(clipped(key) for key in unknown_keys[:UNKNOWN_KEYS_NAMED])
+        if len(unknown_keys) > UNKNOWN_KEYS_NAMED:
+            named += f" and {len(unknown_keys) - UNKNOWN_KEYS_NAMED} more"
         raise ProtocolError(
-            "invalid_message",
-            f"Unknown top-level keys: {', '.join(sorted(unknown_keys))}.",
-            request_id=request_id,
+            "invalid_message", f"Unknown top-level keys: {named}.", request_id=request_id
         )
     return ClientMessage(type=message_type, data=data, request_id=request_id)
 
@@ -118,7 +123,7 @@ def encode_frame(
 
 
 def error_data(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "details": details or {}}
+    return {"code": code, "message": message, "details": bounded_details(details or {})}
 
 
 def server_time() -> str:

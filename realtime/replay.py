@@ -32,6 +32,7 @@ from realtime.hub import (
     list_view_data,
 )
 from realtime.models import Event
+from realtime.redaction import event_for_view_key, snapshot_for_view_key
 from realtime.retention import events_pruned_through
 from realtime.snapshots import consistent_read, graphic_snapshot, latest_seq, list_snapshot
 
@@ -70,8 +71,11 @@ def events_since(*, key: SubscriptionKey, since: int, limit: int) -> EventsSince
     )
 
 
-def _snapshot(key: SubscriptionKey) -> dict[str, Any]:
-    return list_snapshot() if key == ALL else graphic_snapshot(graphic_id=key)
+def _snapshot(key: SubscriptionKey, *, view_key: bool) -> dict[str, Any]:
+    if key == ALL:
+        return list_snapshot()
+    snapshot = graphic_snapshot(graphic_id=key)
+    return snapshot_for_view_key(snapshot) if view_key else snapshot
 
 
 def _resumable(history: EventsSince | None) -> bool:
@@ -87,16 +91,22 @@ class SubscriptionStart:
     replay: list[tuple[int, dict[str, Any]]] | None
 
 
-def subscription_start(*, key: SubscriptionKey, last_seq: int | None) -> SubscriptionStart:
+def subscription_start(
+    *, key: SubscriptionKey, last_seq: int | None, view_key: bool = False
+) -> SubscriptionStart:
     """What a `subscribe` answers: the replay after `last_seq` when it is exact and at most
-    EVENT_REPLAY_MAX_EVENTS long, else the snapshot. Runs in a thread (database reads)."""
+    EVENT_REPLAY_MAX_EVENTS long, else the snapshot. Runs in a thread (database reads).
+    `view_key`: for an overlay's view key, without staff identities (realtime.redaction)."""
     if last_seq is not None:
         history = events_since(key=key, since=last_seq, limit=settings.EVENT_REPLAY_MAX_EVENTS)
         if history is not None and _resumable(history) and not history.more:
             replay = []
             for event in history.events:
                 frames = EventFrames.from_event(event)
-                message = frames.for_list() if key == ALL else frames.for_graphic()
+                if key == ALL:
+                    message = frames.for_list()
+                else:
+                    message = frames.for_view_key() if view_key else frames.for_graphic()
                 replay.append((frames.seq, message))
             return SubscriptionStart(
                 ack={
@@ -107,16 +117,26 @@ def subscription_start(*, key: SubscriptionKey, last_seq: int | None) -> Subscri
                 },
                 replay=replay,
             )
-    return SubscriptionStart(ack={**_snapshot(key), "recovered": False}, replay=None)
+    return SubscriptionStart(
+        ack={**_snapshot(key, view_key=view_key), "recovered": False}, replay=None
+    )
 
 
-def events_poll(*, key: SubscriptionKey, since: int | None, limit: int) -> dict[str, Any]:
+def _graphic_event_data(event: Event, *, view_key: bool) -> dict[str, Any]:
+    data = graphic_view_data(event.type, event.data)
+    return event_for_view_key(event.type, data) if view_key else data
+
+
+def events_poll(
+    *, key: SubscriptionKey, since: int | None, limit: int, view_key: bool = False
+) -> dict[str, Any]:
     """The answer of GET /api/events/: the next page of events after `since`, in the objects
     the WebSocket sends, with the `since` to ask for next; or, when `since` is missing, pruned
-    or unknown, the subscription's snapshot."""
+    or unknown, the subscription's snapshot. `view_key`: as an overlay's view key sees them,
+    without staff identities (realtime.redaction)."""
     history = None if since is None else events_since(key=key, since=since, limit=limit)
     if history is None or not _resumable(history):
-        snapshot = _snapshot(key)
+        snapshot = _snapshot(key, view_key=view_key)
         return {
             "graphic": key,
             "recovered": False,
@@ -131,7 +151,7 @@ def events_poll(*, key: SubscriptionKey, since: int | None, limit: int) -> dict[
             (
                 list_view_data(event.type, event.data)
                 if key == ALL
-                else graphic_view_data(event.type, event.data)
+                else _graphic_event_data(event, view_key=view_key)
             ),
             seq=event.pk,
             subscription=key,

@@ -3,7 +3,8 @@ Post-save and post-delete receivers: the hook that records every change to a gra
 (and to the standings a graphic draws, standings.signals) in the event log, however it was made
 (a service, the admin, a management command, a plain `.save()` in a shell). They run inside the
 change's transaction and only call `realtime.events`. The same hooks close the WebSockets of a
-deactivated account or a revoked overlay view key.
+deactivated account, of an account whose password changed, of a session that logged out, and of
+a revoked overlay view key.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from graphics.models import Graphic, GraphicChange, GraphicViewKey
 from locks.models import CanvasLock
-from realtime.auth import VIEW_KEY_REVOKED_MESSAGE
+from realtime.auth import VIEW_KEY_REVOKED_MESSAGE, session_digest
 from realtime.events import (
     deleted_graphic_payload,
     publish_hub_command,
@@ -44,14 +46,13 @@ def graphic_saved(sender: Any, instance: Graphic, created: bool, **kwargs: Any) 
 
 
 def _standings_binding_changed(graphic: Graphic, change: GraphicChange) -> bool:
-    """Whether a change makes the graphic draw other standings: a new graphic with lists, a
-    new event name, or lists that draw other tables (round_id). Its subscribers then get
-    those standings as a `standings_update` right after the `graphic_update`."""
+    """Whether a change makes the graphic draw other standings: a new event name, or lists
+    that draw other tables (round_id). Its subscribers then get those standings as a
+    `standings_update` right after the `graphic_update`. A new graphic has no subscribers yet:
+    they start from its snapshot, which carries its standings."""
     after = standings_binding(event_name=graphic.event_name, data=graphic.data)
-    if after is None:
+    if after is None or change.action == "created":
         return False
-    if change.action == "created":
-        return True
     previous = change.previous or {}
     before = standings_binding(
         event_name=previous.get("event_name", graphic.event_name),
@@ -87,21 +88,22 @@ def lock_deleted(sender: Any, instance: CanvasLock, **kwargs: Any) -> None:
 
 
 # -- accounts -----------------------------------------------------------------------------------
-# Deactivating or deleting an account closes its open WebSockets on every server at once, rather
-# than at their next request (a viewer only listening would otherwise stay connected for good).
-# A queryset .update(is_active=False) sends no signal; those connections still close at their
-# next request, when the consumer loads the account afresh.
+# Deactivating or deleting an account, or changing its password, closes its open WebSockets on
+# every server at once, rather than at their next request (a viewer only listening would
+# otherwise stay connected for good). A queryset .update() sends no signal; those connections
+# still close at their next request, when the consumer loads the account afresh. Logging out of
+# a page closes the WebSockets of that session.
 
 
-def _close_connections_of(user_id: int, message: str) -> None:
+def _close_connections(target: dict[str, Any], *, error: str, message: str) -> None:
     transaction.on_commit(
         partial(
             publish_hub_command,
             {
                 "command": "close",
-                "user_id": user_id,
+                **target,
                 "code": CLOSE_UNAUTHENTICATED,
-                "error": "account_disabled",
+                "error": error,
                 "message": message,
             },
         ),
@@ -109,21 +111,49 @@ def _close_connections_of(user_id: int, message: str) -> None:
     )
 
 
+def _close_connections_of(user_id: int, message: str) -> None:
+    _close_connections({"user_id": user_id}, error="account_disabled", message=message)
+
+
 @receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="realtime.user_saving")
 def user_saving(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
-    if update_fields is not None and "is_active" not in update_fields:
-        instance._was_active = False  # a login's last_login, say: costs no query
-        return
-    instance._was_active = (
-        instance.pk is not None
-        and sender._base_manager.filter(pk=instance.pk, is_active=True).exists()
+    saves = {"is_active", "password"} if update_fields is None else set(update_fields)
+    instance._was_active = False
+    instance._password_changed = False
+    if instance.pk is None or not saves & {"is_active", "password"}:
+        return  # a new account, or a login's last_login, say: costs no query
+    before = (
+        sender._base_manager.filter(pk=instance.pk).values_list("is_active", "password").first()
     )
+    if before is not None:
+        was_active, previous_password = before
+        instance._was_active = "is_active" in saves and was_active
+        # Any new hash counts, a login's rehash under a stronger hasher too: the tokens issued
+        # under the old hash stop working then as well (gal_dashboard.tokens).
+        instance._password_changed = "password" in saves and previous_password != instance.password
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="realtime.user_saved")
 def user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
     if getattr(instance, "_was_active", False) and not instance.is_active:
         _close_connections_of(instance.pk, "Your account was deactivated.")
+    elif getattr(instance, "_password_changed", False):
+        _close_connections(
+            {"user_id": instance.pk},
+            error="token_revoked",
+            message="Your password was changed; log in again.",
+        )
+
+
+@receiver(user_logged_out, dispatch_uid="realtime.user_logged_out")
+def session_logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if session_key:
+        _close_connections(
+            {"session": session_digest(session_key)},
+            error="token_revoked",
+            message="You logged out.",
+        )
 
 
 @receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="realtime.user_deleted")

@@ -14,6 +14,11 @@ thousand idle sockets cost a dictionary entry each, not a task each. Every tick 
   presence entries in another (`realtime.presence`);
 - sweeps expired presence entries (those of a crashed server) and announces who left.
 
+A connection that arrives while the registry is unreachable (Redis away) is admitted without an
+entry, and counted (realtime.observability). Once Redis has answered again for a heartbeat
+interval, each such connection is registered through the same limit check, oldest first, and
+those over the limit then are closed with 4029 (`register_unregistered`).
+
 See docs/protocol.md ("Heartbeats and idle close") for what clients see and must answer.
 """
 
@@ -30,8 +35,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from graphics.selectors import view_keys_active_among
+from realtime import observability
 from realtime.presence import get_presence
 from realtime.protocol import encode_frame, server_time
+from realtime.redis_outage import redis_outage
 from realtime.registry import ConnectionEntry, ConnectionRegistry, connection_registry, server_id
 
 logger = logging.getLogger(__name__)
@@ -57,12 +64,17 @@ class SupervisedConnection(Protocol):
 
     async def close_revoked_view_key(self) -> None: ...
 
+    async def close_over_limit(self) -> None:
+        """Close with 4029: admitted while the registry was unreachable, over the limit since."""
+
 
 class ConnectionSupervisor:
     def __init__(self) -> None:
         self.server_id = server_id()
         self.members: dict[str, SupervisedConnection] = {}
         self._entries: dict[str, ConnectionEntry] = {}  # as admitted: for removal
+        # Admitted while the registry was unreachable: no entry, not counted against the limit.
+        self._unregistered: set[str] = set()
         self._registry: ConnectionRegistry | None = None
         self._task: asyncio.Task[None] | None = None
         self._busy = 0  # admissions and releases awaiting the registry
@@ -84,35 +96,38 @@ class ConnectionSupervisor:
         WS_MAX_CONNECTIONS_PER_USER connections open already, on any server (its view key
         WS_MAX_CONNECTIONS_PER_VIEW_KEY)."""
         entry = member.registry_entry()
-        limit = (
-            settings.WS_MAX_CONNECTIONS_PER_USER
-            if entry.view_key_id is None
-            else settings.WS_MAX_CONNECTIONS_PER_VIEW_KEY
-        )
+        unregistered = False
         self._busy += 1
         try:
-            admitted = await self.registry.admit(entry, limit=limit)
+            admitted = await self.registry.admit(entry, limit=connection_limit(entry))
         except Exception:
             # Refusing every connection while Redis is away would take the whole dashboard
-            # down; admitting unregistered ones only loosens the limit until the next refresh
-            # registers them.
+            # down; admitting unregistered ones only loosens the limit until Redis returns and
+            # `register_unregistered` applies it again. While Redis is away this line is folded
+            # into the outage's one (realtime.redis_outage).
             logger.warning(
                 "connection registry unavailable; admitting %s unregistered",
                 entry.connection_id,
                 exc_info=True,
             )
-            admitted = True
+            admitted = unregistered = True
         finally:
             self._busy -= 1
         if admitted:
             self.members[entry.connection_id] = member
             self._entries[entry.connection_id] = entry
+            if unregistered:
+                self._unregistered.add(entry.connection_id)
+                observability.admitted_unregistered()
             self._ensure_running()
         return admitted
 
     async def release(self, member: SupervisedConnection) -> None:
         """Stop supervising `member` and remove its registry entry. Idempotent."""
         self.members.pop(member.connection_id, None)
+        if member.connection_id in self._unregistered:
+            self._unregistered.discard(member.connection_id)
+            observability.unregistered_resolved("closed")
         entry = self._entries.pop(member.connection_id, None)
         if entry is not None:
             if self._refreshing:
@@ -191,6 +206,7 @@ class ConnectionSupervisor:
                     next_heartbeat = time.monotonic() + settings.WS_HEARTBEAT_INTERVAL_SECONDS
                     self.send_heartbeats()
                     await self.refresh_registry()
+                    await self.register_unregistered()
                     await get_presence().refresh()
                 # Every tick, so a crashed server's users leave within TTL + one tick.
                 await get_presence().sweep()
@@ -253,7 +269,13 @@ class ConnectionSupervisor:
                 logger.exception("heartbeat to %s failed", member.connection_id)
 
     async def refresh_registry(self) -> None:
-        entries = [member.registry_entry() for member in self.members.values()]
+        # Not the connections admitted unregistered: a refresh stores entries without the limit
+        # check, which `register_unregistered` applies to them.
+        entries = [
+            member.registry_entry()
+            for connection_id, member in self.members.items()
+            if connection_id not in self._unregistered
+        ]
         self._refreshing = True
         try:
             await self.registry.refresh(entries)
@@ -267,6 +289,63 @@ class ConnectionSupervisor:
         left, self._left_while_refreshing = self._left_while_refreshing, []
         if left:
             await self._remove(left)
+
+    async def register_unregistered(self) -> None:
+        """Register the connections admitted while the registry was unreachable, oldest first,
+        through the limit check, and close (4029) those over the limit. Only once Redis has
+        answered for a whole heartbeat interval: by then every server has renewed the entries of
+        the connections it admitted normally (an outage without persistence loses them all), so
+        those count first, and the connections closed are the ones the limit would have refused."""
+        if not self._unregistered:
+            return
+        if redis_outage.answering_for() < settings.WS_HEARTBEAT_INTERVAL_SECONDS:
+            return
+        pending = sorted(
+            (
+                (member.registry_entry(), member)
+                for connection_id, member in self.members.items()
+                if connection_id in self._unregistered
+            ),
+            key=lambda pair: pair[0].connected_at,
+        )
+        over_limit: list[SupervisedConnection] = []
+        for entry, member in pending:
+            self._busy += 1
+            try:
+                admitted = await self.registry.admit(entry, limit=connection_limit(entry))
+            except Exception:
+                logger.warning(
+                    "could not register connection %s; retrying at the next heartbeat",
+                    entry.connection_id,
+                    exc_info=True,
+                )
+                return
+            finally:
+                self._busy -= 1
+            if entry.connection_id not in self._unregistered:
+                # It closed meanwhile, and its release had no entry to remove yet.
+                if admitted:
+                    await self._remove([entry])
+                continue
+            self._unregistered.discard(entry.connection_id)
+            if admitted:
+                self._entries[entry.connection_id] = entry
+                observability.unregistered_resolved("registered")
+            else:
+                observability.unregistered_resolved("over_limit")
+                over_limit.append(member)
+        for member in over_limit:
+            try:
+                await member.close_over_limit()
+            except Exception:
+                logger.exception("closing connection %s failed", member.connection_id)
+
+
+def connection_limit(entry: ConnectionEntry) -> int:
+    """How many connections the entry's owner may hold: a user, or an overlay's view key."""
+    if entry.view_key_id is None:
+        return int(settings.WS_MAX_CONNECTIONS_PER_USER)
+    return int(settings.WS_MAX_CONNECTIONS_PER_VIEW_KEY)
 
 
 _supervisors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ConnectionSupervisor] = (

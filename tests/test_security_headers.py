@@ -44,6 +44,17 @@ def test_every_response_carries_the_protective_headers(path: str) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/api/graphics/", "/healthz"])
+def test_images_load_only_from_here_or_inline(path: str) -> None:
+    """No other site's images: a background on a third-party host would make every viewer,
+    OBS included, fetch from it (issue 14, finding 8). BACKGROUND_IMAGE_HOSTS adds hosts
+    (tests/test_settings.py)."""
+    policy = directives(Client().get(path)["Content-Security-Policy"])
+
+    assert policy["img-src"] == ["'self'", "data:"]
+
+
+@pytest.mark.django_db
 def test_the_api_docs_page_runs_no_inline_script() -> None:
     """Swagger UI's start-up script is served as a file, so the policy need not allow inline."""
     html = Client().get("/api/docs/").content.decode()

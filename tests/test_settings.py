@@ -45,6 +45,11 @@ print(json.dumps({
     "EVENT_REPLAY_MAX_EVENTS": settings.EVENT_REPLAY_MAX_EVENTS,
     "EVENT_API_PAGE_SIZE": settings.EVENT_API_PAGE_SIZE,
     "WS_ALLOWED_NETWORKS": [str(network) for network in settings.WS_ALLOWED_NETWORKS],
+    "WS_ALLOWED_ORIGINS": settings.WS_ALLOWED_ORIGINS,
+    "BACKGROUND_IMAGE_HOSTS": settings.BACKGROUND_IMAGE_HOSTS,
+    "IMG_SRC": settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"],
+    "AXES_FAILURE_LIMIT": settings.AXES_FAILURE_LIMIT,
+    "AXES_COOLOFF_SECONDS": settings.AXES_COOLOFF_TIME.total_seconds(),
 }))
 """
 
@@ -270,6 +275,45 @@ def test_a_bad_network_is_refused_at_start_up() -> None:
     assert "WS_ALLOWED_NETWORKS: 'ten' is not a network" in error
 
 
+def test_allowed_origins_and_background_hosts_are_empty_by_default() -> None:
+    """Our own pages only, backgrounds from our uploads (or inline) only."""
+    settings = loaded_settings(SECRET_KEY=TEST_SECRET_KEY)
+    assert settings["WS_ALLOWED_ORIGINS"] == []
+    assert settings["BACKGROUND_IMAGE_HOSTS"] == []
+    assert settings["IMG_SRC"] == ["'self'", "data:"]
+
+
+def test_background_hosts_are_the_only_other_sites_images_load_from() -> None:
+    settings = loaded_settings(
+        SECRET_KEY=TEST_SECRET_KEY,
+        WS_ALLOWED_ORIGINS="http://localhost:5173, https://overlay.gal.gg",
+        BACKGROUND_IMAGE_HOSTS="CDN.gal.gg, img.gal.gg:8443",
+    )
+    assert settings["WS_ALLOWED_ORIGINS"] == ["http://localhost:5173", "https://overlay.gal.gg"]
+    assert settings["BACKGROUND_IMAGE_HOSTS"] == ["cdn.gal.gg", "img.gal.gg:8443"]
+    assert settings["IMG_SRC"] == [
+        "'self'",
+        "data:",
+        "https://cdn.gal.gg",
+        "https://img.gal.gg:8443",
+    ]
+
+
+@pytest.mark.parametrize(
+    "origin", ["localhost:5173", "http://localhost:5173/", "ws://localhost", "*", "null"]
+)
+def test_an_allowed_origin_that_is_not_an_origin_is_refused_at_start_up(origin: str) -> None:
+    error = refusal(SECRET_KEY=TEST_SECRET_KEY, WS_ALLOWED_ORIGINS=origin)
+    assert f"WS_ALLOWED_ORIGINS: {origin!r} is not an origin" in error
+
+
+@pytest.mark.parametrize("host", ["https://cdn.gal.gg", "*.gal.gg", "cdn.gal.gg/images", "*"])
+def test_a_background_host_that_is_not_a_host_is_refused_at_start_up(host: str) -> None:
+    """A scheme, a wildcard or a path would widen the Content-Security-Policy beyond one host."""
+    error = refusal(SECRET_KEY=TEST_SECRET_KEY, BACKGROUND_IMAGE_HOSTS=host)
+    assert f"BACKGROUND_IMAGE_HOSTS: {host!r} is not a host name" in error
+
+
 def test_a_presence_ttl_shorter_than_two_heartbeats_is_refused() -> None:
     """Presence entries are renewed once per heartbeat: a TTL under two intervals would make
     present users leave after one late renewal, so the server refuses to start."""
@@ -277,3 +321,15 @@ def test_a_presence_ttl_shorter_than_two_heartbeats_is_refused() -> None:
         SECRET_KEY=TEST_SECRET_KEY, WS_HEARTBEAT_INTERVAL_SECONDS="20", PRESENCE_TTL_SECONDS="30"
     )
     assert "PRESENCE_TTL_SECONDS (30) must be at least twice" in message
+
+
+def test_login_throttle_settings_have_their_documented_defaults() -> None:
+    """Ten failed logins lock an account or an address out for 15 minutes; both come from
+    the environment, and a limit of 0 is refused."""
+    defaults = loaded_settings(SECRET_KEY=TEST_SECRET_KEY)
+    assert (defaults["AXES_FAILURE_LIMIT"], defaults["AXES_COOLOFF_SECONDS"]) == (10, 900)
+    changed = loaded_settings(
+        SECRET_KEY=TEST_SECRET_KEY, LOGIN_FAILURE_LIMIT="5", LOGIN_LOCKOUT_SECONDS="60"
+    )
+    assert (changed["AXES_FAILURE_LIMIT"], changed["AXES_COOLOFF_SECONDS"]) == (5, 60)
+    assert "LOGIN_FAILURE_LIMIT" in refusal(SECRET_KEY=TEST_SECRET_KEY, LOGIN_FAILURE_LIMIT="0")

@@ -7,21 +7,35 @@ to the log; WebSocket clients get a `notice` (`broadcast_degraded`) and keep rec
 from the log. When Redis returns, broadcasting resumes without restarting daphne: the missed
 events arrive at once, in order and once each, then `broadcast_restored`, and later changes are
 broadcast again rather than waiting for the log poll.
+
+Each server process logs the outage once when it starts and once when it ends, whatever fails
+meanwhile, and counts it in /metrics; connections admitted while the connection registry was
+unreachable are counted too, and the per-user limit applies to them again once Redis is back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import HOST, NetworkClient, free_port, wait_until_ready
+from realtime.protocol import CLOSE_TOO_MANY_CONNECTIONS
+from tests.e2e.conftest import (
+    HOST,
+    DaphneServer,
+    NetworkClient,
+    RestClient,
+    free_port,
+    wait_until_ready,
+)
 
 pytestmark = [
     pytest.mark.redis,
@@ -182,3 +196,141 @@ async def test_broadcasts_survive_a_redis_crash_without_restarting_daphne(
     received = seqs(subscriber, graphic.pk)
     assert received == sorted(set(received)), "events out of order or duplicated"
     assert len(received) == 4  # lock, two edits during the outage, one after
+
+
+# Long enough for channels_redis's receive task (which retries every second) and the broadcast
+# probe to fail again and again, and for several events to be committed meanwhile.
+OUTAGE_SECONDS = 3
+# Every wait for a server to log something or close something after Redis returns: a heartbeat
+# or two of the supervisor plus room for a busy machine.
+AFTER_RETURN_TIMEOUT = 15.0
+UNREACHABLE_LINE = "Redis is unreachable"
+BACK_LINE = "Redis answers again"
+METRICS_TOKEN = "scrape-secret-0123456789"
+
+
+async def wait_for_log(server: DaphneServer, text: str) -> str:
+    """The server's log once it contains `text`; fails after AFTER_RETURN_TIMEOUT."""
+    deadline = time.monotonic() + AFTER_RETURN_TIMEOUT
+    while text not in (log := server.log_text()):
+        assert time.monotonic() < deadline, f"no {text!r} in the log:\n{server.log_tail()}"
+        await asyncio.sleep(0.1)
+    return log
+
+
+async def metric_values(server: DaphneServer) -> Callable[..., float]:
+    """`value(name, **labels)`: the sum of the samples of `name` with these labels in one scrape
+    of `server`'s /metrics (its own process: no multiprocess directory here)."""
+    response = await RestClient(server, METRICS_TOKEN).call_text("GET", "/metrics")
+    assert response.status == 200, response.body
+    samples = [
+        sample
+        for family in text_string_to_metric_families(response.body)
+        for sample in family.samples
+    ]
+
+    def value(name: str, **labels: str) -> float:
+        return sum(
+            sample.value
+            for sample in samples
+            if sample.name == name and labels.items() <= sample.labels.items()
+        )
+
+    return value
+
+
+async def test_an_outage_is_logged_once_and_the_connection_limit_applies_again(
+    daphne_server: Any,
+    ws_connect: Any,
+    rest_client: Any,
+    private_redis: RedisServer,
+    editor: Any,
+    viewer: Any,
+    graphic: Any,
+) -> None:
+    """Two servers and one Redis that crashes for a few seconds while events are committed and
+    connections arrive: each server logs one line when Redis goes and one when it returns, with
+    no traceback and no channels_redis error in between, and counts both in /metrics. The
+    connections admitted meanwhile (unregistered, so past the per-user limit of 2) are counted,
+    and registered once Redis is back: the one past the limit is closed with 4029."""
+    servers = daphne_server.many(
+        2,
+        REDIS_URL=private_redis.url,
+        CHANNEL_LAYER_PREFIX="gal-outage-log",
+        METRICS_TOKEN=METRICS_TOKEN,
+        BROADCAST_PROBE_INTERVAL_SECONDS=0.2,
+        # Generous: a probe that a busy machine answers late must not count as an outage.
+        BROADCAST_PROBE_TIMEOUT_SECONDS=2,
+        WS_HEARTBEAT_INTERVAL_SECONDS=1,
+        WS_MAX_CONNECTIONS_PER_USER=2,
+    )
+    first, second = servers
+    registered = await ws_connect(first, viewer, name="registered")
+    api = rest_client(first, editor)
+    for server in servers:
+        await wait_until_ready(rest_client(server, editor))
+    locked = await api.call("POST", f"/api/graphics/{graphic.pk}/lock/")
+    assert locked.status == 200, locked.body
+    token, version = locked.body["fencing_token"], graphic.version
+
+    private_redis.crash()
+    for server in servers:
+        await wait_for_log(server, UNREACHABLE_LINE)
+    # The registry cannot count these: both are admitted, three connections for a limit of two.
+    late = [
+        await ws_connect(first, viewer, name="late-first"),
+        await ws_connect(second, viewer, name="late-second"),
+    ]
+    # Events committed while Redis is away: each one's broadcast fails.
+    for number in range(5):
+        edited = await api.call(
+            "PATCH",
+            f"/api/graphics/{graphic.pk}/",
+            {"version": version, "fencing_token": token, "title": f"Lobby {number}"},
+        )
+        assert edited.status == 200, edited.body
+        version = edited.body["version"]
+    await asyncio.sleep(OUTAGE_SECONDS)
+    during = [await metric_values(server) for server in servers]
+    private_redis.start()
+
+    logs = [await wait_for_log(server, BACK_LINE) for server in servers]
+    for log in logs:
+        assert log.count(UNREACHABLE_LINE) == 1, log
+        assert log.count(BACK_LINE) == 1, log
+        assert "Traceback" not in log, log
+        assert "Unexpected exception in receive task" not in log, log  # channels_redis's
+        assert "could not publish event" not in log, log
+    for value in during:
+        assert value("gal_redis_outages_total") == 1
+        assert value("gal_redis_unreachable") == 1
+        assert value("gal_redis_errors_total") > 1  # counted though not logged
+        assert value("gal_ws_unregistered_admissions_total") == 1
+        assert value("gal_ws_connections_unregistered") == 1
+
+    # Back: the limit applies again, and the connection past it is closed.
+    deadline = time.monotonic() + AFTER_RETURN_TIMEOUT
+    while not any(client.closed for client in late):
+        assert time.monotonic() < deadline, "no connection closed once Redis returned"
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(2)  # a heartbeat more: a second close would show by now
+    (closed,) = [client for client in late if client.closed]
+    (kept,) = [client for client in late if not client.closed]
+    assert closed.close_code == CLOSE_TOO_MANY_CONNECTIONS
+    assert [frame["data"]["code"] for frame in closed.other if frame["type"] == "error"] == [
+        "too_many_connections"
+    ]
+    for client in (registered, kept):
+        assert (await client.request("ping"))["type"] == "pong"
+
+    after = [await metric_values(server) for server in servers]
+    for value in after:
+        assert value("gal_redis_unreachable") == 0
+        assert value("gal_ws_connections_unregistered") == 0
+    outcomes = {
+        outcome: sum(
+            value("gal_ws_unregistered_outcomes_total", outcome=outcome) for value in after
+        )
+        for outcome in ("registered", "over_limit", "closed")
+    }
+    assert outcomes == {"registered": 1, "over_limit": 1, "closed": 0}

@@ -513,11 +513,13 @@ def test_update_rejects_invalid_fields(
 
 def test_update_rejects_an_invalid_canvas_at_the_field(editor: Any, graphic: Any) -> None:
     """An invalid element is reported at its field."""
-    lock_acquire(user=editor, graphic_id=graphic.pk)
+    lock = lock_acquire(user=editor, graphic_id=graphic.pk)
     canvas = valid_canvas(elements=[text_element(), text_element("two", color="red")])
 
     response = api_client(editor).patch(
-        detail_url(graphic.pk), {"version": 1, "data": canvas}, format="json"
+        detail_url(graphic.pk),
+        {"version": 1, "fencing_token": lock.fencing_token, "data": canvas},
+        format="json",
     )
 
     details = error_of(response, 400, "validation_error")["details"]
@@ -529,11 +531,13 @@ def test_update_rejects_a_canvas_over_the_size_limit(
 ) -> None:
     """Canvas data over the limit is a 413 and the graphic is unchanged."""
     settings.GRAPHIC_DATA_MAX_BYTES = 2048
-    lock_acquire(user=editor, graphic_id=graphic.pk)
+    lock = lock_acquire(user=editor, graphic_id=graphic.pk)
     canvas = valid_canvas(elements=[text_element(content="x" * 3000)])
 
     response = api_client(editor).patch(
-        detail_url(graphic.pk), {"version": 1, "data": canvas}, format="json"
+        detail_url(graphic.pk),
+        {"version": 1, "fencing_token": lock.fencing_token, "data": canvas},
+        format="json",
     )
 
     error_of(response, 413, "too_large")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image
+from PIL import BmpImagePlugin, Image, TiffImagePlugin
 
 from gal_dashboard.errors import PermissionDenied, TooLarge, ValidationFailed
 from graphics.backgrounds import background_image_store
@@ -119,6 +119,38 @@ def test_anything_but_a_whole_png_jpeg_webp_or_gif_is_refused(
     assert not (media_root / "backgrounds").exists() or not any(
         (media_root / "backgrounds").iterdir()
     )
+
+
+@pytest.mark.parametrize(
+    ("image_format", "plugin"),
+    [("BMP", BmpImagePlugin.BmpImageFile), ("TIFF", TiffImagePlugin.TiffImageFile)],
+)
+def test_an_image_in_another_format_never_reaches_its_decoder(
+    editor: Any, media_root: Path, monkeypatch: Any, image_format: str, plugin: Any
+):
+    """A BMP or TIFF that Pillow reads perfectly well is refused, and Pillow is told to try
+    only the accepted formats: the refused format's decoder never runs on the upload."""
+    decoded: list[str] = []
+    original_open = plugin._open
+
+    def spying_open(image: Any) -> None:
+        decoded.append(image_format)
+        original_open(image)
+
+    monkeypatch.setattr(plugin, "_open", spying_open)
+    content = image_bytes(image_format)
+    with Image.open(io.BytesIO(content)) as readable:  # the spy sees Pillow's own decoding
+        assert readable.format == image_format
+    decoded.clear()
+
+    response = api_client(editor).post(
+        UPLOAD_URL, {"file": upload(f"bg.{image_format.lower()}", content)}, format="multipart"
+    )
+
+    error = error_of(response, 400, "validation_error")
+    assert error["details"] == {"file": ["Must be a PNG, JPEG, WebP or GIF image."]}
+    assert decoded == []
+    assert not (media_root / "backgrounds").exists()
 
 
 def test_a_request_without_a_file_says_which_field_is_missing(editor: Any):

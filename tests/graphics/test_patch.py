@@ -170,7 +170,7 @@ def canvases(draw: Any) -> dict[str, Any]:
             st.none(),
             st.fixed_dictionaries(
                 {
-                    "image_url": st.sampled_from(["/media/a.png", "https://x.test/b.png"]),
+                    "image_url": st.sampled_from(["/media/a.png", "/media/backgrounds/b.png"]),
                     "width": st.integers(min_value=1, max_value=4000),
                     "height": st.integers(min_value=1, max_value=4000),
                 }

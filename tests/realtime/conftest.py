@@ -169,7 +169,8 @@ async def ws_connect() -> AsyncIterator[Callable[..., Any]]:
 
     Options: token="..." (raw), session=True (cookie auth), origin="..." (None: no header),
     path="/ws/graphics?...", expect_welcome=False to inspect the handshake yourself,
-    extra_headers=[("cookie", "...")] for headers of your own."""
+    extra_headers=[("cookie", "...")] for headers of your own (a "host" there replaces the
+    default 127.0.0.1:8000)."""
     from gal_dashboard.asgi import application
 
     clients: list[WsClient] = []
@@ -184,7 +185,9 @@ async def ws_connect() -> AsyncIterator[Callable[..., Any]]:
         expect_welcome: bool = True,
         extra_headers: Sequence[tuple[str, str]] = (),
     ) -> WsClient:
-        headers: list[tuple[bytes, bytes]] = [(b"host", b"127.0.0.1:8000")]
+        headers: list[tuple[bytes, bytes]] = []
+        if not any(name.lower() == "host" for name, _ in extra_headers):
+            headers.append((b"host", b"127.0.0.1:8000"))  # where ORIGIN's page was served
         if origin is not None:
             headers.append((b"origin", origin.encode()))
         headers.extend((name.encode(), value.encode()) for name, value in extra_headers)

@@ -272,15 +272,104 @@ async def test_a_foreign_origin_is_refused_at_the_handshake(
         assert client.connected is False, origin
 
 
-@pytest.mark.parametrize("origin", ["http://localhost:5173", "https://127.0.0.1"])
-async def test_an_allowed_host_on_any_port_or_scheme_may_connect(
-    ws_connect: Callable[..., Any], viewer: Any, origin: str
+@pytest.mark.parametrize("credentials", ["session", "token"])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://localhost:1337",  # the attack of issue 14, finding 6
+        "http://127.0.0.1:1337",  # our host, another port: another site
+        "http://127.0.0.1",  # port 80
+        "https://127.0.0.1:8000",  # another scheme
+        "http://localhost:8000",  # an allowed host, but not the one the page was served from
+        "http://127.0.0.1:8000/",  # not an origin (browsers never send a path)
+        "http://user@127.0.0.1:8000",
+    ],
+)
+async def test_an_origin_on_another_port_scheme_or_host_is_refused_at_the_handshake(
+    ws_connect: Callable[..., Any], viewer: Any, credentials: str, origin: str
 ) -> None:
-    """The Origin check is by host name: a dev server on another port of an allowed host is
-    one of our pages."""
-    client = await ws_connect(viewer, session=True, origin=origin)
+    """Origins compare scheme, host and port: a page on another port of an allowed host (any
+    local dev server or service) is another site, and gets HTTP 403 whatever it carries."""
+    client = await ws_connect(
+        viewer, session=credentials == "session", origin=origin, expect_welcome=False
+    )
+
+    assert client.connected is False, origin
+
+
+@pytest.mark.parametrize(
+    ("host", "origin"),
+    [
+        ("127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("localhost:8000", "http://localhost:8000"),
+        ("LOCALHOST", "http://localhost:80"),  # the default port, spelled or not
+        ("localhost:80", "http://localhost"),
+    ],
+)
+async def test_the_pages_own_origin_connects_with_its_session(
+    ws_connect: Callable[..., Any], viewer: Any, host: str, origin: str
+) -> None:
+    """A page served from `host` sends its own origin: that is ours, port included."""
+    client = await ws_connect(viewer, session=True, origin=origin, extra_headers=[("host", host)])
 
     assert client.welcome["auth_method"] == "session"
+
+
+async def test_behind_https_only_https_pages_are_ours(
+    ws_connect: Callable[..., Any], viewer: Any, settings: Any
+) -> None:
+    """With HTTPS on, the TLS proxy in front speaks plain ws: to us, but every page is https:
+    `https://host` is the page's origin (port 443 when the Host names none), plain http not."""
+    settings.HTTPS = True
+    served = [("host", "localhost")]
+
+    ours = await ws_connect(viewer, session=True, origin="https://localhost", extra_headers=served)
+    plain = await ws_connect(
+        viewer,
+        session=True,
+        origin="http://localhost",
+        extra_headers=served,
+        expect_welcome=False,
+    )
+
+    assert ours.welcome["auth_method"] == "session"
+    assert plain.connected is False
+
+
+async def test_a_host_outside_allowed_hosts_is_no_page_of_ours(
+    ws_connect: Callable[..., Any], viewer: Any
+) -> None:
+    """DNS rebinding: a page on evil.example:8000 whose name resolves to us sends a matching
+    Origin and Host, but the Host is not one of ours."""
+    client = await ws_connect(
+        viewer,
+        session=True,
+        origin="http://evil.example:8000",
+        extra_headers=[("host", "evil.example:8000")],
+        expect_welcome=False,
+    )
+
+    assert client.connected is False
+
+
+async def test_configured_origins_may_connect_and_nothing_near_them(
+    ws_connect: Callable[..., Any], viewer: Any, settings: Any
+) -> None:
+    """WS_ALLOWED_ORIGINS admits exactly the origins it lists, port and scheme included."""
+    settings.WS_ALLOWED_ORIGINS = ["http://localhost:5173", "https://overlay.gal.example"]
+
+    for origin in ("http://localhost:5173", "https://overlay.gal.example:443"):
+        client = await ws_connect(viewer, session=True, origin=origin)
+        assert client.welcome["auth_method"] == "session", origin
+    for origin in (
+        "http://localhost:5174",
+        "https://localhost:5173",
+        "http://overlay.gal.example",
+        "https://overlay.gal.example:8443",
+        "https://evil.overlay.gal.example",
+    ):
+        client = await ws_connect(viewer, session=True, origin=origin, expect_welcome=False)
+        assert client.connected is False, origin
 
 
 # --- token expiry while connected ---------------------------------------------------------------

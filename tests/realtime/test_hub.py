@@ -170,6 +170,7 @@ async def test_one_failing_connection_does_not_stop_delivery_to_the_others(
         connection_id: str = "broken"
         user_id: int | None = None
         token_family: str | None = None
+        session_digest: str | None = None
         view_key_id: int | None = None
         view_key_graphic_id: int | None = None
 
