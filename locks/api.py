@@ -13,7 +13,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from gal_dashboard.api_errors import error_responses
-from gal_dashboard.errors import ValidationFailed
 from graphics.api import GRAPHIC_ID, GraphicsAPIView, request_object
 from graphics.api_serializers import LiveLockSerializer, LockOverrideSerializer, LockStateSerializer
 from graphics.selectors import graphic_get
@@ -80,12 +79,13 @@ class GraphicLockOverrideView(GraphicsAPIView):
     )
     def post(self, request: Request, graphic_id: int) -> Response:
         body = request_object(request, LockOverrideSerializer)
-        take_over = body.get("take_over", False)
-        # The service tests take_over for truth, so "false" (a string) would take the lock.
-        if not isinstance(take_over, bool):
-            raise ValidationFailed(details={"take_over": ["Must be true or false."]})
+        # The service refuses a take_over that is not a JSON boolean ("false" is truthy), as it
+        # does for the same message over the WebSocket.
         lock = lock_override(
-            user=request.user, graphic_id=graphic_id, reason=body.get("reason"), take_over=take_over
+            user=request.user,
+            graphic_id=graphic_id,
+            reason=body.get("reason"),
+            take_over=body.get("take_over", False),
         )
         return Response(lock_state(lock))
 

@@ -42,27 +42,30 @@ Clock = Callable[[], float]
 # Redis round trip) must not make live connections disappear from the count.
 TTL_HEARTBEATS = 3
 
-# Redis client bounds (explicit, so a hung Redis costs a connect or a refresh seconds, never
-# the server): a command that takes longer than this fails and the caller carries on.
-REDIS_SOCKET_TIMEOUT_SECONDS = 2.0
 # Connections per server process: registry calls are single short commands or one pipeline,
-# so a few suffice; beyond this a caller waits (up to the socket timeout) for a free one.
+# so a few suffice; beyond this a caller waits (up to REDIS_STORE_TIMEOUT_SECONDS) for a free one.
 REDIS_MAX_CONNECTIONS = 8
 # MGET this many entries at a time when listing, to keep each reply small.
 LIST_BATCH = 1000
 
 
 def redis_client(url: str) -> Any:
-    """The asyncio Redis client of the registry and the presence store: a bounded, blocking
-    pool with explicit timeouts, shared settings so the two cannot drift apart."""
+    """The asyncio Redis client of the registry, the presence store and the recent errors: a
+    bounded, blocking pool with explicit timeouts, shared settings so they cannot drift apart."""
     import redis.asyncio as redis
 
+    # A bound of its own, not the broadcasts' REDIS_SOCKET_TIMEOUT_SECONDS (5 s): these calls sit
+    # on a WebSocket's admission and on every heartbeat's refresh, so a hung Redis must cost
+    # them seconds, never the server, and the caller carries on without the store (the
+    # supervisor admits a connection it cannot register). Its 2 s default is the number this
+    # client has always used, kept so the behaviour does not change.
+    timeout = float(settings.REDIS_STORE_TIMEOUT_SECONDS)
     pool = redis.BlockingConnectionPool.from_url(
         url,
         max_connections=REDIS_MAX_CONNECTIONS,
-        timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
-        socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
-        socket_connect_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
+        timeout=timeout,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
     )
     return redis.Redis(connection_pool=pool)
 
