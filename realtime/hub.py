@@ -46,6 +46,7 @@ from realtime import observability
 from realtime.events import HUB_GROUP
 from realtime.lock_notices import LockExpiringNotices, lock_lost_notice
 from realtime.models import Event
+from realtime.per_loop import PerLoop
 from realtime.presence import presence_counts_message, user_activity_messages
 from realtime.redaction import event_for_view_key
 from realtime.redis_outage import redis_outage
@@ -580,16 +581,12 @@ class EventHub:
                 logger.warning("sending lock_expiring notices failed; retrying", exc_info=True)
 
 
-_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, EventHub] = weakref.WeakKeyDictionary()
+_hubs = PerLoop(EventHub)
 
 
 def get_hub() -> EventHub:
     """The hub of the running event loop (one per server process)."""
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None:
-        hub = _hubs[loop] = EventHub()
-    return hub
+    return _hubs.get()
 
 
 class StartHubMiddleware:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import weakref
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -35,6 +34,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime.events import HUB_GROUP
+from realtime.per_loop import PerLoop
 from realtime.presence_store import (
     EDITING,
     VIEWING,
@@ -280,15 +280,9 @@ async def announce(updates: list[PresenceUpdate]) -> None:
             logger.warning("could not broadcast a presence change", exc_info=True)
 
 
-_trackers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PresenceTracker] = (
-    weakref.WeakKeyDictionary()
-)
+_trackers = PerLoop(PresenceTracker)
 
 
 def get_presence() -> PresenceTracker:
     """The presence tracker of the running event loop (one per server process)."""
-    loop = asyncio.get_running_loop()
-    tracker = _trackers.get(loop)
-    if tracker is None:
-        tracker = _trackers[loop] = PresenceTracker()
-    return tracker
+    return _trackers.get()

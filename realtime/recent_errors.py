@@ -25,7 +25,6 @@ import asyncio
 import json
 import logging
 import threading
-import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -35,6 +34,7 @@ from typing import Any
 from django.conf import settings
 from prometheus_client import Counter
 
+from realtime.per_loop import PerLoop
 from realtime.registry import redis_client, server_id
 
 logger = logging.getLogger(__name__)
@@ -250,18 +250,12 @@ class RecentErrorWriter:
                 )
 
 
-_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RecentErrorWriter] = (
-    weakref.WeakKeyDictionary()
-)
+_writers = PerLoop(RecentErrorWriter)
 
 
 def get_recent_error_writer() -> RecentErrorWriter:
     """The writer of the running event loop."""
-    loop = asyncio.get_running_loop()
-    writer = _writers.get(loop)
-    if writer is None:
-        writer = _writers[loop] = RecentErrorWriter()
-    return writer
+    return _writers.get()
 
 
 def record_recent_error(entry: RecentError) -> None:

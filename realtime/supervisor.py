@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import weakref
 from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
@@ -36,6 +35,7 @@ from django.conf import settings
 
 from graphics.selectors import view_keys_active_among
 from realtime import observability
+from realtime.per_loop import PerLoop
 from realtime.presence import get_presence
 from realtime.protocol import encode_frame, server_time
 from realtime.redis_outage import redis_outage
@@ -348,15 +348,9 @@ def connection_limit(entry: ConnectionEntry) -> int:
     return int(settings.WS_MAX_CONNECTIONS_PER_VIEW_KEY)
 
 
-_supervisors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ConnectionSupervisor] = (
-    weakref.WeakKeyDictionary()
-)
+_supervisors = PerLoop(ConnectionSupervisor)
 
 
 def get_supervisor() -> ConnectionSupervisor:
     """The supervisor of the running event loop (one per server process)."""
-    loop = asyncio.get_running_loop()
-    supervisor = _supervisors.get(loop)
-    if supervisor is None:
-        supervisor = _supervisors[loop] = ConnectionSupervisor()
-    return supervisor
+    return _supervisors.get()
