@@ -8,13 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from gal_dashboard.access import user_ref
+from gal_dashboard.timestamps import iso_timestamp
 from graphics.models import Graphic, GraphicVersion, GraphicViewKey
 from graphics.selectors import overlay_url
-
-
-def iso_timestamp(value: Any) -> str | None:
-    """An aware datetime as ISO 8601 with a Z, or None."""
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def graphic_summary(graphic: Graphic) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from gal_dashboard.errors import LockConflict
-from graphics.serialization import iso_timestamp
+from gal_dashboard.timestamps import iso_timestamp
 from locks.models import CanvasLock
 
 

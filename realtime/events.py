@@ -21,10 +21,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from gal_dashboard.timestamps import iso_timestamp
 from graphics.canvas import canvas_json
 from graphics.models import Graphic, GraphicChange
 from graphics.patch import canvas_diff
-from graphics.serialization import graphic_payload, iso_timestamp, summary_from_payload
+from graphics.serialization import graphic_payload, summary_from_payload
 from locks.models import CanvasLock, LockChange
 from locks.selectors import lock_state
 from realtime.models import Event, EventType

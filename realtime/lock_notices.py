@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from graphics.serialization import iso_timestamp
+from gal_dashboard.timestamps import iso_timestamp
 from locks.models import CanvasLock, LockAction
 from locks.selectors import locks_expiring_within
 from realtime.protocol import encode_frame

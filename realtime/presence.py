@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from gal_dashboard.timestamps import iso_utc
 from realtime.events import HUB_GROUP
 from realtime.per_loop import PerLoop
 from realtime.presence_store import (
@@ -60,7 +61,7 @@ class PresenceMember(Protocol):
 
 
 def iso_time(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
+    return iso_utc(datetime.fromtimestamp(at, UTC))
 
 
 def presence_message(update: PresenceUpdate) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from gal_dashboard.errors import bounded_details, clipped
 from gal_dashboard.storable import json_text_problem
+from gal_dashboard.timestamps import iso_utc
 
 PROTOCOL_VERSION = 1
 
@@ -127,4 +128,4 @@ def error_data(code: str, message: str, details: dict[str, Any] | None = None) -
 
 
 def server_time() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return iso_utc(datetime.now(UTC))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gal_dashboard.access import user_ref
-from graphics.serialization import iso_timestamp
+from gal_dashboard.timestamps import iso_timestamp
 from standings.models import Player, ResultChange, Round, Tournament
 from standings.scoring import TOTAL
 from standings.selectors import event_standings, round_lobbies

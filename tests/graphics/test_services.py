@@ -21,8 +21,8 @@ from gal_dashboard.errors import (
     ValidationFailed,
     VersionConflict,
 )
+from gal_dashboard.timestamps import iso_timestamp
 from graphics.models import Graphic
-from graphics.serialization import iso_timestamp
 from graphics.services import (
     graphic_archive,
     graphic_create,

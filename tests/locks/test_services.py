@@ -19,8 +19,8 @@ from gal_dashboard.errors import (
     StateConflict,
     ValidationFailed,
 )
+from gal_dashboard.timestamps import iso_timestamp
 from graphics.models import Graphic
-from graphics.serialization import iso_timestamp
 from graphics.services import graphic_archive, graphic_update
 from locks.models import CanvasLock, LockEvent
 from locks.services import (
