@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 
-from realtime.registry import redis_client
+from realtime.redis_store import RedisBacked, store_key
 
 Clock = Callable[[], float]
 
@@ -378,7 +378,7 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-class RedisPresenceStore(PresenceStore):
+class RedisPresenceStore(RedisBacked, PresenceStore):
     """Keys, under `<prefix>`: `:g:<graphic id>:exp` (connection ids scored by expiry),
     `:g:<id>:conns` (the entries), `:g:<id>:users` (each present user's aggregate state) and
     `:graphics` (the ids of graphics with entries, for the sweep and the counts)."""
@@ -386,16 +386,14 @@ class RedisPresenceStore(PresenceStore):
     def __init__(
         self, *, url: str, prefix: str, ttl: float, clock: Clock = time.time, client: Any = None
     ) -> None:
+        super().__init__(url=url, client=client)
         self.ttl = ttl
         self.clock = clock
         self.prefix = prefix
-        if client is None:
-            client = redis_client(url)
-        self.redis = client
-        self._put = client.register_script(_PUT_SCRIPT)
-        self._refresh = client.register_script(_REFRESH_SCRIPT)
-        self._remove = client.register_script(_REMOVE_SCRIPT)
-        self._sweep = client.register_script(_SWEEP_SCRIPT)
+        self._put = self.redis.register_script(_PUT_SCRIPT)
+        self._refresh = self.redis.register_script(_REFRESH_SCRIPT)
+        self._remove = self.redis.register_script(_REMOVE_SCRIPT)
+        self._sweep = self.redis.register_script(_SWEEP_SCRIPT)
 
     def _keys(self, graphic_id: int) -> list[str]:
         base = f"{self.prefix}:g:{graphic_id}"
@@ -505,15 +503,11 @@ class RedisPresenceStore(PresenceStore):
                 counts[graphic_id] = _tally(json.loads(value)["a"] for value in values)
         return counts
 
-    async def close(self) -> None:
-        await self.redis.aclose(close_connection_pool=True)
-
 
 def presence_key_prefix() -> str:
     """Under the channel layer's prefix (CHANNEL_LAYER_PREFIX), like the connection registry:
     servers that hear each other's broadcasts share presence."""
-    config = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {})
-    return f"{config.get('prefix', 'gal')}:presence"
+    return store_key("presence")
 
 
 def presence_store(*, clock: Clock = time.time) -> PresenceStore:

@@ -35,7 +35,8 @@ from django.conf import settings
 from prometheus_client import Counter
 
 from realtime.per_loop import PerLoop
-from realtime.registry import redis_client, server_id
+from realtime.redis_store import RedisBacked, store_key
+from realtime.registry import server_id
 
 logger = logging.getLogger(__name__)
 
@@ -127,12 +128,12 @@ def clear_process_recent_errors() -> None:
         _process_entries.clear()
 
 
-class RedisRecentErrors(RecentErrorStore):
+class RedisRecentErrors(RedisBacked, RecentErrorStore):
     """One Redis list, `<prefix>:recent-errors`, newest at the head."""
 
     def __init__(self, *, url: str, key: str, client: Any = None) -> None:
+        super().__init__(url=url, client=client)
         self.key = key
-        self.redis = client if client is not None else redis_client(url)
 
     async def add(self, entries: list[RecentError]) -> None:
         if not entries:
@@ -151,15 +152,11 @@ class RedisRecentErrors(RecentErrorStore):
     async def clear(self) -> None:
         await self.redis.delete(self.key)
 
-    async def close(self) -> None:
-        await self.redis.aclose(close_connection_pool=True)
-
 
 def recent_errors_key() -> str:
     """The list shares the channel layer's prefix, as the connection registry does, so the
     servers that count each other's connections also see each other's errors."""
-    config = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {})
-    return f"{config.get('prefix', 'gal')}:recent-errors"
+    return store_key("recent-errors")
 
 
 def recent_error_store() -> RecentErrorStore:

@@ -36,38 +36,16 @@ from typing import Any
 
 from django.conf import settings
 
+from realtime.redis_store import RedisBacked, store_key
+
 Clock = Callable[[], float]
 
 # Entries outlive this many missed heartbeat refreshes: one late tick (a busy server, a slow
 # Redis round trip) must not make live connections disappear from the count.
 TTL_HEARTBEATS = 3
 
-# Connections per server process: registry calls are single short commands or one pipeline,
-# so a few suffice; beyond this a caller waits (up to REDIS_STORE_TIMEOUT_SECONDS) for a free one.
-REDIS_MAX_CONNECTIONS = 8
 # MGET this many entries at a time when listing, to keep each reply small.
 LIST_BATCH = 1000
-
-
-def redis_client(url: str) -> Any:
-    """The asyncio Redis client of the registry, the presence store and the recent errors: a
-    bounded, blocking pool with explicit timeouts, shared settings so they cannot drift apart."""
-    import redis.asyncio as redis
-
-    # A bound of its own, not the broadcasts' REDIS_SOCKET_TIMEOUT_SECONDS (5 s): these calls sit
-    # on a WebSocket's admission and on every heartbeat's refresh, so a hung Redis must cost
-    # them seconds, never the server, and the caller carries on without the store (the
-    # supervisor admits a connection it cannot register). Its 2 s default is the number this
-    # client has always used, kept so the behaviour does not change.
-    timeout = float(settings.REDIS_STORE_TIMEOUT_SECONDS)
-    pool = redis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=REDIS_MAX_CONNECTIONS,
-        timeout=timeout,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-    )
-    return redis.Redis(connection_pool=pool)
 
 
 def server_id() -> str:
@@ -229,7 +207,7 @@ return 1
 """
 
 
-class RedisConnectionRegistry(ConnectionRegistry):
+class RedisConnectionRegistry(RedisBacked, ConnectionRegistry):
     """Keys, under `<prefix>`: `:conn:<id>` (the entry as JSON), `:user:<id>` and
     `:view-key:<id>` (sorted sets of an owner's connection ids scored by expiry) and `:all`
     (every connection id scored by expiry). Every key has the TTL, renewed with the entries."""
@@ -237,13 +215,11 @@ class RedisConnectionRegistry(ConnectionRegistry):
     def __init__(
         self, *, url: str, prefix: str, ttl: float, clock: Clock = time.time, client: Any = None
     ) -> None:
+        super().__init__(url=url, client=client)
         self.ttl = ttl
         self.clock = clock
         self.prefix = prefix
-        if client is None:
-            client = redis_client(url)
-        self.redis = client
-        self._admit = client.register_script(_ADMIT_SCRIPT)
+        self._admit = self.redis.register_script(_ADMIT_SCRIPT)
 
     def _entry_key(self, connection_id: str) -> str:
         return f"{self.prefix}:conn:{connection_id}"
@@ -337,15 +313,11 @@ class RedisConnectionRegistry(ConnectionRegistry):
             return None
         return ConnectionEntry.from_json(raw)
 
-    async def close(self) -> None:
-        await self.redis.aclose(close_connection_pool=True)
-
 
 def registry_key_prefix() -> str:
     """The registry's Redis keys share the channel layer's prefix (CHANNEL_LAYER_PREFIX), so
     servers that hear each other's broadcasts also count each other's connections."""
-    config = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {})
-    return f"{config.get('prefix', 'gal')}:connections"
+    return store_key("connections")
 
 
 def connection_registry(*, clock: Clock = time.time) -> ConnectionRegistry:

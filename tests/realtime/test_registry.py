@@ -18,7 +18,6 @@ from realtime.registry import (
     MemoryConnectionRegistry,
     MemoryStore,
     RedisConnectionRegistry,
-    redis_client,
 )
 
 TTL = 60.0
@@ -199,17 +198,3 @@ async def test_redis_entries_carry_a_ttl(clock: FakeClock) -> None:
         assert 0 < await registry.redis.pttl(f"{registry.prefix}:{key}") <= TTL * 1000
     with pytest.raises(StopAsyncIteration):
         await anext(generator)
-
-
-async def test_the_redis_client_takes_its_timeouts_from_settings(settings: Any) -> None:
-    """The stores' Redis client is bounded by REDIS_STORE_TIMEOUT_SECONDS, read when it is made:
-    connecting, each command and waiting for a pooled connection all give up after it."""
-    settings.REDIS_STORE_TIMEOUT_SECONDS = 0.75
-    client = redis_client("redis://127.0.0.1:6379/0")  # makes no connection until used
-    try:
-        pool = client.connection_pool
-        assert pool.timeout == 0.75
-        assert pool.connection_kwargs["socket_timeout"] == 0.75
-        assert pool.connection_kwargs["socket_connect_timeout"] == 0.75
-    finally:
-        await client.aclose(close_connection_pool=True)
