@@ -14,17 +14,19 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from gal_dashboard.access import VIEW_GRAPHIC, require_permission
 from gal_dashboard.api_errors import error_responses
-from gal_dashboard.errors import ValidationFailed
+from gal_dashboard.api_views import (
+    GRAPHIC_ID,
+    PAGE_PARAMETERS,
+    POSITIVE_INT,
+    GraphicPagination,
+    GraphicsAPIView,
+    request_object,
+)
 from graphics.api_serializers import (
     DuplicateSerializer,
     GraphicCreateSerializer,
@@ -75,60 +77,6 @@ from locks.selectors import lock_live, lock_state
 TAG = "graphics"
 
 
-class CanViewGraphics(BasePermission):
-    """
-    Reads need `graphics.view_graphic`; writes need a signed-in user here and are authorised by
-    their service. Both go through `require_permission`, so a 401 or 403 from a read has the
-    same code and details as one from a service.
-    """
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if request.method in SAFE_METHODS:
-            require_permission(request.user, VIEW_GRAPHIC)
-        else:
-            require_permission(request.user)
-        return True
-
-
-class GraphicPagination(PageNumberPagination):
-    page_size_query_param = "page_size"
-    # A whole event's graphics fit in one page; more would make one response too heavy to send.
-    max_page_size = 200
-
-    def get_page_size(self, request: Request) -> int:
-        # DRF ignores a page_size it cannot read and answers the default page; a client that
-        # asked for something else should learn its request was wrong instead.
-        values = request.query_params.getlist(self.page_size_query_param)
-        if not values:
-            return int(self.page_size or 50)
-        if len(values) > 1 or not values[0].isdigit() or int(values[0]) < 1:
-            raise ValidationFailed(
-                details={self.page_size_query_param: ["A whole number of at least 1, once."]}
-            )
-        return min(int(values[0]), self.max_page_size)
-
-
-class GraphicsAPIView(APIView):
-    permission_classes = [CanViewGraphics]
-
-
-def request_object(request: Request, shape: type[serializers.Serializer]) -> dict[str, Any]:
-    """The request's JSON object body ({} when there is no body), holding only fields of
-    `shape` (the body's documented serializer): an unknown field is a validation_error naming
-    it, as in WebSocket messages, rather than silently ignored (a typo would otherwise look
-    like success)."""
-    body = request.data
-    if not isinstance(body, dict):
-        raise ValidationFailed(
-            "The request body must be a JSON object.",
-            details={"non_field_errors": ["Expected a JSON object."]},
-        )
-    unknown = sorted(set(body) - set(shape().fields))
-    if unknown:
-        raise ValidationFailed(details={key: ["Unknown field."] for key in unknown})
-    return body
-
-
 def graphic_with_lock(graphic: Graphic, lock: CanvasLock | None) -> dict[str, Any]:
     return {**graphic_payload(graphic), "lock": lock_state(lock)}
 
@@ -138,18 +86,7 @@ def summary_with_lock(graphic: Graphic) -> dict[str, Any]:
     return {**graphic_summary(graphic), "lock": lock_state(getattr(graphic, "lock", None))}
 
 
-POSITIVE_INT = {"type": "integer", "minimum": 1}
-GRAPHIC_ID = OpenApiParameter("graphic_id", POSITIVE_INT, OpenApiParameter.PATH)
 VERSION = OpenApiParameter("version", POSITIVE_INT, OpenApiParameter.PATH)
-PAGE_PARAMETERS = [
-    OpenApiParameter("page", POSITIVE_INT, description="1-based page number."),
-    OpenApiParameter(
-        "page_size",
-        POSITIVE_INT,
-        description=f"Default 50; more than {GraphicPagination.max_page_size} gives "
-        f"{GraphicPagination.max_page_size}.",
-    ),
-]
 
 
 class GraphicListView(GraphicsAPIView):

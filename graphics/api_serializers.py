@@ -20,6 +20,7 @@ from rest_framework import serializers
 from graphics.canvas import Canvas
 from graphics.models import VersionAction
 from graphics.services import TEXT_FIELD_MAX_LENGTH
+from locks.api_serializers import LockStateSerializer
 from locks.services import REASON_MAX_LENGTH
 
 
@@ -47,21 +48,6 @@ class UploadedBackgroundSerializer(serializers.Serializer):
     )
     width = serializers.IntegerField()
     height = serializers.IntegerField()
-
-
-class LockStateSerializer(serializers.Serializer):
-    """A graphic's lock. An expired lock shows as free: locked false and every other field null."""
-
-    locked = serializers.BooleanField()
-    locked_by = serializers.CharField(allow_null=True, help_text="The holder's username.")
-    locked_by_id = serializers.IntegerField(allow_null=True)
-    lock_time = serializers.DateTimeField(allow_null=True, help_text="When the holder took it.")
-    expires_at = serializers.DateTimeField(
-        allow_null=True, help_text="Free after this unless the holder refreshes it."
-    )
-    fencing_token = serializers.IntegerField(
-        allow_null=True, help_text="Grows with every new holder of this graphic's lock."
-    )
 
 
 class GraphicSummarySerializer(serializers.Serializer):
@@ -204,22 +190,6 @@ class DuplicateSerializer(serializers.Serializer):
         allow_null=True,
         help_text='Omitted, null or blank: "<title> (Copy)".',
     )
-
-
-class LockOverrideSerializer(serializers.Serializer):
-    reason = serializers.CharField(
-        max_length=REASON_MAX_LENGTH, help_text="Kept in the lock audit."
-    )
-    take_over = serializers.BooleanField(
-        default=False,
-        help_text="true: you become the holder. false (default): the lock is released.",
-    )
-
-
-class LiveLockSerializer(serializers.Serializer):
-    graphic_id = serializers.IntegerField()
-    graphic_title = serializers.CharField()
-    lock = LockStateSerializer()
 
 
 class ViewKeySerializer(serializers.Serializer):

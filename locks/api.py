@@ -13,9 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from gal_dashboard.api_errors import error_responses
-from graphics.api import GRAPHIC_ID, GraphicsAPIView, request_object
-from graphics.api_serializers import LiveLockSerializer, LockOverrideSerializer, LockStateSerializer
+from gal_dashboard.api_views import GRAPHIC_ID, GraphicsAPIView, request_object
 from graphics.selectors import graphic_get
+from locks.api_serializers import LiveLockSerializer, LockOverrideSerializer, LockStateSerializer
 from locks.selectors import lock_live, lock_state, locks_live
 from locks.services import lock_acquire, lock_override, lock_release
 

@@ -27,9 +27,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from gal_dashboard.api_errors import ErrorResponse, error_responses
+from gal_dashboard.api_views import CanViewGraphics, GraphicsAPIView
 from gal_dashboard.errors import ValidationFailed
 from gal_dashboard.storable import BIGINT_MAX
-from graphics.api import CanViewGraphics, GraphicsAPIView
 from graphics.models import GraphicViewKey
 from graphics.selectors import view_key_authenticate
 from realtime.auth import VIEW_KEY_QUERY_PARAMETER, view_key_out_of_scope

@@ -28,8 +28,8 @@ from rest_framework.views import APIView
 
 from gal_dashboard.access import MANAGE_RESULTS, VIEW_STANDINGS, require_permission
 from gal_dashboard.api_errors import ErrorResponse, JSONBodyParser
+from gal_dashboard.api_views import PAGE_PARAMETERS, POSITIVE_INT, GraphicPagination, request_object
 from gal_dashboard.errors import TooLarge, ValidationFailed
-from graphics.api import PAGE_PARAMETERS, GraphicPagination, request_object
 from graphics.services import UNSET
 from standings import services
 from standings.api_serializers import (
@@ -120,7 +120,6 @@ def reason_of(request: Request) -> Any:
     return body.get("reason", request.query_params.get("reason", ""))
 
 
-POSITIVE_INT = {"type": "integer", "minimum": 1}
 EVENT_ID = OpenApiParameter("event_id", POSITIVE_INT, OpenApiParameter.PATH)
 PLAYER_ID = OpenApiParameter("player_id", POSITIVE_INT, OpenApiParameter.PATH)
 ROUND_NUMBER = OpenApiParameter(

@@ -1,0 +1,88 @@
+"""The apps depend on each other in one direction (README.md, "Layout"): each module imports only
+from its own app and from the apps below it, never from one above."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The modules of gal_dashboard that put the apps together (URLs, the ASGI application, health,
+# the token endpoints, the login throttle, the server runner): they import the apps by design.
+WIRING = {
+    "gal_dashboard/urls.py",
+    "gal_dashboard/api_urls.py",
+    "gal_dashboard/asgi.py",
+    "gal_dashboard/health.py",
+    "gal_dashboard/auth_api.py",
+    "gal_dashboard/login_throttle.py",
+    "gal_dashboard/serve.py",
+}
+# The demo builds graphics with standings to draw; a command, imported by nothing.
+DEMO = {"graphics/management/commands/seed_demo.py"}
+GRAPHICS_CORE = {
+    f"graphics/{name}.py"
+    for name in ("models", "canvas", "selectors", "serialization", "patch", "backgrounds")
+}
+
+# (which modules, the imports they must not make)
+RULES: list[tuple[str, tuple[str, ...]]] = [
+    ("gal_dashboard/", ("graphics", "locks", "standings", "realtime", "dashboard")),
+    ("graphics-core", ("locks", "standings", "realtime", "dashboard")),
+    (
+        "locks/",
+        (
+            "graphics.api",
+            "graphics.api_serializers",
+            "graphics.services",
+            "graphics.admin",
+            "standings",
+            "realtime",
+            "dashboard",
+        ),
+    ),
+    ("graphics/", ("standings", "realtime", "dashboard")),
+    ("standings/", ("realtime", "dashboard")),
+    ("realtime/", ("dashboard",)),
+]
+
+
+def modules(selector: str) -> list[Path]:
+    if selector == "graphics-core":
+        return [ROOT / name for name in sorted(GRAPHICS_CORE)]
+    found = []
+    for path in sorted((ROOT / selector).rglob("*.py")):
+        name = path.relative_to(ROOT).as_posix()
+        if "/migrations/" in name or name in WIRING or name in DEMO:
+            continue
+        found.append(path)
+    return found
+
+
+def imported(path: Path) -> set[str]:
+    """Every module `path` imports, at the top or inside a function."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize(("selector", "forbidden"), RULES, ids=[rule[0] for rule in RULES])
+def test_no_module_imports_from_an_app_above_it(selector: str, forbidden: tuple[str, ...]) -> None:
+    """None of these modules imports from the apps above them."""
+    wrong = {
+        path.relative_to(ROOT).as_posix(): sorted(
+            name
+            for name in imported(path)
+            if any(name == prefix or name.startswith(f"{prefix}.") for prefix in forbidden)
+        )
+        for path in modules(selector)
+    }
+    assert modules(selector)
+    assert {module: names for module, names in wrong.items() if names} == {}
