@@ -7,10 +7,11 @@ only when the answer is exact: N is not below the pruning horizon (events after 
 another deployment). Otherwise the caller gets the subscription's snapshot, as a subscribe
 without `last_seq` does, flagged `"recovered": false`.
 
-The events, the newest seq and the horizon are read in one consistent view (one REPEATABLE READ
-transaction on PostgreSQL, SQLite's IMMEDIATE transaction excludes writers), so a prune or a
-write committing meanwhile cannot make the answer miss an event. Events committed after that
-view have greater seqs (seqs follow commit order), and reach a WebSocket through the hub.
+The events, the newest seq and the horizon are read in one consistent view
+(`realtime.snapshots.consistent_read()`: REPEATABLE READ on PostgreSQL, SQLite's IMMEDIATE
+transaction excludes writers), so a prune or a write committing meanwhile cannot make the answer
+miss an event. Events committed after that view have greater seqs (seqs follow commit order),
+and reach a WebSocket through the hub.
 """
 
 from __future__ import annotations
