@@ -11,6 +11,7 @@ import { graphicPatch } from "./canvas-diff.js";
 import {
   copyObsUrl, formatCountdown, hideBanner, openOverlay, showBanner, showConnectionState,
 } from "./connection.js";
+import { INITIAL, hasUnsavedChanges, heldToken, isSaving, transition } from "./editor-state.js";
 import {
   EMPTY_STATE_TEXT, TOTAL, canvasSize, isList, listRows, renderCanvas, tableName,
 } from "./render.js";
@@ -25,13 +26,10 @@ showConnectionState(client);
 const $ = (id) => document.getElementById(id);
 const stage = $("stage");
 
-// The fencing token of the lock this page took; null when it holds none. Another tab of the
-// same user holds a different token, so it never counts as this page's lock.
-let myToken = null;
-// The page's working copy ({title, event_name, data}) and whether it has unsaved changes.
+// The page's lock term and the state of its edits (editor-state.js); only dispatch() changes it.
+let state = INITIAL;
+// The page's working copy ({title, event_name, data}); whether it is saved is in `state`.
 let working = null;
-let dirty = false;
-let saving = false;
 let selectedId = null;
 let lastActivity = Date.now();
 let lastRefresh = Date.now();
@@ -42,6 +40,14 @@ const ADD_BUTTONS = ["add-text", "add-players", "add-scores", "add-placements"];
 
 const clone = (value) => JSON.parse(JSON.stringify(value));
 
+/** Apply `event` to the page's state; false (and no change) when the state refuses it. */
+function dispatch(event) {
+  const next = transition(state, event);
+  if (next === null) return false;
+  state = next;
+  return true;
+}
+
 function liveLock() {
   const lock = subscription.lock;
   return lock && lock.locked && Date.parse(lock.expires_at) > client.serverNow() ? lock : null;
@@ -49,7 +55,8 @@ function liveLock() {
 
 function holdingLock() {
   const lock = liveLock();
-  return Boolean(lock && myToken !== null && lock.fencing_token === myToken && lock.locked_by_id === me.id);
+  const token = heldToken(state);
+  return Boolean(lock && token !== null && lock.fencing_token === token && lock.locked_by_id === me.id);
 }
 
 function canEditNow() {
@@ -115,6 +122,8 @@ function drawPanel() {
     }
     $("prop-color").value = element.color.length === 7 ? element.color : "#ffffff";
   }
+  const saving = isSaving(state);
+  const dirty = hasUnsavedChanges(state);
   $("save").disabled = !editable || !dirty || saving;
   $("save-state").textContent = saving ? "Saving…" : dirty ? "Unsaved changes" : graphic ? "Saved" : "";
   if (graphic) {
@@ -240,7 +249,7 @@ function takeServerCopy() {
   const graphic = subscription.graphic;
   if (!graphic) return;
   // Unsaved changes stay until saved or discarded; otherwise show the graphic as it is now.
-  if (!dirty || !working) {
+  if (!hasUnsavedChanges(state) || !working) {
     working = { title: graphic.title, event_name: graphic.event_name, data: clone(graphic.data) };
   }
 }
@@ -259,7 +268,7 @@ subscription.addEventListener("change", (event) => {
 subscription.addEventListener("presence", drawPresence);
 
 client.addEventListener("lock_expiring", (event) => {
-  if (event.detail.graphic_id !== graphicId || event.detail.fencing_token !== myToken) return;
+  if (event.detail.graphic_id !== graphicId || event.detail.fencing_token !== heldToken(state)) return;
   showBanner(`Your lock expires in ${event.detail.seconds_left} s.`, "warning", {
     action: { label: "Keep editing", onClick: () => refreshLock().then(hideBanner) },
   });
@@ -267,8 +276,7 @@ client.addEventListener("lock_expiring", (event) => {
 
 client.addEventListener("lock_lost", (event) => {
   const lost = event.detail;
-  if (lost.graphic_id !== graphicId || lost.fencing_token !== myToken) return;
-  myToken = null;
+  if (lost.graphic_id !== graphicId || !dispatch({ type: "lock_lost", token: lost.fencing_token })) return;
   const why = lost.reason === "overridden"
     ? `${lost.by ? lost.by.username : "A lock admin"} took your lock${lost.note ? `: "${lost.note}"` : ""}.`
     : "Your lock expired.";
@@ -291,13 +299,17 @@ function announce(action) {
 }
 
 async function acquireLock() {
+  if (!dispatch({ type: "acquire" })) return;
   try {
     const lock = await api("POST", `/api/graphics/${graphicId}/lock/`);
-    myToken = lock.fencing_token;
-    lastRefresh = Date.now();
-    hideBanner();
-    announce("editing");
+    // Refused only when a force unlock with take-over answered first: its token stands.
+    if (dispatch({ type: "acquired", token: lock.fencing_token })) {
+      lastRefresh = Date.now();
+      hideBanner();
+      announce("editing");
+    }
   } catch (error) {
+    dispatch({ type: "acquire_failed" });
     if (error.code !== "lock_conflict") showBanner(describeError(error), "error");
   }
   drawAll();
@@ -307,20 +319,19 @@ async function refreshLock() {
   if (!holdingLock()) return;
   try {
     const lock = await api("POST", `/api/graphics/${graphicId}/lock/`);
-    if (lock.fencing_token === myToken) lastRefresh = Date.now();
+    if (lock.fencing_token === heldToken(state)) lastRefresh = Date.now();
   } catch (error) {
     showBanner(describeError(error), "error");
   }
 }
 
 async function releaseLock() {
-  if (!holdingLock()) return;
-  const token = myToken;
-  myToken = null;
+  if (!holdingLock() || !dispatch({ type: "release" })) return;
   try {
     await api("DELETE", `/api/graphics/${graphicId}/lock/`);
+    dispatch({ type: "released" });
   } catch (error) {
-    myToken = token;
+    dispatch({ type: "release_failed" });
     showBanner(describeError(error), "error");
   }
   announce("viewing");
@@ -360,10 +371,7 @@ if (forceButton) {
       const takeOver = $("override-take-over").checked;
       try {
         const lock = await api("POST", `/api/graphics/${graphicId}/lock/override/`, { reason, take_over: takeOver });
-        if (takeOver) {
-          myToken = lock.fencing_token;
-          announce("editing");
-        }
+        if (takeOver && dispatch({ type: "taken_over", token: lock.fencing_token })) announce("editing");
         hideBanner();
       } catch (error) {
         showBanner(describeError(error), "error");
@@ -377,9 +385,8 @@ if (forceButton) {
 // ---------------------------------------------------------------------------------- editing
 
 function change(mutate) {
-  if (!canEditNow() || !working) return;
+  if (!canEditNow() || !working || !dispatch({ type: "edit" })) return;
   mutate(working);
-  dirty = true;
   drawPanel();
   drawStage();
   drawStandingsNote();
@@ -557,26 +564,23 @@ stage.addEventListener("keydown", (event) => {
 
 async function save() {
   const graphic = subscription.graphic;
-  if (!canEditNow() || !dirty || saving || !graphic) return;
+  if (!canEditNow() || !graphic) return;
   const patch = graphicPatch(graphic, working);
   if (!patch) {
-    dirty = false;
-    drawPanel();
+    if (dispatch({ type: "nothing_to_save" })) drawPanel();
     return;
   }
-  saving = true;
+  if (!dispatch({ type: "save" })) return; // nothing unsaved, or a save already on its way
+  const token = heldToken(state);
   drawPanel();
   try {
-    await api("PATCH", `/api/graphics/${graphicId}/`, {
-      version: graphic.version, fencing_token: myToken, patch,
-    });
-    dirty = false;
+    await api("PATCH", `/api/graphics/${graphicId}/`, { version: graphic.version, fencing_token: token, patch });
+    dispatch({ type: "saved" });
     lastRefresh = Date.now() - REFRESH_EVERY_MS; // a save is activity: refresh on the next tick
     hideBanner();
   } catch (error) {
+    dispatch({ type: "save_failed" });
     showBanner(`Not saved: ${describeError(error)}`, "error");
-  } finally {
-    saving = false;
   }
   drawPanel();
 }
@@ -599,10 +603,8 @@ window.addEventListener("resize", drawStage);
 
 client.start();
 // Take the lock once, when the page opens and this user may edit; later the user decides.
-let openedWithLockAttempt = false;
 subscription.addEventListener("snapshot", () => {
   const graphic = subscription.graphic;
-  if (openedWithLockAttempt || !config.can_edit || !graphic || graphic.archived || liveLock()) return;
-  openedWithLockAttempt = true;
-  acquireLock();
+  if (!config.can_edit || !graphic || graphic.archived || liveLock()) return;
+  if (dispatch({ type: "open_free" })) acquireLock();
 });
