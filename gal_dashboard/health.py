@@ -72,7 +72,7 @@ async def readyz(request: HttpRequest) -> JsonResponse:
     }
     if not hub.running:
         checks["channel_layer"] = {"ok": False, "error": "the event hub is not running yet"}
-    elif hub.channel_layer_answers():
+    elif hub.probe.channel_layer_answers():
         checks["channel_layer"] = {"ok": True}
     else:
         checks["channel_layer"] = {

@@ -33,7 +33,7 @@ from gal_dashboard.storable import BIGINT_MAX
 from graphics.models import GraphicViewKey
 from graphics.selectors import view_key_authenticate
 from realtime.auth import VIEW_KEY_QUERY_PARAMETER, view_key_out_of_scope
-from realtime.hub import ALL, SubscriptionKey
+from realtime.frames import ALL, SubscriptionKey
 from realtime.replay import events_poll
 
 TAG = "events"

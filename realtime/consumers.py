@@ -53,7 +53,8 @@ from realtime.auth import (
     authenticate_access_token,
     view_key_out_of_scope,
 )
-from realtime.hub import ALL, SubscriptionKey, get_hub
+from realtime.frames import ALL, SubscriptionKey
+from realtime.hub import get_hub
 from realtime.limits import (
     FrameRateLimit,
     check_subscription_room,
@@ -252,7 +253,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                     else None
                 ),
                 # True while the channel layer is away (see the `notice` message).
-                "broadcast_degraded": get_hub().broadcast_degraded,
+                "broadcast_degraded": get_hub().probe.degraded,
                 "heartbeat_interval": settings.WS_HEARTBEAT_INTERVAL_SECONDS,
             },
         )

@@ -68,7 +68,7 @@ def graphic_event_data(
         patch = graphic_patch_between(change.previous, payload)
         if len(canvas_json(patch)) < len(canvas_json(payload)):
             # Subscribers of the graphic get the patch from the version before; the list
-            # view's summary rides along for the hubs (see realtime.hub.EventFrames).
+            # view's summary rides along for the hubs (see realtime.frames.EventFrames).
             summary = summary_from_payload(payload)
             del data["payload"]
             data.update(

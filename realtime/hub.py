@@ -1,10 +1,12 @@
 """
-The hub: one per server process (per event loop), between the event log and the sockets.
+The hub: one per server process (per event loop), between the event log and the sockets. Its one
+job is ordered delivery of the log to this process's sockets.
 
 Every committed event reaches each hub once, as one channel-layer message to the group
 `gal.hub` (one Redis PUBLISH for all servers). The hub then fans it out in-process to the
 connections subscribed to that graphic and to the list ("all"), serialising the frame once per
-audience rather than once per socket, and never sending one channel-layer message per member.
+audience rather than once per socket (realtime.frames), and never sending one channel-layer
+message per member.
 
 The hub also guarantees order and completeness: it keeps a cursor (the last seq delivered) and
 delivers strictly in seq order. A message whose seq is not the next one makes it read the
@@ -12,25 +14,17 @@ missing events from the log; a periodic read of the log picks up anything whose 
 lost (Redis away, a process without a channel layer). Because seqs are assigned in commit order
 (`EventManager.append`), "everything up to seq N" is complete once N has committed.
 
-The same periodic loop expires locks past `expires_at` (the database decides which server
-records each expiry), so expiry is broadcast within seconds with no user action, and warns the
-holders connected here of locks about to run out (`lock_expiring`). Fanning out a lock_status
-that took a lock from its holder also tells that holder's connections here (`lock_lost`); see
-realtime.lock_notices.
-
-A probe loop sends a message through the channel layer every BROADCAST_PROBE_INTERVAL_SECONDS
-and waits for it to come back. When it does not (Redis is away), the hub tells its connections
-with a `notice` (`broadcast_degraded`) and they keep receiving every event from the log, at the
-poll interval; when it comes back, the hub reads the log at once and says `broadcast_restored`.
+Two loops start and stop with it: the broadcast probe (realtime.broadcast_probe), which tells
+connections when broadcasts are lost and come back, and the lock housekeeping
+(realtime.housekeeping), which expires locks and tells holders of `lock_expiring` and
+`lock_lost`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import time
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable
@@ -40,22 +34,21 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from graphics.serialization import summary_from_payload
-from locks.services import lock_expire_due
 from realtime import observability
+from realtime.broadcast_probe import BroadcastProbe
 from realtime.events import HUB_GROUP
-from realtime.lock_notices import LockExpiringNotices, lock_lost_notice
-from realtime.models import Event
+from realtime.frames import (
+    ALL,
+    EventFrames,
+    SubscriptionKey,
+    presence_counts_message,
+    user_activity_messages,
+)
+from realtime.housekeeping import LockHousekeeping
 from realtime.per_loop import PerLoop
-from realtime.presence import presence_counts_message, user_activity_messages
-from realtime.redaction import event_for_view_key
-from realtime.redis_outage import redis_outage
 from realtime.snapshots import events_after, latest_seq
 
 logger = logging.getLogger(__name__)
-
-ALL = "all"
-SubscriptionKey = int | str  # a graphic id, or "all"
 
 # How many events one catch-up read fetches at a time.
 CATCH_UP_BATCH = 500
@@ -86,137 +79,6 @@ class HubMember(Protocol):
         """Close a view-key connection whose key no longer works (its graphic was deleted)."""
 
 
-class EventFrames:
-    """The ASGI messages of one event, each encoded at most once, shared by every socket of
-    its audience (servers only read them)."""
-
-    def __init__(self, *, seq: int, graphic_id: int, event_type: str, data: dict[str, Any]):
-        self.seq = seq
-        self.graphic_id = graphic_id
-        self.event_type = event_type
-        self.data = data
-        self._graphic_message: dict[str, Any] | None = None
-        self._view_key_message: dict[str, Any] | None = None
-        self._list_message: dict[str, Any] | None = None
-
-    @classmethod
-    def from_event(cls, event: Event) -> EventFrames:
-        return cls(
-            seq=event.pk, graphic_id=event.graphic_id, event_type=event.type, data=event.data
-        )
-
-    def for_graphic(self) -> dict[str, Any]:
-        if self._graphic_message is None:
-            frame = encode_event(
-                self.event_type,
-                graphic_view_data(self.event_type, self.data),
-                seq=self.seq,
-                subscription=self.graphic_id,
-            )
-            self._graphic_message = {"type": "websocket.send", "text": frame}
-        return self._graphic_message
-
-    def for_view_key(self) -> dict[str, Any]:
-        """The graphic subscribers' frame as an overlay's view key gets it: without staff
-        identities, notes or reasons (realtime.redaction)."""
-        if self._view_key_message is None:
-            frame = encode_event(
-                self.event_type,
-                event_for_view_key(self.event_type, graphic_view_data(self.event_type, self.data)),
-                seq=self.seq,
-                subscription=self.graphic_id,
-            )
-            self._view_key_message = {"type": "websocket.send", "text": frame}
-        return self._view_key_message
-
-    def for_member(self, member: HubMember) -> dict[str, Any]:
-        """The graphic subscribers' frame for this member: staff, or a view key."""
-        return self.for_graphic() if member.view_key_id is None else self.for_view_key()
-
-    def for_list(self) -> dict[str, Any]:
-        if self._list_message is None:
-            frame = encode_event(
-                self.event_type,
-                list_view_data(self.event_type, self.data),
-                seq=self.seq,
-                subscription=ALL,
-            )
-            self._list_message = {"type": "websocket.send", "text": frame}
-        return self._list_message
-
-
-# What a patch-form graphic_update (realtime.events.graphic_event_data) carries for one
-# audience only: the graphic's subscribers get the patch, the list its summary.
-_PATCH_ONLY_KEYS = frozenset({"patch", "base_version", "updated_at", "updated_by"})
-
-
-def graphic_view_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The graphic subscribers' copy of an event: the full payload, or the merge patch from
-    `base_version` when that is smaller (without the list's summary)."""
-    if event_type == "graphic_update" and "summary" in data:
-        return {key: value for key, value in data.items() if key != "summary"}
-    return data
-
-
-def list_view_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The list view's copy of an event: graphic payloads without the canvas, standings
-    without their tables (the list draws no canvas; it learns which graphic redrew)."""
-    if event_type == "standings_update":
-        standings = data.get("standings")
-        if standings is None:
-            return data
-        return {
-            **data,
-            "standings": {key: value for key, value in standings.items() if key != "tables"},
-        }
-    if event_type != "graphic_update":
-        return data
-    if "summary" in data:
-        listed = {
-            key: value
-            for key, value in data.items()
-            if key not in _PATCH_ONLY_KEYS and key != "summary"
-        }
-        return {**listed, "payload": data["summary"]}
-    if "payload" in data:
-        return {**data, "payload": summary_from_payload(data["payload"])}
-    return data
-
-
-def event_frame(
-    event_type: str, data: dict[str, Any], *, seq: int, subscription: SubscriptionKey
-) -> dict[str, Any]:
-    """An event frame as an object: what the WebSocket sends (encoded) and what
-    GET /api/events/ lists, so the two cannot drift apart."""
-    return {"type": event_type, "subscription": subscription, "data": {**data, "seq": seq}}
-
-
-def encode_event(
-    event_type: str, data: dict[str, Any], *, seq: int, subscription: SubscriptionKey
-) -> str:
-    return json.dumps(
-        event_frame(event_type, data, seq=seq, subscription=subscription),
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-
-
-def broadcast_notice(*, degraded: bool) -> str:
-    """The `notice` frame that tells clients broadcasting went down or came back."""
-    if degraded:
-        data = {
-            "code": "broadcast_degraded",
-            "message": (
-                "Live updates are delayed: the server cannot reach its broadcast channel. "
-                "Events keep arriving from the event log, a few seconds late."
-            ),
-            "poll_interval": settings.EVENT_POLL_INTERVAL_SECONDS,
-        }
-    else:
-        data = {"code": "broadcast_restored", "message": "Live updates are back to normal."}
-    return json.dumps({"type": "notice", "data": data}, separators=(",", ":"))
-
-
 class EventHub:
     def __init__(self) -> None:
         self.cursor = 0
@@ -227,13 +89,8 @@ class EventHub:
         self._started: asyncio.Future[None] | None = None
         self._channel_name: str | None = None
         self._keep_running = False
-        # Whether the last probe came back through the channel layer (see _probe_broadcasts).
-        self.broadcast_degraded = False
-        # time.monotonic() of the last probe that came back, for readiness checks.
-        self.last_probe_ok_at: float | None = None
-        self._probe_number = 0
-        self._probe_returned = asyncio.Event()
-        self.lock_expiring_notices = LockExpiringNotices()
+        self.probe = BroadcastProbe(catch_up=self.catch_up, recipients=self._all_members)
+        self.housekeeping = LockHousekeeping(members=self._all_members)
         # Closes started from a delivery (which cannot wait for them), kept until they finish.
         self._closing: set[asyncio.Future[None]] = set()
 
@@ -254,27 +111,19 @@ class EventHub:
     async def _start(self) -> None:
         layer = get_channel_layer()
         if layer is not None:
-            self._channel_name = await layer.new_channel()
-            await layer.group_add(HUB_GROUP, self._channel_name)
+            self._channel_name = channel_name = await layer.new_channel()
+            await layer.group_add(HUB_GROUP, channel_name)
         self.cursor = await database_sync_to_async(latest_seq)()
         if layer is not None:
             self._tasks.append(asyncio.create_task(self._listen(layer), name="hub-listen"))
-            self._tasks.append(asyncio.create_task(self._probe_broadcasts(layer), name="hub-probe"))
+            probe = self.probe.run(layer, channel_name=channel_name)
+            self._tasks.append(asyncio.create_task(probe, name="hub-probe"))
         self._tasks.append(asyncio.create_task(self._poll_log(), name="hub-poll"))
-        self._tasks.append(asyncio.create_task(self._expire_locks(), name="hub-lock-expiry"))
+        self._tasks.append(asyncio.create_task(self.housekeeping.run(), name="hub-lock-expiry"))
 
     @property
     def running(self) -> bool:
         return self._started is not None and self._started.done()
-
-    def channel_layer_answers(self) -> bool:
-        """Whether a probe came back through the channel layer recently (two probe periods)."""
-        if self.last_probe_ok_at is None or self.broadcast_degraded:
-            return False
-        period = (
-            settings.BROADCAST_PROBE_INTERVAL_SECONDS + settings.BROADCAST_PROBE_TIMEOUT_SECONDS
-        )
-        return time.monotonic() - self.last_probe_ok_at <= 2 * period
 
     def keep_running(self) -> None:
         """Keep the hub alive without members (a server process serving HTTP too)."""
@@ -320,6 +169,9 @@ class EventHub:
 
     def members_of_user(self, user_id: int) -> Iterable[HubMember]:
         return [member for member in self.members.values() if member.user_id == user_id]
+
+    def _all_members(self) -> list[HubMember]:
+        return list(self.members.values())
 
     # -- delivery ------------------------------------------------------------------------------
 
@@ -377,7 +229,7 @@ class EventHub:
             recipients += len(list_members)
         observability.events_delivered(frames.event_type, recipients, frames.data.get("timestamp"))
         if frames.event_type == "lock_status":
-            self._tell_lock_lost(frames.data)
+            self.housekeeping.tell_lock_lost(frames.data)
         elif frames.event_type == "graphic_update" and frames.data.get("action") == "deleted":
             self._close_overlays_of(frames.graphic_id)
 
@@ -390,19 +242,6 @@ class EventHub:
                 closing = asyncio.ensure_future(member.close_revoked_view_key())
                 self._closing.add(closing)
                 closing.add_done_callback(self._closing.discard)
-
-    def _tell_lock_lost(self, lock_status: dict[str, Any]) -> None:
-        """`lock_lost` to this process's connections of a holder whose lock was overridden or
-        expired, after the event itself (realtime.lock_notices)."""
-        notice = lock_lost_notice(lock_status)
-        if notice is None:
-            return
-        holder_id, message = notice
-        for member in self.members_of_user(holder_id):
-            try:
-                member.send_direct(message)
-            except Exception:
-                logger.exception("lock_lost to connection %s failed", member.connection_id)
 
     def _deliver_to(
         self, member: HubMember, key: SubscriptionKey, seq: int, message: dict[str, Any]
@@ -470,13 +309,8 @@ class EventHub:
             await self._run_command(message)
         elif message.get("type") == "hub.presence":
             self.fan_out_presence(message)
-        elif (
-            message.get("type") == "hub.probe"
-            # Every hub hears every probe; only its own latest one counts.
-            and message.get("channel") == self._channel_name
-            and message.get("number") == self._probe_number
-        ):
-            self._probe_returned.set()
+        elif message.get("type") == "hub.probe":
+            self.probe.heard(message)
 
     async def _run_command(self, message: dict[str, Any]) -> None:
         """Commands addressed to connections by user, by token family (the connections opened
@@ -513,72 +347,6 @@ class EventHub:
                 raise
             except Exception:
                 logger.warning("reading the event log failed; retrying", exc_info=True)
-
-    async def _probe_broadcasts(self, layer: Any) -> None:
-        while True:
-            await asyncio.sleep(settings.BROADCAST_PROBE_INTERVAL_SECONDS)
-            self._probe_number += 1
-            self._probe_returned = asyncio.Event()
-            started = time.monotonic()
-            try:
-                async with asyncio.timeout(settings.BROADCAST_PROBE_TIMEOUT_SECONDS):
-                    await layer.group_send(
-                        HUB_GROUP,
-                        {
-                            "type": "hub.probe",
-                            "channel": self._channel_name,
-                            "number": self._probe_number,
-                        },
-                    )
-                    await self._probe_returned.wait()
-                healthy = True
-                self.last_probe_ok_at = time.monotonic()
-                redis_outage.succeeded(started_at=started)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                healthy = False
-                if settings.REDIS_URL:  # the layer is Redis: a probe lost is Redis away or slow
-                    redis_outage.failed("broadcast_probe", error)
-            await self._set_broadcast_health(healthy=healthy)
-
-    async def _set_broadcast_health(self, *, healthy: bool) -> None:
-        if healthy != self.broadcast_degraded:
-            return
-        self.broadcast_degraded = not healthy
-        if healthy:
-            logger.warning("the channel layer answers again; broadcasting resumed")
-            # Whatever was committed while broadcasts were lost goes out now, not at the next
-            # poll, and before the notice: a client that reacts to it is already up to date.
-            with contextlib.suppress(Exception):
-                await self.catch_up()
-        else:
-            logger.warning(
-                "the channel layer does not answer; delivering from the event log every %s s",
-                settings.EVENT_POLL_INTERVAL_SECONDS,
-            )
-        frame = broadcast_notice(degraded=self.broadcast_degraded)
-        for member in list(self.members.values()):
-            try:
-                await member.hub_command({"command": "send", "frame": frame})
-            except Exception:
-                logger.exception("notice to connection %s failed", member.connection_id)
-
-    async def _expire_locks(self) -> None:
-        while True:
-            await asyncio.sleep(settings.LOCK_SWEEP_INTERVAL_SECONDS)
-            try:
-                await database_sync_to_async(lock_expire_due)()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.warning("expiring locks failed; retrying", exc_info=True)
-            try:
-                await self.lock_expiring_notices.send_due(list(self.members.values()))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.warning("sending lock_expiring notices failed; retrying", exc_info=True)
 
 
 _hubs = PerLoop(EventHub)

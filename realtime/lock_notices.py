@@ -8,9 +8,9 @@ as opposed to the `lock_status` events that every subscriber of the graphic and 
   Only that live fan-out sends it; a client resuming with `last_seq` gets the `lock_status`
   events it missed, never a `lock_lost` for them (it was told, or its connection was gone).
 - `lock_expiring`: the holder's lock runs out within LOCK_EXPIRING_NOTICE_SECONDS. Each hub's
-  lock sweep asks, in one query per tick, for the locks of the users connected to its own
-  process that expire within the window, and tells each connection once per lock term; a
-  refresh moves `expires_at` and so re-arms the notice.
+  lock sweep (realtime.housekeeping) asks, in one query per tick, for the locks of the users
+  connected to its own process that expire within the window, and tells each connection once
+  per lock term; a refresh moves `expires_at` and so re-arms the notice.
 
 See docs/protocol.md ("Lock notices") for what clients do with them.
 """

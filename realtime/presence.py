@@ -15,8 +15,9 @@ announces what the store says changed:
 Announcements cross servers as ONE channel-layer message to the hub group per change
 (`hub.presence`), like events; each hub hands the frames to its local subscribers: a
 `user_activity` frame to the graphic's subscribers and a `presence_counts` frame to the list's
-("all"). These frames are ephemeral: they carry no `seq`, are not in the event log and are not
-replayed; a (re)subscribe's ack carries the current presence instead.
+("all"), both built by realtime.frames. These frames are ephemeral: they carry no `seq`, are
+not in the event log and are not replayed; a (re)subscribe's ack carries the current presence
+instead.
 
 Presence is advisory: if the store is unavailable the failure is logged and the request it came
 with (a subscribe, an unsubscribe, a close) goes on.
@@ -25,7 +26,6 @@ with (a subscribe, an unsubscribe, a close) goes on.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -35,6 +35,7 @@ from django.conf import settings
 
 from gal_dashboard.timestamps import iso_utc
 from realtime.events import HUB_GROUP
+from realtime.hub import get_hub
 from realtime.per_loop import PerLoop
 from realtime.presence_store import (
     EDITING,
@@ -46,8 +47,6 @@ from realtime.presence_store import (
 )
 
 logger = logging.getLogger(__name__)
-
-LIST_KEY = "all"  # the list subscription (realtime.hub.ALL; not imported: the hub imports us)
 
 
 class PresenceMember(Protocol):
@@ -76,48 +75,6 @@ def presence_message(update: PresenceUpdate) -> dict[str, Any]:
         ],
         "counts": {"viewing": update.viewing, "editing": update.editing},
     }
-
-
-def _send(frame: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "websocket.send", "text": json.dumps(frame, separators=(",", ":"))}
-
-
-def user_activity_messages(message: dict[str, Any]) -> list[dict[str, Any]]:
-    """The `user_activity` frames (ASGI send messages) of a `hub.presence` message, for the
-    graphic's subscribers."""
-    graphic_id = message["graphic_id"]
-    return [
-        _send(
-            {
-                "type": "user_activity",
-                "subscription": graphic_id,
-                "data": {
-                    "graphic_id": graphic_id,
-                    "user_id": change["user_id"],
-                    "username": change["username"],
-                    "action": change["action"],
-                    "target": graphic_id,
-                    "timestamp": message["timestamp"],
-                },
-            }
-        )
-        for change in message["changes"]
-    ]
-
-
-def presence_counts_message(message: dict[str, Any]) -> dict[str, Any]:
-    """The `presence_counts` frame of a `hub.presence` message, for the list's subscribers."""
-    return _send(
-        {
-            "type": "presence_counts",
-            "subscription": LIST_KEY,
-            "data": {
-                "graphic_id": message["graphic_id"],
-                **message["counts"],
-                "timestamp": message["timestamp"],
-            },
-        }
-    )
 
 
 class PresenceTracker:
@@ -271,8 +228,6 @@ async def announce(updates: list[PresenceUpdate]) -> None:
     for update in updates:
         message = presence_message(update)
         if layer is None:
-            from realtime.hub import get_hub
-
             get_hub().fan_out_presence(message)
             continue
         try:

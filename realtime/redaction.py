@@ -4,7 +4,7 @@ What an overlay's view key sees: its graphic as it goes on air, never who works 
 A view key is a URL pasted into OBS, shown on screens and in stream setups; whoever holds it
 learns nothing about staff (issue 14, finding 7; presence is withheld for the same reason,
 realtime.presence). Every path that hands a view key data goes through one function here, per
-shape: the subscribe ack (snapshot or replay), live events (realtime.hub.EventFrames encodes the
+shape: the subscribe ack (snapshot or replay), live events (realtime.frames.EventFrames encodes the
 redacted frame once for all view-key members), and polling (GET /api/events/?key=).
 
 The shapes stay those of docs/protocol.md, so a client reads them the same way: who (a username,
@@ -81,7 +81,7 @@ def _any_event_for_view_key(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def event_for_view_key(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """An event's data (the graphic subscribers' copy, realtime.hub.graphic_view_data) as a
+    """An event's data (the graphic subscribers' copy, realtime.frames.graphic_view_data) as a
     view key receives it."""
     return EVENT_REDACTIONS.get(event_type, _any_event_for_view_key)(data)
 

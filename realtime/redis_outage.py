@@ -8,7 +8,7 @@ from channels_redis's receive task. Instead:
 
 - `RedisOutageFilter`, on the log handlers (settings.LOGGING), takes every record whose
   exception is a Redis connection error or timeout out of the log and reports it here;
-- the hub's broadcast probe reports each probe, failed or answered (realtime.hub), and a
+- the hub's broadcast probe reports each probe, failed or answered (realtime.broadcast_probe), and a
   broadcast that goes through reports that Redis answered (realtime.events);
 - the first failure while Redis was answering logs one WARNING, `Redis is unreachable`, naming
   what failed (no traceback); the first answer to an operation started after that logs one

@@ -24,7 +24,7 @@ from django.conf import settings
 from gal_dashboard.errors import ValidationFailed
 from gal_dashboard.storable import BIGINT_MAX
 from graphics.models import Graphic
-from realtime.hub import (
+from realtime.frames import (
     ALL,
     EventFrames,
     SubscriptionKey,

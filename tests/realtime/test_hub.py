@@ -20,7 +20,8 @@ from locks.models import CanvasLock
 from locks.selectors import lock_state
 from locks.services import lock_acquire
 from realtime.events import HUB_GROUP, event_message, graphic_event_data
-from realtime.hub import ALL, SubscriptionKey, get_hub
+from realtime.frames import ALL, SubscriptionKey
+from realtime.hub import get_hub
 from realtime.models import Event, EventType
 from realtime.protocol import CLOSE_UNAUTHENTICATED
 
