@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlparse
 
@@ -91,6 +92,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = keep
+
+
+@pytest.fixture(scope="session", autouse=True)
+def temporary_media_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Uploads made by any test (the API fuzzer's included) land in a temporary MEDIA_ROOT,
+    never in the development server's var/media. The environment variable carries it to the
+    servers the end-to-end tests start."""
+    from django.test import override_settings
+
+    media_root = tmp_path_factory.mktemp("media")
+    previous = os.environ.get("MEDIA_ROOT")
+    os.environ["MEDIA_ROOT"] = str(media_root)
+    # override_settings, not an assignment: it also resets the storages' cached locations.
+    with override_settings(MEDIA_ROOT=str(media_root)):
+        yield media_root
+    if previous is None:
+        os.environ.pop("MEDIA_ROOT", None)
+    else:
+        os.environ["MEDIA_ROOT"] = previous
 
 
 @pytest.fixture(autouse=True)
