@@ -143,6 +143,9 @@ def test_the_installed_wheel_migrates_and_serves_from_a_clean_venv(wheel: Path, 
         status, body = fetch(f"http://127.0.0.1:{port}/static/dashboard/dashboard.css")
         assert status == 200
         assert body == (ROOT / "dashboard" / "static" / "dashboard" / "dashboard.css").read_bytes()
+        icon = (ROOT / "dashboard" / "static" / "dashboard" / "favicon.ico").read_bytes()
+        assert fetch(f"http://127.0.0.1:{port}/favicon.ico") == (200, icon)
+        assert fetch(f"http://127.0.0.1:{port}/static/dashboard/favicon.ico") == (200, icon)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
