@@ -61,7 +61,20 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["CHANNEL_LAYER_PREFIX"] = prefix
 
 
+def give_schemathesis_cases_their_own_ids(items: list[pytest.Item]) -> None:
+    """schemathesis names each operation's test `test_...[GET /api/...]`, but pytest 9 builds
+    an item's id from its function's name and its parametrize ids only, so every operation's
+    test had one id (tests/test_api_fuzz.py), and pytest's progress, which counts ids, ended
+    at 98%. The operation goes into the id's parameters, where parametrize would put it."""
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        node_id = getattr(item, "_id", None)
+        if label and getattr(node_id, "params", "") is None and hasattr(node_id, "with_params"):
+            item._id = node_id.with_params(label)  # type: ignore[union-attr]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    give_schemathesis_cases_their_own_ids(items)
     ci = os.environ.get("CI", "").lower() == "true"
     # Set by `make test` on the SQLite pass when a PostgreSQL/Redis pass follows.
     services_pass_follows = os.environ.get("GAL_SERVICES_PASS") == "later"
