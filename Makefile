@@ -22,7 +22,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 $(BIN)/python:
 	@if [ -z "$(PYTHON)" ]; then \
 		echo "GAL Live needs Python 3.11, 3.12 or 3.13, and none of $(SUPPORTED_PYTHONS) runs here."; \
-		echo "Install one (e.g. apt-get install python3.13-venv, or pyenv install 3.13), or name it: make $(MAKECMDGOALS) PYTHON=/path/to/python3.13"; \
+		echo "Install one (your system's python3 with python3-venv, or pyenv install 3.13), or name it: make $(MAKECMDGOALS) PYTHON=/path/to/python3.13"; \
 		exit 1; \
 	fi
 	@$(PYTHON) -c "import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 14))" 2>/dev/null || { \
@@ -47,10 +47,13 @@ $(VENV)/.dev-installed: requirements/dev.txt pyproject.toml | $(BIN)/python
 
 # Re-resolves the lock files from pyproject.toml, every package at its newest allowed version,
 # for Python 3.11 to 3.13 at once (uv's universal resolution; pip installs the result). The
-# runtime lock takes the development lock's versions, so one venv can hold both.
+# runtime lock takes the development lock's versions, so one venv can hold both. It needs only
+# uv (pinned in the dev lock), not an install that matches pyproject.toml: after a dependency is
+# added there, `make lock` is what makes the install possible again.
 UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --generate-hashes \
 	--python-version 3.11 --custom-compile-command "make lock"
-lock: dev-install
+lock: | $(BIN)/python
+	@test -x $(BIN)/uv || $(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
 	$(UV_COMPILE) --upgrade --extra dev -o requirements/dev.txt
 	$(UV_COMPILE) --extra uvicorn --constraint requirements/dev.txt -o requirements/run.txt
 
