@@ -10,6 +10,7 @@ it pip (from its cache after the first run); it runs once, in the SQLite pass.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,8 +46,20 @@ def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # setuptools builds in the source tree (build/, *.egg-info): build from a copy, so the
+    # checkout stays as it was (mypy would find every module twice).
+    source = tmp_path_factory.mktemp("source") / "gal-live"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv*", "var", "build", "*.egg-info", "node_modules", "__pycache__", ".*cache"
+        ),
+    )
     dist = tmp_path_factory.mktemp("dist")
-    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(ROOT)])
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), str(source)]
+    )
     (built,) = dist.glob("gal_live-*.whl")
     return built
 
