@@ -145,4 +145,4 @@ soak: $(VENV)/.bench-installed
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 clean:
-	rm -rf $(VENV) var/static var/bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.1[123] var/static var/bench .pytest_cache .mypy_cache .ruff_cache
