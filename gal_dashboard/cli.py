@@ -32,14 +32,18 @@ def _django() -> None:
     django.setup()
 
 
+def serve_arguments(args: list[str]) -> list[str]:
+    """Both servers take the application (module:attribute) as their one positional argument:
+    ours unless the caller named one."""
+    if any(re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", arg) for arg in args):
+        return args
+    return [*args, APPLICATION]
+
+
 def serve(args: list[str]) -> int:
     from gal_dashboard import serve as server
 
-    # Both servers take the application (module:attribute) as their one positional argument;
-    # name ours unless the caller did.
-    if not any(re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", arg) for arg in args):
-        args = [*args, APPLICATION]
-    server.main(args)
+    server.main(serve_arguments(args))
     return 0
 
 
@@ -82,7 +86,8 @@ def check(args: list[str]) -> int:
         failures += 1
     else:
         if pending:
-            print(f"database: FAILED ({len(pending)} migrations to apply: gal-live manage migrate)")
+            count = f"{len(pending)} migration{'s' if len(pending) != 1 else ''}"
+            print(f"database: FAILED ({count} to apply: gal-live manage migrate)")
             failures += 1
         else:
             print(f"database: ok ({connection.vendor}, every migration applied)")
