@@ -492,7 +492,9 @@ EVENT_REPLAY_MAX_EVENTS = env_int("EVENT_REPLAY_MAX_EVENTS", 1000)
 # one poll answers in one database read of bounded size.
 EVENT_API_PAGE_SIZE = env_int("EVENT_API_PAGE_SIZE", 500, minimum=1)
 # Connections, heartbeats and limits (docs/protocol.md, "Heartbeats" and "Limits").
-# Names this process in the connection registry; empty means "<hostname>:<pid>".
+# Names this process in the connection registry and the metrics' `server` label. Empty means
+# `<hostname>:<port>` under gal_dashboard.serve (which sets it from -p/--port), else the host
+# name: stable across restarts, distinct per port.
 SERVER_ID = os.environ.get("SERVER_ID", "")
 # Every connection gets a `heartbeat` frame this often. Browsers cannot see WebSocket-level
 # pings, so the browser client detects a dead connection by missing two of these.
@@ -591,6 +593,13 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}"
     )
 
+# `text` (the default: `<time> <LEVEL> <logger> <message>`, for a person at a terminal) or
+# `json` (one JSON object per line with time, level, logger and message, for a log shipper).
+# The access log (gal.access) is JSON lines either way.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, got {LOG_FORMAT!r}")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -600,11 +609,18 @@ LOGGING = {
         # failed operation (realtime.redis_outage).
         "redis_outage": {"()": "realtime.redis_outage.RedisOutageFilter"},
     },
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        # gal.access is a JSON line either way; LOG_FORMAT chooses for everything else.
+        "console": {
+            "()": "gal_dashboard.logging.ConsoleFormatter",
+            "log_format": LOG_FORMAT,
+            "text_format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": "console",
             "filters": ["redis_outage", "redact_secrets"],
         }
     },

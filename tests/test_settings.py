@@ -217,6 +217,7 @@ def test_event_retention_replay_and_page_settings_have_their_documented_defaults
         ("DEBUG", "maybe", "DEBUG must be true or false"),
         ("EVENT_RETENTION_SECONDS", "0", "EVENT_RETENTION_SECONDS must be at least 1"),
         ("EVENT_API_PAGE_SIZE", "0", "EVENT_API_PAGE_SIZE must be at least 1"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be text or json"),
     ],
 )
 def test_a_malformed_setting_refuses_to_start_naming_it(name: str, value: str, says: str) -> None:
