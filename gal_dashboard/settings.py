@@ -213,6 +213,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "csp",
     "channels",
+    # HTTP request and database metrics, on our own /metrics (gal_dashboard.metrics_view).
+    "django_prometheus",
     "graphics",
     "dashboard",
     "locks",
@@ -221,6 +223,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and (but for axes) last: django-prometheus times and counts every request
+    # (django_http_*), the redirects and refusals of the middleware between them included.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     # Serves /static/ from daphne itself, in development and production alike.
@@ -231,6 +236,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: turns a login refused for too many failures into its 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -296,6 +302,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# django-prometheus's subclasses of the same backends count queries, errors and connections
+# (django_db_*) for /metrics; they behave as Django's own otherwise.
+PROMETHEUS_DATABASE_ENGINES = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}
+DATABASES["default"]["ENGINE"] = PROMETHEUS_DATABASE_ENGINES.get(
+    DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"]
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -61,7 +61,7 @@ def token_for(user: Any) -> str:
 def database_url_for_servers() -> str:
     """The URL of the database pytest-django created, for a server process's DATABASE_URL."""
     database = connections["default"].settings_dict
-    if database["ENGINE"] == "django.db.backends.sqlite3":
+    if connections["default"].vendor == "sqlite":
         return f"sqlite:///{database['NAME']}"
     # Keep the user, password, host and options of the configured URL; only the name changes
     # (pytest-django made it `test_<name>`).
