@@ -30,6 +30,7 @@ LOG_FORMAT=json, daphne's access log is written as JSON lines too (logger `daphn
 
 from __future__ import annotations
 
+import atexit
 import io
 import logging
 import os
@@ -117,6 +118,15 @@ def default_server_id(args: list[str]) -> None:
     port = listening_port(args)
     if port and not os.environ.get("SERVER_ID"):
         os.environ["SERVER_ID"] = f"{socket.gethostname()}:{port}"
+
+
+def leave_the_metrics_on_exit() -> None:
+    """In prometheus-client's multiprocess mode, drop this process's live gauges (open
+    connections) from the shared directory when it exits; its counters stay in the sums."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        atexit.register(multiprocess.mark_process_dead, os.getpid())
 
 
 class JsonAccessLog(AccessLogGenerator):
@@ -231,6 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.stdout = RedactingStream(sys.stdout)
     sys.stderr = RedactingStream(sys.stderr)
     default_server_id(args)
+    leave_the_metrics_on_exit()
     if args[:1] == ["uvicorn"]:
         import uvicorn.main
 

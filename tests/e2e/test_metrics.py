@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from typing import Any
 
@@ -95,3 +96,24 @@ async def test_http_and_database_series_beside_the_websocket_ones_under_a_stable
     )
     assert any(metric.startswith("django_db_query_duration_seconds") for metric, _ in values)
     assert (await RestClient(server, "").call_text("GET", "/metrics")).status == 403
+
+
+async def test_a_stopped_process_keeps_its_counters_and_drops_its_gauges(
+    daphne_server: Any, ws_connect: Any, viewer: Any, tmp_path: Any
+) -> None:
+    """In one multiprocess directory, a process that stopped (a rolling restart) still counts
+    in the sums of its counters, and its open connections leave the gauges with it."""
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    first, second = (
+        daphne_server(METRICS_TOKEN=TOKEN, SERVER_ID=name, PROMETHEUS_MULTIPROC_DIR=str(directory))
+        for name in ("live-1", "live-2")
+    )
+    client = await ws_connect(second, viewer)
+    assert (await client.request("ping"))["type"] == "pong"
+
+    await asyncio.to_thread(second.stop)
+    values = samples((await RestClient(first, TOKEN).call_text("GET", "/metrics")).body)
+
+    assert values[("gal_ws_connects_total", (("server", "live-2"),))] == 1
+    assert ("gal_ws_connections_open", (("server", "live-2"),)) not in values
