@@ -85,6 +85,13 @@ class RedactSecretsFilter(logging.Filter):
         return True
 
 
+def _redacted_lines(text: str | list[str]) -> str | list[str]:
+    # python-json-logger gives a traceback as a list of lines with exc_info_as_array=True.
+    if isinstance(text, str):
+        return redact_secrets(text)
+    return [redact_secrets(line) for line in text]
+
+
 class JsonLinesFormatter(JsonFormatter):
     """One JSON object per line: `time` (ISO 8601, UTC), `level`, `logger`, `message`, and the
     fields of a record logged as a dict (`logger.info({"event": ...})`, gal.access) or with
@@ -96,11 +103,11 @@ class JsonLinesFormatter(JsonFormatter):
         kwargs.setdefault("timestamp", "time")
         super().__init__("{levelname}{name}{message}", style="{", **kwargs)
 
-    def formatException(self, ei: Any) -> str:
-        return redact_secrets(super().formatException(ei))
+    def formatException(self, ei: Any) -> str | list[str]:  # type: ignore[override]
+        return _redacted_lines(super().formatException(ei))
 
-    def formatStack(self, stack_info: str) -> str:
-        return redact_secrets(super().formatStack(stack_info))
+    def formatStack(self, stack_info: str) -> str | list[str]:  # type: ignore[override]
+        return _redacted_lines(super().formatStack(stack_info))
 
     def add_fields(
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
