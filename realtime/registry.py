@@ -25,7 +25,6 @@ memory), so two tabs opening at once cannot both become the sixth.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -49,8 +48,10 @@ LIST_BATCH = 1000
 
 
 def server_id() -> str:
-    """This server process's name in the registry: SERVER_ID, else `<hostname>:<pid>`."""
-    return settings.SERVER_ID or f"{socket.gethostname()}:{os.getpid()}"
+    """This server process's name in the registry and the metrics' `server` label: SERVER_ID
+    (which gal_dashboard.serve defaults to `<hostname>:<port>`), else the host name. Never the
+    pid: a restarted process keeps its name, and its metric series."""
+    return settings.SERVER_ID or socket.gethostname()
 
 
 def registry_ttl() -> float:
