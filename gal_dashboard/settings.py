@@ -326,7 +326,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 REDIS_CONNECT_TIMEOUT_SECONDS = env_float("REDIS_CONNECT_TIMEOUT_SECONDS", 2.0, minimum=0.05)
 REDIS_SOCKET_TIMEOUT_SECONDS = env_float("REDIS_SOCKET_TIMEOUT_SECONDS", 5.0, minimum=0.05)
 # The connection registry, presence store and recent errors use a Redis client of their own
-# (realtime.registry.redis_client) with a shorter bound: they sit on a WebSocket's admission
+# (realtime.redis_store.redis_client) with a shorter bound: they sit on a WebSocket's admission
 # and on every heartbeat, and carry on without Redis rather than wait for it.
 REDIS_STORE_TIMEOUT_SECONDS = env_float("REDIS_STORE_TIMEOUT_SECONDS", 2.0, minimum=0.05)
 # Each server process sends a probe through the channel layer this often and expects it back
