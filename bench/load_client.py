@@ -5,8 +5,15 @@ The load process of `make bench`: N real WebSocket subscribers and one publisher
 
 The plan (written by bench/fanout.py) says which server to hit, how many subscribers, and the
 mode: `throughput` (publish K updates back to back, measure deliveries/s), `rate` (publish at R
-updates/s for D seconds, measure latency from the event's commit timestamp to receipt) or
-`idle` (hold N connections, measure the server's memory per connection). Server CPU time and RSS
+updates/s for D seconds, measure latency) or `idle` (hold N connections, measure the server's
+memory per connection).
+
+Latency runs from the editor's send: the moment the publisher wrote the `update` message to its
+socket, to the moment a subscriber has the event (`latency_ms_*`), which is what a person
+watching an overlay waits. The part from the event's commit timestamp to receipt is reported
+too (`commit_latency_ms_*`): it leaves out the queue in front of the commit, so it is only the
+delivery half. Each event is matched to its update through its `version` (the editor's n-th
+update makes version `base + n + 1`). Server CPU time and RSS
 are read from /proc for the server pids. Loss and duplicates are counted per subscriber.
 """
 
@@ -64,7 +71,8 @@ class Subscriber(WSListener):
         self.run = run
         self.index = index
         self.seqs: list[int] = []
-        self.latencies: list[float] = []
+        # (version, commit timestamp, received at), turned into latencies after the run.
+        self.receipts: list[tuple[int, str, float]] = []
         self.frame_bytes = 0
         self.replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._partial = b""
@@ -94,7 +102,7 @@ class Subscriber(WSListener):
             self.frame_bytes = len(payload)
         run = self.run
         if run.measure_latency:
-            self.latencies.append(received_at - run.commit_time(data["seq"], data["timestamp"]))
+            self.receipts.append((data["version"], data["timestamp"], received_at))
         run.received += 1
         if run.received >= run.expected_total:
             run.done.set()
@@ -106,18 +114,23 @@ class Run:
         self.kind = plan["kind"]
         self.subscribers: list[Subscriber] = []
         self.transports: list[WSTransport] = []
-        self.timestamps: dict[int, float] = {}
+        self.timestamps: dict[str, float] = {}
+        self.sent_at: dict[int, float] = {}  # version -> when the editor's update was sent
         self.expected_per_subscriber = 0
         self.received = 0
         self.done = asyncio.Event()
         self.measure_latency = plan["mode"] == "rate"
         self.fencing_token: int | None = None
 
-    def commit_time(self, seq: int, iso: str) -> float:
-        cached = self.timestamps.get(seq)
+    def commit_time(self, iso: str) -> float:
+        cached = self.timestamps.get(iso)
         if cached is None:
-            cached = self.timestamps[seq] = datetime.fromisoformat(iso).timestamp()
+            cached = self.timestamps[iso] = datetime.fromisoformat(iso).timestamp()
         return cached
+
+    def version_of(self, number: int) -> int:
+        """The version the editor's `number`-th update makes (raw: the same numbering)."""
+        return int(self.plan["version"]) + number + 1
 
     async def open(self, url: str, index: int) -> tuple[WSTransport, Subscriber]:
         headers = {"Origin": self.plan["origin"]} if self.plan.get("origin") else None
@@ -163,7 +176,14 @@ class Run:
     def update_message(self, number: int) -> dict[str, Any]:
         pad = "x" * self.plan["pad"]
         if self.kind == "raw":
-            return {"type": "publish", "data": {"seq": number + 1, "content": f"{number}:{pad}"}}
+            return {
+                "type": "publish",
+                "data": {
+                    "seq": number + 1,
+                    "version": self.version_of(number),
+                    "content": f"{number}:{pad}",
+                },
+            }
         canvas = json.loads(json.dumps(self.plan["canvas"]))
         canvas["elements"][0]["content"] = f"{number}:{pad}"
         return {
@@ -185,6 +205,7 @@ class Run:
                     await asyncio.sleep(delay)
             message = self.update_message(number)
             message["request_id"] = f"u{number}"
+            self.sent_at[self.version_of(number)] = time.time()
             send_json(publisher, message)
             if not rate and number % 20 == 19:
                 await asyncio.sleep(0)  # let the readers run while publishing back to back
@@ -276,7 +297,19 @@ class Run:
             if any(b <= a for a, b in zip(s.seqs, s.seqs[1:], strict=False))
         )
         deliveries = sum(len(s.seqs) for s in self.subscribers)
-        latencies = sorted(value for s in self.subscribers for value in s.latencies)
+        latencies: list[float] = []
+        commit_latencies: list[float] = []
+        unmatched = 0
+        for subscriber in self.subscribers:
+            for version, timestamp, received_at in subscriber.receipts:
+                sent_at = self.sent_at.get(version)
+                if sent_at is None:
+                    unmatched += 1
+                else:
+                    latencies.append(received_at - sent_at)
+                commit_latencies.append(received_at - self.commit_time(timestamp))
+        latencies.sort()
+        commit_latencies.sort()
         result.update(
             {
                 "updates": count,
@@ -304,6 +337,14 @@ class Run:
                     "latency_ms_p90": round(percentile(latencies, 0.90) * 1000, 1),
                     "latency_ms_p99": round(percentile(latencies, 0.99) * 1000, 1),
                     "latency_ms_max": round(latencies[-1] * 1000, 1),
+                }
+            )
+        if commit_latencies:
+            result.update(
+                {
+                    "commit_latency_ms_p50": round(percentile(commit_latencies, 0.50) * 1000, 1),
+                    "commit_latency_ms_p99": round(percentile(commit_latencies, 0.99) * 1000, 1),
+                    "latency_unmatched": unmatched,
                 }
             )
         return result
