@@ -244,15 +244,24 @@ async def test_large_frames_arrive_compressed_and_intact_small_ones_plain(
         assert pong["type"] == "pong"
         assert small_deflated == small_plain
 
-        # Events to both: the same content, whatever each connection negotiated.
-        other = await database_sync_to_async(make_graphic)(data=big_canvas(100), by=editor)
-        await deflated.ack("subscribe", {"graphic_id": "all"})
-        await plain.ack("subscribe", {"graphic_id": "all"})
-        await deflated.ack("delete", {"graphic_id": other.pk})
+        # An event to both (a large patch: every element changes): the same content, whatever
+        # each connection negotiated.
+        lock = await deflated.ack("lock", {"graphic_id": graphic.pk})
+        changed = big_canvas(150)
+        for element in changed["elements"]:
+            element["content"] += " (final)"
+        await deflated.ack(
+            "update",
+            {
+                "graphic_id": graphic.pk,
+                "version": graphic.version,
+                "fencing_token": lock["lock"]["fencing_token"],
+                "data": changed,
+            },
+        )
         for client in (deflated, plain):
-            await client.next_event("all", "graphic_update", action="deleted")
-        assert deflated.events_of("all") == plain.events_of("all")
-
+            await client.next_event(graphic.pk, "graphic_update", version=graphic.version + 1)
+        assert deflated.events_of(graphic.pk) == plain.events_of(graphic.pk)
 
 async def test_compression_off_is_never_negotiated(
     daphne_server: Any, editor: Any, make_graphic: Any
