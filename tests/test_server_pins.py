@@ -39,7 +39,7 @@ def test_the_internals_the_fast_protocol_uses_are_there() -> None:
     from twisted.internet.tcp import Connection
 
     assert callable(WebSocketProtocol.serverSend)
-    assert callable(Autobahn._closeConnection) and callable(Autobahn.sendData)
+    assert callable(WebSocketProtocol._closeConnection) and callable(Autobahn.sendData)
     assert callable(Connection.writeSomeData)
     deflate = inspect.getsource(PerMessageDeflate)
     for name in ("self.server_max_window_bits", "self.mem_level", "server_no_context_takeover"):
