@@ -136,7 +136,7 @@ class Run:
         headers = {"Origin": self.plan["origin"]} if self.plan.get("origin") else None
         for attempt in range(5):
             try:
-                return await ws_connect(  # type: ignore[return-value, unused-ignore]
+                transport, listener = await ws_connect(
                     lambda: Subscriber(self, index),
                     url,
                     extra_headers=headers,
@@ -147,6 +147,14 @@ class Run:
                 if attempt == 4:
                     raise
                 await asyncio.sleep(0.2 * (attempt + 1))
+                continue
+            if listener is not None:
+                return transport, listener  # type: ignore[return-value, unused-ignore]
+            # picows 2 returns no listener for a connection lost during the handshake: retry.
+            transport.disconnect()
+            if attempt == 4:
+                raise ConnectionError(f"{url}: connection lost during the handshake")
+            await asyncio.sleep(0.2 * (attempt + 1))
         raise AssertionError("unreachable")
 
     async def open_subscriber(self, index: int, url: str, semaphore: asyncio.Semaphore) -> None:

@@ -62,7 +62,9 @@ def deflated_text_frame(payload: bytes, *, window_bits: int, mem_level: int) -> 
     """A final text frame compressed with permessage-deflate (RFC 7692) and no context
     takeover: the same bytes autobahn's PerMessageDeflate would send on any connection that
     negotiated these parameters."""
-    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -window_bits, mem_level)
+    compressor = zlib.compressobj(
+        zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -window_bits, mem_level
+    )
     data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
     data = data[:-4]  # the 00 00 ff ff that ends a sync flush; the receiver adds it back
     return frame_header(0xC1, len(data)) + data

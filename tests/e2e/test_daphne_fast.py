@@ -263,6 +263,7 @@ async def test_large_frames_arrive_compressed_and_intact_small_ones_plain(
             await client.next_event(graphic.pk, "graphic_update", version=graphic.version + 1)
         assert deflated.events_of(graphic.pk) == plain.events_of(graphic.pk)
 
+
 async def test_compression_off_is_never_negotiated(
     daphne_server: Any, editor: Any, make_graphic: Any
 ) -> None:
