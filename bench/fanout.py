@@ -91,6 +91,8 @@ def server_env(args: argparse.Namespace, database_url: str) -> dict[str, str]:
         "WS_RATE_LIMIT_BURST": "1000000",
         "WS_RATE_LIMIT_PER_MINUTE": "1000000",
         "WS_IDLE_TIMEOUT_SECONDS": "86400",
+        # Thousands of handshakes at once on a busy machine: not what the timeout is for.
+        "WS_CONNECT_TIMEOUT_SECONDS": "60",
         # Heartbeats stay on, at their default interval: they are part of what a server pays.
     }
     env.pop("REDIS_URL", None)
