@@ -251,6 +251,7 @@ def scenario_plan(
         "timeout": args.timeout,
         "server_pids": [pid for pid, _ in servers],
         "settle_seconds": 2.0 if scenario["mode"] == "idle" else 1.0,
+        "profile": args.profile if kind != "raw" else None,
     }
 
 
@@ -484,6 +485,12 @@ def main() -> None:
         "--elements", type=int, default=300, help="compression: elements of the large canvas"
     )
     parser.add_argument("--no-compression", action="store_true")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="py-spy raw output path: sample the server while updates go out (then "
+        "bench/profile_summary.py PATH)",
+    )
     args = parser.parse_args()
     if args.servers > 1 and args.layer != "redis":
         parser.error("several server processes need --layer redis")

@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import sys
 import time
 from datetime import datetime
@@ -61,6 +63,20 @@ def server_rss_bytes(pids: list[int]) -> int:
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) * 1024
     return total
+
+
+def start_profiler(plan: dict[str, Any], pids: list[int]) -> subprocess.Popen[bytes] | None:
+    """With `profile` in the plan (`bench/fanout.py --profile PATH`): py-spy samples the first
+    server process while the updates go out (not while the subscribers connect)."""
+    if not plan.get("profile"):
+        return None
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return subprocess.Popen(
+        [py_spy, "record", "-p", str(pids[0]), "-d", str(plan.get("profile_seconds", 8)),
+         "-r", "100", "--nonblocking", "-f", "raw", "-o", plan["profile"]],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 class Subscriber(WSListener):
@@ -281,6 +297,7 @@ class Run:
         started = time.perf_counter()
         rate = None if plan["mode"] == "throughput" else plan["rate"]
         acks = asyncio.get_running_loop().create_task(self.drain_acks(listener, count))
+        profiler = start_profiler(plan, pids)
         await self.publish(publisher, count, rate)
         try:
             await asyncio.wait_for(self.done.wait(), timeout=plan["timeout"])
@@ -296,6 +313,8 @@ class Run:
             errors = ["ack timeout"]
         publisher.send_close()
         publisher.disconnect()
+        if profiler is not None:
+            profiler.wait(timeout=120)
 
         losses = sum(max(0, count - len(set(s.seqs))) for s in self.subscribers)
         duplicates = sum(len(s.seqs) - len(set(s.seqs)) for s in self.subscribers)
