@@ -251,7 +251,10 @@ def scenario_plan(
         "timeout": args.timeout,
         "server_pids": [pid for pid, _ in servers],
         "settle_seconds": 2.0 if scenario["mode"] == "idle" else 1.0,
-        "profile": args.profile if kind != "raw" else None,
+        # One profile per scenario: PATH.<server>-<mode>-<subscribers>.
+        "profile": f"{args.profile}.{kind}-{scenario['mode']}-{subscribers}"
+        if args.profile and kind != "raw"
+        else None,
     }
 
 
