@@ -84,7 +84,7 @@ async def measure(
                     break
             total_bytes += proxy.to_client - before_bytes
             cpu += server_cpu_seconds(pid) - before_cpu
-            frame_chars = len(text.encode())
+            frame_chars = len(text.encode() if isinstance(text, str) else text)
             await ws.send(
                 json.dumps(
                     {"type": "unsubscribe", "data": {"graphic_id": key}, "request_id": f"u{number}"}

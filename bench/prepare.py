@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import django
 
@@ -66,12 +67,13 @@ def main(
     }
     graphic = graphic_create(user=editor, title="Bench", event_name="Bench", data=canvas)
     big_graphic_id = None
+    headline: dict[str, Any] = dict(canvas["elements"][0])  # type: ignore[index]
     for number in range(graphics):
         many = {
             "background": None,
             "elements": [
                 {
-                    **canvas["elements"][0],
+                    **headline,
                     "id": f"line-{index}",
                     "y": 40 + index * 12,
                     "content": f"Player {index} - {index * 7 % 41} pts",

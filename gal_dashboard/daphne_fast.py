@@ -33,6 +33,8 @@ by tests/test_server_pins.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import struct
 import zlib
 from typing import Any
@@ -42,6 +44,7 @@ from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
 from daphne.ws_protocol import WebSocketProtocol
 
 STATE_OPEN = AutobahnProtocol.STATE_OPEN
+logger = logging.getLogger(__name__)
 
 
 def frame_header(opcode_byte: int, length: int) -> bytes:
@@ -90,7 +93,12 @@ class Turn:
         self.frames.clear()
         pending, self.pending = self.pending, {}
         for protocol, chunks in pending.items():
-            protocol._write_through(chunks)
+            try:
+                protocol._write_through(chunks)
+            except Exception:  # one broken socket must not keep the others' frames
+                logger.exception("write failed on a WebSocket; dropping it")
+                with contextlib.suppress(Exception):
+                    protocol.transport.abortConnection()
 
 
 TURN = Turn()

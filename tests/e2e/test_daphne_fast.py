@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -58,9 +59,9 @@ async def burst_of_updates(
             )
         )
     for number in range(count):
+        request_id = f"burst-{number}"
         reply = await editor_client.wait_for(
-            lambda number=number: editor_client.replies.get(f"burst-{number}"),
-            what=f"reply {number}",
+            partial(editor_client.replies.get, request_id), what=f"reply {number}"
         )
         assert reply["type"] == "ack", reply
     return version + count
