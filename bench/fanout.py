@@ -489,6 +489,12 @@ def main() -> None:
     )
     parser.add_argument("--no-compression", action="store_true")
     parser.add_argument(
+        "--only",
+        default="",
+        help="standard rows to run, e.g. 'throughput 1k@uvicorn,idle' (substrings of "
+        "'<scenario>@<server>', comma-separated)",
+    )
+    parser.add_argument(
         "--profile",
         default="",
         help="py-spy raw output path: sample the server while updates go out (then "
@@ -500,6 +506,16 @@ def main() -> None:
 
     if args.scenario == "standard":
         scenarios = QUICK_SCENARIOS if args.quick else STANDARD_SCENARIOS
+        if args.only:
+            wanted = [part.strip() for part in args.only.split(",") if part.strip()]
+            scenarios = [
+                scenario
+                for scenario in scenarios
+                if any(
+                    part in f"{scenario['name']}@{scenario.get('server', args.server)}"
+                    for part in wanted
+                )
+            ]
     else:
         scenarios = [
             {

@@ -109,6 +109,10 @@ class Subscriber(WSListener):
         message = loads(payload)
         if message.get("type") == "heartbeat":
             return  # the server's keep-alive; the bench lifts the idle timeout instead
+        if message.get("type") == "notice":
+            # e.g. broadcast_degraded when an overloaded server's probe is late: counted.
+            self.run.notices.append(message["data"].get("code", "?"))
+            return
         if message.get("type") != "graphic_update":
             self.replies.put_nowait(message)
             return
@@ -137,6 +141,7 @@ class Run:
         self.done = asyncio.Event()
         self.measure_latency = plan["mode"] == "rate"
         self.fencing_token: int | None = None
+        self.notices: list[str] = []
 
     def commit_time(self, iso: str) -> float:
         cached = self.timestamps.get(iso)
@@ -355,6 +360,7 @@ class Run:
                 "duplicates": duplicates,
                 "subscribers_out_of_order": out_of_order,
                 "frame_bytes": max((s.frame_bytes for s in self.subscribers), default=0),
+                "notices": sorted(set(self.notices)),
             }
         )
         if latencies:
