@@ -22,6 +22,11 @@ channel: HTTP_IDLE_TIMEOUT_SECONDS (Twisted's idle timeout, 60 s by default) and
 HTTP_HEADER_TIMEOUT_SECONDS (a deadline on each request's headers: Twisted restarts its idle
 timer on every byte, so headers sent a byte at a time would hold a connection forever).
 
+Without SERVER_ID in the environment, the process is named `<hostname>:<port>` from its `-p` /
+`--port` option: stable across restarts (the metrics' `server` label and the connection
+registry keep one name per process) and distinct for several processes on one host. With
+LOG_FORMAT=json, daphne's access log is written as JSON lines too (logger `daphne.access`).
+
 daphne's WebSocket protocol is replaced by `gal_dashboard.daphne_fast.FastWebSocketProtocol`
 (frames each shared text once, coalesces writes per loop turn, and compresses large frames
 with permessage-deflate when WS_COMPRESSION is "auto"; issue 17). uvicorn negotiates
@@ -31,13 +36,17 @@ permessage-deflate itself; WS_COMPRESSION = "off" turns it off there too
 
 from __future__ import annotations
 
+import atexit
 import io
+import logging
 import os
+import socket
 import sys
 from functools import partial
 from typing import Any, TextIO
 
 # daphne.cli imports daphne.server, which installs Twisted's asyncio reactor: before twisted.web.
+from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from twisted.internet.protocol import connectionDone
@@ -45,7 +54,7 @@ from twisted.python.failure import Failure
 from twisted.web import http
 
 from gal_dashboard.daphne_fast import configure_factory
-from gal_dashboard.logging import redact_secrets
+from gal_dashboard.logging import StructuredLine, redact_secrets
 
 
 class RedactingStream(io.TextIOBase):
@@ -109,6 +118,57 @@ def timeout_options() -> list[str]:
     ]  # fmt: skip
 
 
+def listening_port(args: list[str]) -> str | None:
+    """The TCP port a daphne (`-p`, `--port`) or uvicorn (`--port`) command line listens on."""
+    for index, arg in enumerate(args):
+        if arg in ("-p", "--port") and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--port="):
+            return arg.removeprefix("--port=")
+    return None
+
+
+def default_server_id(args: list[str]) -> None:
+    """Name this process `<hostname>:<port>` unless SERVER_ID says otherwise (module docstring).
+    Set in the environment, before the settings are read, so that settings.SERVER_ID has it."""
+    port = listening_port(args)
+    if port and not os.environ.get("SERVER_ID"):
+        os.environ["SERVER_ID"] = f"{socket.gethostname()}:{port}"
+
+
+def leave_the_metrics_on_exit() -> None:
+    """In prometheus-client's multiprocess mode, drop this process's live gauges (open
+    connections) from the shared directory when it exits; its counters stay in the sums."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        atexit.register(multiprocess.mark_process_dead, os.getpid())
+
+
+class JsonAccessLog(AccessLogGenerator):
+    """daphne's access log as logging records of `daphne.access` (JSON lines with
+    LOG_FORMAT=json): client, request, status and size as fields."""
+
+    logger = logging.getLogger("daphne.access")
+
+    def write_entry(
+        self,
+        host: str,
+        date: Any,
+        request: str,
+        status: int | None = None,
+        length: int | None = None,
+        ident: str | None = None,
+        user: str | None = None,
+    ) -> None:
+        self.logger.info(
+            StructuredLine(
+                {"event": "request", "client": host, "request": request, "status": status,
+                 "size": length}
+            )
+        )  # fmt: skip
+
+
 class HeaderDeadlineChannel(http.HTTPChannel):
     """Twisted's HTTP/1.1 channel with a deadline on each request's headers: from the moment
     it waits for a request (the connection opened, or the previous response went out) until
@@ -170,6 +230,8 @@ class TimedServer(Server):
         compression_min_bytes: int = 1024,
         **kwargs: Any,
     ):
+        if kwargs.get("action_logger") is not None and _settings().LOG_FORMAT == "json":
+            kwargs["action_logger"] = JsonAccessLog(None)
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout
         self.idle_timeout = idle_timeout
@@ -218,6 +280,8 @@ def main(argv: list[str] | None = None) -> None:
     # Replaced before either server configures logging, so its handlers write through these.
     sys.stdout = RedactingStream(sys.stdout)
     sys.stderr = RedactingStream(sys.stderr)
+    default_server_id(args)
+    leave_the_metrics_on_exit()
     if args[:1] == ["uvicorn"]:
         import uvicorn.main
 

@@ -86,3 +86,55 @@ def test_no_module_imports_from_an_app_above_it(selector: str, forbidden: tuple[
     }
     assert modules(selector)
     assert {module: names for module, names in wrong.items() if names} == {}
+
+
+def module_name(path: Path) -> str:
+    """`realtime/models.py` -> `realtime.models`; a package's `__init__.py` is the package."""
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def realtime_imports() -> dict[str, set[str]]:
+    """{realtime module: the realtime modules it imports (at the top, inside a function or for
+    type checking alike)}, migrations left out. `from realtime import models` names
+    realtime.models."""
+    paths = [
+        path for path in sorted((ROOT / "realtime").rglob("*.py")) if "migrations" not in path.parts
+    ]
+    names = {module_name(path) for path in paths}
+    graph: dict[str, set[str]] = {}
+    for path in paths:
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        graph[module_name(path)] = {name for name in found if name in names} - {module_name(path)}
+    return graph
+
+
+def test_realtime_has_no_import_cycle() -> None:
+    """No realtime module imports, directly or through others, a module that imports it: not
+    even lazily inside a function (README.md, "Layout")."""
+    graph = realtime_imports()
+    assert "realtime.models" in graph
+    cycles: list[list[str]] = []
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> None:
+        if name in path:
+            cycles.append([*path[path.index(name) :], name])
+            return
+        if name in done:
+            return
+        for imported_name in sorted(graph[name]):
+            visit(imported_name, [*path, name])
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])
+    assert cycles == []
