@@ -91,6 +91,8 @@ def server_env(args: argparse.Namespace, database_url: str) -> dict[str, str]:
         "WS_RATE_LIMIT_BURST": "1000000",
         "WS_RATE_LIMIT_PER_MINUTE": "1000000",
         "WS_IDLE_TIMEOUT_SECONDS": "86400",
+        # Thousands of handshakes at once on a busy machine: not what the timeout is for.
+        "WS_CONNECT_TIMEOUT_SECONDS": "60",
         # Heartbeats stay on, at their default interval: they are part of what a server pays.
     }
     env.pop("REDIS_URL", None)
@@ -101,7 +103,12 @@ def server_env(args: argparse.Namespace, database_url: str) -> dict[str, str]:
 
 
 def prepare_database(
-    args: argparse.Namespace, subscribers: int, workdir: Path, *, editors: int = 1
+    args: argparse.Namespace,
+    subscribers: int,
+    workdir: Path,
+    *,
+    editors: int = 1,
+    extra: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """A fresh database with a graphic, an editor and one viewer per subscriber; returns ids,
     tokens and the canvas. Runs in a subprocess so that Django is set up with the bench DB."""
@@ -122,7 +129,14 @@ def prepare_database(
     )
     output = workdir / "fixture.json"
     subprocess.run(
-        [PYTHON, str(ROOT / "bench" / "prepare.py"), str(subscribers), str(output), str(editors)],
+        [
+            PYTHON,
+            str(ROOT / "bench" / "prepare.py"),
+            str(subscribers),
+            str(output),
+            str(editors),
+            *(str(value) for value in extra or ()),
+        ],
         cwd=ROOT,
         env=env,
         check=True,
@@ -157,6 +171,11 @@ def running_servers(kind: str, count: int, env: dict[str, str], workdir: Path):
                     "websockets",
                     "gal_dashboard.asgi:application",
                 ]
+            elif kind == "daphne-plain":
+                # daphne without gal_dashboard.serve: its own WebSocket protocol (before/after).
+                command = [PYTHON, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port),
+                           "--websocket_connect_timeout", "60",
+                           "gal_dashboard.asgi:application"]  # fmt: skip
             else:
                 command = daphne_command(port)
             with open(log, "wb") as log_file:
@@ -232,29 +251,188 @@ def scenario_plan(
         "timeout": args.timeout,
         "server_pids": [pid for pid, _ in servers],
         "settle_seconds": 2.0 if scenario["mode"] == "idle" else 1.0,
+        # One profile per scenario: PATH.<server>-<mode>-<subscribers>.
+        "profile": f"{args.profile}.{kind}-{scenario['mode']}-{subscribers}"
+        if args.profile and kind != "raw"
+        else None,
     }
 
 
-def run_scenario(args: argparse.Namespace, scenario: dict[str, Any]) -> dict[str, Any]:
+def ceiling_key(scenario: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        scenario["mode"],
+        scenario["subscribers"],
+        scenario.get("updates"),
+        scenario.get("rate"),
+        scenario.get("duration"),
+    )
+
+
+def run_scenario(
+    args: argparse.Namespace, scenario: dict[str, Any], ceilings: dict[tuple[Any, ...], Any]
+) -> dict[str, Any]:
+    """Our server, then (once per mode and size in the run) the raw ceiling."""
+    server = scenario.get("server", args.server)
     with tempfile.TemporaryDirectory(prefix="gal-bench-") as tmp:
         workdir = Path(tmp)
         fixture = prepare_database(args, scenario["subscribers"], workdir)
         env = server_env(args, fixture["database_url"])
-        with running_servers(args.server, args.servers, env, workdir) as servers:
-            ours = run_load(scenario_plan(args, scenario, args.server, servers, fixture), workdir)
-        ceiling = None
-        if not args.no_ceiling and scenario["mode"] != "idle":
+        with running_servers(server, args.servers, env, workdir) as servers:
+            ours = run_load(scenario_plan(args, scenario, server, servers, fixture), workdir)
+        ceiling = ceilings.get(ceiling_key(scenario))
+        if ceiling is None and not args.no_ceiling and scenario["mode"] != "idle":
             with running_servers("raw", 1, env, workdir) as servers:
                 ceiling = run_load(scenario_plan(args, scenario, "raw", servers, fixture), workdir)
-        return {"scenario": scenario, "ours": ours, "ceiling": ceiling}
+            ceilings[ceiling_key(scenario)] = ceiling
+        return {"scenario": scenario, "server": server, "ours": ours, "ceiling": ceiling}
+
+
+def run_compression(args: argparse.Namespace) -> dict[str, Any]:
+    """Bytes and CPU per snapshot, with and without permessage-deflate (bench/compression.py)."""
+    with tempfile.TemporaryDirectory(prefix="gal-bench-") as tmp:
+        workdir = Path(tmp)
+        fixture = prepare_database(args, 1, workdir, extra=(args.graphics - 1, args.elements))
+        env = server_env(args, fixture["database_url"])
+        with running_servers("daphne", 1, env, workdir) as servers:
+            ((pid, port),) = servers
+            completed = subprocess.run(
+                pinned(
+                    CLIENT_CPU,
+                    [
+                        PYTHON,
+                        str(ROOT / "bench" / "compression.py"),
+                        str(port),
+                        str(pid),
+                        str(fixture["big_graphic_id"]),
+                        fixture["editor_token"],
+                    ],
+                ),
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+        if completed.returncode != 0:
+            raise RuntimeError(f"compression client failed:\n{completed.stderr[-4000:]}")
+        return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
 
 
 STANDARD_SCENARIOS: list[dict[str, Any]] = [
     {"name": "throughput 1k", "mode": "throughput", "subscribers": 1000, "updates": 100},
     {"name": "rate 1k x 20/s", "mode": "rate", "subscribers": 1000, "rate": 20, "duration": 10},
     {"name": "rate 5k x 4/s", "mode": "rate", "subscribers": 5000, "rate": 4, "duration": 10},
+    {
+        "name": "throughput 1k",
+        "server": "uvicorn",
+        "mode": "throughput",
+        "subscribers": 1000,
+        "updates": 100,
+    },
+    {
+        "name": "rate 1k x 20/s",
+        "server": "uvicorn",
+        "mode": "rate",
+        "subscribers": 1000,
+        "rate": 20,
+        "duration": 10,
+    },
     {"name": "idle 10k", "mode": "idle", "subscribers": 10000},
 ]
+# `BENCH_ARGS=--quick`: the same rows, smaller and shorter (a few minutes), for a first look.
+QUICK_SCENARIOS: list[dict[str, Any]] = [
+    {**scenario, "duration": 4, "updates": 40}
+    if scenario["mode"] != "idle"
+    else {**scenario, "subscribers": 2000}
+    for scenario in STANDARD_SCENARIOS
+]
+
+
+def find(
+    outcomes: list[dict[str, Any]], server: str, mode: str, subscribers: int
+) -> dict[str, Any] | None:
+    for outcome in outcomes:
+        scenario = outcome["scenario"]
+        if (
+            outcome["server"] == server
+            and scenario["mode"] == mode
+            and scenario["subscribers"] == subscribers
+        ):
+            return outcome
+    return None
+
+
+def targets_table(
+    outcomes: list[dict[str, Any]], compression: dict[str, Any] | None, batch: dict[str, Any] | None
+) -> list[str]:
+    """Issue 17's targets: figure, target, measured, pass/miss (and by how much)."""
+    rows: list[tuple[str, str, str, str]] = []
+
+    def add(figure: str, target: str, value: float | None, limit: float, *, at_most: bool,
+            unit: str, extra: str = "", ok_extra: bool = True) -> None:  # fmt: skip
+        if value is None:
+            rows.append((figure, target, "not measured", "-"))
+            return
+        ok = (value <= limit if at_most else value >= limit) and ok_extra
+        by = value / limit if at_most else limit / value if value else float("inf")
+        verdict = "pass" if ok else f"MISS ({by:.2f}x)" if by != 1 else "MISS"
+        rows.append((figure, target, f"{value:g} {unit}{extra}", verdict))
+
+    def ours(server: str, mode: str, subscribers: int) -> dict[str, Any] | None:
+        outcome = find(outcomes, server, mode, subscribers)
+        return outcome["ours"] if outcome else None
+
+    def number(result: dict[str, Any] | None, key: str) -> float | None:
+        return None if result is None or result.get(key) is None else float(result[key])
+
+    throughput = ours("daphne", "throughput", 1000)
+    add("daphne server CPU per delivery", "<= 30 us",
+        number(throughput, "server_cpu_us_per_delivery"), 30, at_most=True, unit="us")  # fmt: skip
+    for subscribers, limit in ((1000, 150), (5000, 250)):
+        result = ours("daphne", "rate", subscribers)
+        losses = int(number(result, "losses") or 0)
+        rate = {1000: 20, 5000: 4}[subscribers]
+        add(f"daphne p99 at {subscribers} x {rate}/s, from send", f"<= {limit} ms, loss 0",
+            number(result, "latency_ms_p99"), limit, at_most=True, unit="ms",
+            extra=f", loss {losses}", ok_extra=losses == 0)  # fmt: skip
+    uvicorn = ours("uvicorn", "throughput", 1000)
+    add("uvicorn server CPU per delivery", "<= 20 us",
+        number(uvicorn, "server_cpu_us_per_delivery"), 20, at_most=True, unit="us")  # fmt: skip
+    outcome = find(outcomes, "uvicorn", "throughput", 1000)
+    share = None
+    if outcome and outcome["ceiling"] and outcome["ceiling"].get("deliveries_per_second"):
+        share = round(
+            outcome["ours"]["deliveries_per_second"] / outcome["ceiling"]["deliveries_per_second"],
+            2,
+        )
+    add("uvicorn throughput / raw ceiling (same run)", ">= 0.40", share, 0.40,
+        at_most=False, unit="")  # fmt: skip
+    result = ours("uvicorn", "rate", 1000)
+    add("uvicorn p99 at 1000 x 20/s, from send", "<= 100 ms",
+        number(result, "latency_ms_p99"), 100, at_most=True, unit="ms")  # fmt: skip
+    if batch and batch.get("frames_ratio") is not None:
+        add("frames for a 200-event burst, batching", ">= 5x fewer",
+            float(batch["frames_ratio"]), 5, at_most=False, unit="x fewer")  # fmt: skip
+    else:
+        rows.append(("frames for a 200-event burst, batching", ">= 5x fewer",
+                     "see the batch scenario (issue 17 item 3)", "-"))  # fmt: skip
+    ratio = compression["all"]["ratio"] if compression else None
+    add('"all" snapshot of 200 graphics, compressed', ">= 4x smaller", ratio, 4,
+        at_most=False, unit="x smaller")  # fmt: skip
+    idle = find(outcomes, "daphne", "idle", 10000) or next(
+        (outcome for outcome in outcomes if outcome["scenario"]["mode"] == "idle"), None
+    )
+    subscribers = idle["ours"]["subscribers"] if idle else 10000
+    add(f"{subscribers} idle connections, RSS per connection", "<= 45 KB",
+        number(idle["ours"] if idle else None, "rss_per_connection_kb"), 45,
+        at_most=True, unit="KB")  # fmt: skip
+    width = [max(len(row[index]) for row in rows) for index in range(4)]
+    header = ("figure (1,000 subscribers unless said)", "target", "measured", "verdict")
+    width = [max(width[index], len(header[index])) for index in range(4)]
+    lines = [" | ".join(cell.ljust(width[index]) for index, cell in enumerate(header))]
+    lines.append("-+-".join("-" * w for w in width))
+    for row in rows:
+        lines.append(" | ".join(cell.ljust(width[index]) for index, cell in enumerate(row)))
+    return lines
 
 
 def format_row(
@@ -273,7 +451,8 @@ def format_row(
     return (
         f"{name:<18} {kind:<9} {field('subscribers'):>6} {field('deliveries_per_second'):>9} "
         f"{ratio:>6} {field('server_cpu_us_per_delivery'):>8} {field('latency_ms_p50'):>7} "
-        f"{field('latency_ms_p99'):>8} {field('latency_ms_max'):>8} {field('losses'):>5} "
+        f"{field('latency_ms_p99'):>8} {field('commit_latency_ms_p99'):>8} "
+        f"{field('latency_ms_max'):>8} {field('losses'):>5} "
         f"{field('duplicates'):>5} {field('rss_per_connection_kb'):>7} {field('frame_bytes'):>6}"
     )
 
@@ -294,17 +473,49 @@ def main() -> None:
     parser.add_argument("--pad", type=int, default=100, help="bytes of text changed per update")
     parser.add_argument("--layer", choices=["memory", "redis"], default="memory")
     parser.add_argument("--servers", type=int, default=1)
-    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
+    parser.add_argument("--server", choices=["daphne", "daphne-plain", "uvicorn"], default="daphne")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--label", default="")
+    parser.add_argument(
+        "--quick", action="store_true", help="the standard rows, smaller and shorter (minutes)"
+    )
+    parser.add_argument(
+        "--graphics", type=int, default=200, help="compression: graphics in the list snapshot"
+    )
+    parser.add_argument(
+        "--elements", type=int, default=300, help="compression: elements of the large canvas"
+    )
+    parser.add_argument("--no-compression", action="store_true")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="standard rows to run, e.g. 'throughput 1k@uvicorn,idle' (substrings of "
+        "'<scenario>@<server>', comma-separated)",
+    )
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="py-spy raw output path: sample the server while updates go out (then "
+        "bench/profile_summary.py PATH)",
+    )
     args = parser.parse_args()
     if args.servers > 1 and args.layer != "redis":
         parser.error("several server processes need --layer redis")
 
     if args.scenario == "standard":
-        scenarios = STANDARD_SCENARIOS
+        scenarios = QUICK_SCENARIOS if args.quick else STANDARD_SCENARIOS
+        if args.only:
+            wanted = [part.strip() for part in args.only.split(",") if part.strip()]
+            scenarios = [
+                scenario
+                for scenario in scenarios
+                if any(
+                    part in f"{scenario['name']}@{scenario.get('server', args.server)}"
+                    for part in wanted
+                )
+            ]
     else:
         scenarios = [
             {
@@ -332,7 +543,8 @@ def main() -> None:
     }
     header = (
         f"{'scenario':<18} {'server':<9} {'subs':>6} {'deliv/s':>9} {'ceil%':>6} {'cpu µs':>8} "
-        f"{'p50 ms':>7} {'p99 ms':>8} {'max ms':>8} {'loss':>5} {'dup':>5} {'KB/conn':>7} "
+        f"{'p50 ms':>7} {'p99 ms':>8} {'p99 cmt':>8} {'max ms':>8} {'loss':>5} {'dup':>5} "
+        f"{'KB/conn':>7} "
         f"{'frame':>6}"
     )
     rows = [header, "-" * len(header)]
@@ -340,14 +552,20 @@ def main() -> None:
         f"machine: {machine}; server={args.server} x{args.servers} layer={args.layer} db={args.db}",
         flush=True,
     )
+    ceilings: dict[tuple[Any, ...], Any] = {}
+    outcomes: list[dict[str, Any]] = []
     for scenario in scenarios:
-        print(f"running {scenario['name']} ...", flush=True)
-        outcome = run_scenario(args, scenario)
+        server = scenario.get("server", args.server)
+        print(f"running {scenario['name']} on {server} ...", flush=True)
+        outcome = run_scenario(args, scenario, ceilings)
+        fresh_ceiling = outcome["ceiling"] is not None and not any(
+            previous["ceiling"] is outcome["ceiling"] for previous in outcomes
+        )
+        outcomes.append(outcome)
         record = {
             "at": datetime.now(UTC).isoformat(),
             "label": args.label,
             "machine": machine,
-            "server": args.server,
             "servers": args.servers,
             "layer": args.layer,
             "db": args.db,
@@ -356,12 +574,47 @@ def main() -> None:
         }
         with open(VAR_BENCH / "results.jsonl", "a") as results:
             results.write(json.dumps(record) + "\n")
-        rows.append(format_row(scenario["name"], args.server, outcome["ours"], outcome["ceiling"]))
-        if outcome["ceiling"]:
+        rows.append(format_row(scenario["name"], server, outcome["ours"], outcome["ceiling"]))
+        if fresh_ceiling:
             rows.append(format_row(scenario["name"], "raw", outcome["ceiling"], None))
-        print("\n".join(rows[-2:] if outcome["ceiling"] else rows[-1:]), flush=True)
+        print("\n".join(rows[-2:] if fresh_ceiling else rows[-1:]), flush=True)
+    compression = None
+    if args.scenario == "standard" and not args.no_compression:
+        print("running compression (daphne, permessage-deflate on and off) ...", flush=True)
+        compression = run_compression(args)
+        with open(VAR_BENCH / "results.jsonl", "a") as results:
+            results.write(
+                json.dumps(
+                    {
+                        "at": datetime.now(UTC).isoformat(),
+                        "label": args.label,
+                        "machine": machine,
+                        "compression": compression,
+                    }
+                )
+                + "\n"
+            )
     print()
+    print("latency: p50/p99 from the editor's send to receipt; 'p99 cmt' from the commit.")
     print("\n".join(rows))
+    if compression:
+        print()
+        print("compression (daphne, WS_COMPRESSION=auto): wire bytes and server CPU per snapshot")
+        for name, label in (("all", f'"all", {args.graphics} graphics'),
+                            ("canvas", f"one canvas, {args.elements} elements")):  # fmt: skip
+            part = compression[name]
+            print(
+                f"  {label:<28} plain {part['plain']['wire_bytes']:>8} B "
+                f"{part['plain']['server_cpu_ms_per_snapshot']:>6} ms   deflate "
+                f"{part['deflate']['wire_bytes']:>8} B "
+                f"{part['deflate']['server_cpu_ms_per_snapshot']:>6} ms   {part['ratio']}x smaller"
+            )
+    if args.scenario == "standard":
+        # The batch scenario (issue 17 item 3) adds its figures as {"frames_ratio": ...}.
+        batch = next((o["batch"] for o in outcomes if o.get("batch")), None)
+        print()
+        print("issue 17 targets")
+        print("\n".join(targets_table(outcomes, compression, batch)))
 
 
 if __name__ == "__main__":

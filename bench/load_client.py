@@ -5,8 +5,15 @@ The load process of `make bench`: N real WebSocket subscribers and one publisher
 
 The plan (written by bench/fanout.py) says which server to hit, how many subscribers, and the
 mode: `throughput` (publish K updates back to back, measure deliveries/s), `rate` (publish at R
-updates/s for D seconds, measure latency from the event's commit timestamp to receipt) or
-`idle` (hold N connections, measure the server's memory per connection). Server CPU time and RSS
+updates/s for D seconds, measure latency) or `idle` (hold N connections, measure the server's
+memory per connection).
+
+Latency runs from the editor's send: the moment the publisher wrote the `update` message to its
+socket, to the moment a subscriber has the event (`latency_ms_*`), which is what a person
+watching an overlay waits. The part from the event's commit timestamp to receipt is reported
+too (`commit_latency_ms_*`): it leaves out the queue in front of the commit, so it is only the
+delivery half. Each event is matched to its update through its `version` (the editor's n-th
+update makes version `base + n + 1`). Server CPU time and RSS
 are read from /proc for the server pids. Loss and duplicates are counted per subscriber.
 """
 
@@ -15,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import sys
 import time
 from datetime import datetime
@@ -56,6 +65,20 @@ def server_rss_bytes(pids: list[int]) -> int:
     return total
 
 
+def start_profiler(plan: dict[str, Any], pids: list[int]) -> subprocess.Popen[bytes] | None:
+    """With `profile` in the plan (`bench/fanout.py --profile PATH`): py-spy samples the first
+    server process while the updates go out (not while the subscribers connect)."""
+    if not plan.get("profile"):
+        return None
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return subprocess.Popen(
+        [py_spy, "record", "-p", str(pids[0]), "-d", str(plan.get("profile_seconds", 8)),
+         "-r", "100", "--nonblocking", "-f", "raw", "-o", plan["profile"]],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 class Subscriber(WSListener):
     """One subscriber socket. picows calls `on_ws_frame` for every frame, without a task or a
     queue per message, so the load process stays far from being the bottleneck."""
@@ -64,7 +87,8 @@ class Subscriber(WSListener):
         self.run = run
         self.index = index
         self.seqs: list[int] = []
-        self.latencies: list[float] = []
+        # (version, commit timestamp, received at), turned into latencies after the run.
+        self.receipts: list[tuple[int, str, float]] = []
         self.frame_bytes = 0
         self.replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._partial = b""
@@ -85,6 +109,10 @@ class Subscriber(WSListener):
         message = loads(payload)
         if message.get("type") == "heartbeat":
             return  # the server's keep-alive; the bench lifts the idle timeout instead
+        if message.get("type") == "notice":
+            # e.g. broadcast_degraded when an overloaded server's probe is late: counted.
+            self.run.notices.append(message["data"].get("code", "?"))
+            return
         if message.get("type") != "graphic_update":
             self.replies.put_nowait(message)
             return
@@ -94,7 +122,7 @@ class Subscriber(WSListener):
             self.frame_bytes = len(payload)
         run = self.run
         if run.measure_latency:
-            self.latencies.append(received_at - run.commit_time(data["seq"], data["timestamp"]))
+            self.receipts.append((data["version"], data["timestamp"], received_at))
         run.received += 1
         if run.received >= run.expected_total:
             run.done.set()
@@ -106,24 +134,30 @@ class Run:
         self.kind = plan["kind"]
         self.subscribers: list[Subscriber] = []
         self.transports: list[WSTransport] = []
-        self.timestamps: dict[int, float] = {}
+        self.timestamps: dict[str, float] = {}
+        self.sent_at: dict[int, float] = {}  # version -> when the editor's update was sent
         self.expected_per_subscriber = 0
         self.received = 0
         self.done = asyncio.Event()
         self.measure_latency = plan["mode"] == "rate"
         self.fencing_token: int | None = None
+        self.notices: list[str] = []
 
-    def commit_time(self, seq: int, iso: str) -> float:
-        cached = self.timestamps.get(seq)
+    def commit_time(self, iso: str) -> float:
+        cached = self.timestamps.get(iso)
         if cached is None:
-            cached = self.timestamps[seq] = datetime.fromisoformat(iso).timestamp()
+            cached = self.timestamps[iso] = datetime.fromisoformat(iso).timestamp()
         return cached
+
+    def version_of(self, number: int) -> int:
+        """The version the editor's `number`-th update makes (raw: the same numbering)."""
+        return int(self.plan["version"]) + number + 1
 
     async def open(self, url: str, index: int) -> tuple[WSTransport, Subscriber]:
         headers = {"Origin": self.plan["origin"]} if self.plan.get("origin") else None
         for attempt in range(5):
             try:
-                return await ws_connect(  # type: ignore[return-value, unused-ignore]
+                transport, listener = await ws_connect(
                     lambda: Subscriber(self, index),
                     url,
                     extra_headers=headers,
@@ -134,6 +168,14 @@ class Run:
                 if attempt == 4:
                     raise
                 await asyncio.sleep(0.2 * (attempt + 1))
+                continue
+            if listener is not None:
+                return transport, listener  # type: ignore[return-value, unused-ignore]
+            # picows 2 returns no listener for a connection lost during the handshake: retry.
+            transport.disconnect()
+            if attempt == 4:
+                raise ConnectionError(f"{url}: connection lost during the handshake")
+            await asyncio.sleep(0.2 * (attempt + 1))
         raise AssertionError("unreachable")
 
     async def open_subscriber(self, index: int, url: str, semaphore: asyncio.Semaphore) -> None:
@@ -163,7 +205,14 @@ class Run:
     def update_message(self, number: int) -> dict[str, Any]:
         pad = "x" * self.plan["pad"]
         if self.kind == "raw":
-            return {"type": "publish", "data": {"seq": number + 1, "content": f"{number}:{pad}"}}
+            return {
+                "type": "publish",
+                "data": {
+                    "seq": number + 1,
+                    "version": self.version_of(number),
+                    "content": f"{number}:{pad}",
+                },
+            }
         canvas = json.loads(json.dumps(self.plan["canvas"]))
         canvas["elements"][0]["content"] = f"{number}:{pad}"
         return {
@@ -185,6 +234,7 @@ class Run:
                     await asyncio.sleep(delay)
             message = self.update_message(number)
             message["request_id"] = f"u{number}"
+            self.sent_at[self.version_of(number)] = time.time()
             send_json(publisher, message)
             if not rate and number % 20 == 19:
                 await asyncio.sleep(0)  # let the readers run while publishing back to back
@@ -252,6 +302,7 @@ class Run:
         started = time.perf_counter()
         rate = None if plan["mode"] == "throughput" else plan["rate"]
         acks = asyncio.get_running_loop().create_task(self.drain_acks(listener, count))
+        profiler = start_profiler(plan, pids)
         await self.publish(publisher, count, rate)
         try:
             await asyncio.wait_for(self.done.wait(), timeout=plan["timeout"])
@@ -267,6 +318,8 @@ class Run:
             errors = ["ack timeout"]
         publisher.send_close()
         publisher.disconnect()
+        if profiler is not None:
+            profiler.wait(timeout=120)
 
         losses = sum(max(0, count - len(set(s.seqs))) for s in self.subscribers)
         duplicates = sum(len(s.seqs) - len(set(s.seqs)) for s in self.subscribers)
@@ -276,7 +329,19 @@ class Run:
             if any(b <= a for a, b in zip(s.seqs, s.seqs[1:], strict=False))
         )
         deliveries = sum(len(s.seqs) for s in self.subscribers)
-        latencies = sorted(value for s in self.subscribers for value in s.latencies)
+        latencies: list[float] = []
+        commit_latencies: list[float] = []
+        unmatched = 0
+        for subscriber in self.subscribers:
+            for version, timestamp, received_at in subscriber.receipts:
+                sent_at = self.sent_at.get(version)
+                if sent_at is None:
+                    unmatched += 1
+                else:
+                    latencies.append(received_at - sent_at)
+                commit_latencies.append(received_at - self.commit_time(timestamp))
+        latencies.sort()
+        commit_latencies.sort()
         result.update(
             {
                 "updates": count,
@@ -295,6 +360,7 @@ class Run:
                 "duplicates": duplicates,
                 "subscribers_out_of_order": out_of_order,
                 "frame_bytes": max((s.frame_bytes for s in self.subscribers), default=0),
+                "notices": sorted(set(self.notices)),
             }
         )
         if latencies:
@@ -304,6 +370,14 @@ class Run:
                     "latency_ms_p90": round(percentile(latencies, 0.90) * 1000, 1),
                     "latency_ms_p99": round(percentile(latencies, 0.99) * 1000, 1),
                     "latency_ms_max": round(latencies[-1] * 1000, 1),
+                }
+            )
+        if commit_latencies:
+            result.update(
+                {
+                    "commit_latency_ms_p50": round(percentile(commit_latencies, 0.50) * 1000, 1),
+                    "commit_latency_ms_p99": round(percentile(commit_latencies, 0.99) * 1000, 1),
+                    "latency_unmatched": unmatched,
                 }
             )
         return result

@@ -1,16 +1,18 @@
 """
-Bench fixture: `python bench/prepare.py N OUT.json [EDITORS]` (Django settings from the
-environment).
+Bench fixture: `python bench/prepare.py N OUT.json [EDITORS [GRAPHICS ELEMENTS]]` (Django
+settings from the environment).
 
 Creates editors (one by default), N viewers (one per subscriber: the per-user connection limit
 must not shape the benchmark) and one graphic, and writes their ids and access tokens to
-OUT.json.
+OUT.json. With GRAPHICS and ELEMENTS (the compression part, bench/compression.py) it also
+creates GRAPHICS more graphics, the last with a canvas of ELEMENTS text elements.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import django
 
@@ -22,7 +24,9 @@ from rest_framework_simplejwt.tokens import AccessToken  # noqa: E402
 from graphics.services import graphic_create  # noqa: E402
 
 
-def main(subscribers: int, output: str, editor_count: int) -> None:
+def main(
+    subscribers: int, output: str, editor_count: int, graphics: int = 0, elements: int = 0
+) -> None:
     editors = User.objects.bulk_create(
         [User(username=f"bench-editor-{index}", password="!") for index in range(editor_count)]
     )
@@ -62,10 +66,29 @@ def main(subscribers: int, output: str, editor_count: int) -> None:
         ],
     }
     graphic = graphic_create(user=editor, title="Bench", event_name="Bench", data=canvas)
+    big_graphic_id = None
+    headline: dict[str, Any] = dict(canvas["elements"][0])  # type: ignore[index]
+    for number in range(graphics):
+        many = {
+            "background": None,
+            "elements": [
+                {
+                    **headline,
+                    "id": f"line-{index}",
+                    "y": 40 + index * 12,
+                    "content": f"Player {index} - {index * 7 % 41} pts",
+                }
+                for index in range(elements if number == graphics - 1 else 3)
+            ],
+        }
+        big_graphic_id = graphic_create(
+            user=editor, title=f"Round {number} standings", event_name="GAL Season 3", data=many
+        ).pk
     with open(output, "w") as out:
         json.dump(
             {
                 "graphic_id": graphic.pk,
+                "big_graphic_id": big_graphic_id,
                 "version": graphic.version,
                 "canvas": canvas,
                 "editor_token": str(AccessToken.for_user(editor)),
@@ -77,4 +100,9 @@ def main(subscribers: int, output: str, editor_count: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 1)
+    main(
+        int(sys.argv[1]),
+        sys.argv[2],
+        int(sys.argv[3]) if len(sys.argv) > 3 else 1,
+        *(int(value) for value in sys.argv[4:6]),
+    )

@@ -26,6 +26,12 @@ Without SERVER_ID in the environment, the process is named `<hostname>:<port>` f
 `--port` option: stable across restarts (the metrics' `server` label and the connection
 registry keep one name per process) and distinct for several processes on one host. With
 LOG_FORMAT=json, daphne's access log is written as JSON lines too (logger `daphne.access`).
+
+daphne's WebSocket protocol is replaced by `gal_dashboard.daphne_fast.FastWebSocketProtocol`
+(frames each shared text once, coalesces writes per loop turn, and compresses large frames
+with permessage-deflate when WS_COMPRESSION is "auto"; issue 17). uvicorn negotiates
+permessage-deflate itself; WS_COMPRESSION = "off" turns it off there too
+(`--ws-per-message-deflate false`).
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from twisted.web import http
 
+from gal_dashboard.daphne_fast import configure_factory
 from gal_dashboard.logging import StructuredLine, redact_secrets
 
 
@@ -91,6 +98,15 @@ def message_limit_options(server: str) -> list[str]:
     if server == "uvicorn":
         return ["--ws-max-size", limit]
     return ["--websocket-max-message-size", limit, "--websocket-max-frame-size", limit]
+
+
+def compression_options(server: str) -> list[str]:
+    """uvicorn's permessage-deflate switch, from WS_COMPRESSION (daphne's is in
+    `TimedServer.ws_factory`)."""
+    settings = _settings()
+    if server == "uvicorn" and settings.WS_COMPRESSION == "off":
+        return ["--ws-per-message-deflate", "false"]
+    return []
 
 
 def timeout_options() -> list[str]:
@@ -205,12 +221,22 @@ class TimedServer(Server):
     HTTP connections. `Server.run` builds its HTTP factory inline (`self.http_factory =
     HTTPFactory(self)`), so the factory is adjusted here, as it is stored, before it listens."""
 
-    def __init__(self, *args: Any, header_timeout: float, idle_timeout: float, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        header_timeout: float,
+        idle_timeout: float,
+        compression: str = "off",
+        compression_min_bytes: int = 1024,
+        **kwargs: Any,
+    ):
         if kwargs.get("action_logger") is not None and _settings().LOG_FORMAT == "json":
             kwargs["action_logger"] = JsonAccessLog(None)
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout
         self.idle_timeout = idle_timeout
+        self.compression = compression
+        self.compression_min_bytes = compression_min_bytes
 
     @property
     def http_factory(self) -> Any:
@@ -222,6 +248,18 @@ class TimedServer(Server):
         factory.protocol = partial(HeaderDeadlineChannel, header_timeout=self.header_timeout)
         self._http_factory = factory
 
+    # The WebSocket factory likewise (issue 17): the fast protocol, and compression.
+    @property
+    def ws_factory(self) -> Any:
+        return self._ws_factory
+
+    @ws_factory.setter
+    def ws_factory(self, factory: Any) -> None:
+        configure_factory(
+            factory, compression=self.compression, min_bytes=self.compression_min_bytes
+        )
+        self._ws_factory = factory
+
 
 def timed_daphne() -> CommandLineInterface:
     """daphne's command line, serving with `TimedServer`."""
@@ -231,6 +269,8 @@ def timed_daphne() -> CommandLineInterface:
         TimedServer,
         header_timeout=settings.HTTP_HEADER_TIMEOUT_SECONDS,
         idle_timeout=settings.HTTP_IDLE_TIMEOUT_SECONDS,
+        compression=settings.WS_COMPRESSION,
+        compression_min_bytes=settings.WS_COMPRESSION_MIN_BYTES,
     )
     return cli
 
@@ -246,7 +286,9 @@ def main(argv: list[str] | None = None) -> None:
         import uvicorn.main
 
         # Both parsers keep the last value of an option given twice: the caller's wins.
-        uvicorn.main.main([*message_limit_options("uvicorn"), *args[1:]])
+        uvicorn.main.main(
+            [*message_limit_options("uvicorn"), *compression_options("uvicorn"), *args[1:]]
+        )
     else:
         timed_daphne().run([*message_limit_options("daphne"), *timeout_options(), *args])
 

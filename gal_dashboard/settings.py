@@ -585,6 +585,14 @@ if WS_MAX_MESSAGE_BYTES < GRAPHIC_DATA_MAX_BYTES + WS_MESSAGE_ENVELOPE_BYTES:
         f"({GRAPHIC_DATA_MAX_BYTES}) + {WS_MESSAGE_ENVELOPE_BYTES} bytes of envelope, or the "
         "largest canvas the API accepts could not be sent over the WebSocket"
     )
+# permessage-deflate on outgoing WebSocket frames (issue 17): "auto" accepts a client's offer
+# (daphne through gal_dashboard.serve, uvicorn with the websockets implementation) and compresses
+# frames of at least WS_COMPRESSION_MIN_BYTES (snapshots, full graphics); smaller frames go out
+# plain, where compressing costs more CPU than the bytes it saves. "off" never negotiates it.
+WS_COMPRESSION = os.environ.get("WS_COMPRESSION", "auto").strip().lower() or "auto"
+if WS_COMPRESSION not in ("auto", "off"):
+    raise ImproperlyConfigured(f'WS_COMPRESSION must be "auto" or "off", got {WS_COMPRESSION!r}')
+WS_COMPRESSION_MIN_BYTES = env_int("WS_COMPRESSION_MIN_BYTES", 1024, minimum=0)
 # Subscriptions per connection: the list ("all") plus every graphic of a busy show fit easily.
 WS_MAX_SUBSCRIPTIONS = env_int("WS_MAX_SUBSCRIPTIONS", 100, minimum=1)
 # The staff connections page lists this many of the newest error frames and abnormal closes,

@@ -29,6 +29,8 @@ layer = settings.CHANNEL_LAYERS["default"]
 print(json.dumps({
     "DEBUG": settings.DEBUG,
     "SECRET_KEY": settings.SECRET_KEY,
+    "WS_COMPRESSION": settings.WS_COMPRESSION,
+    "WS_COMPRESSION_MIN_BYTES": settings.WS_COMPRESSION_MIN_BYTES,
     "ALLOWED_HOSTS": settings.ALLOWED_HOSTS,
     "ENGINE": database["ENGINE"],
     "NAME": str(database["NAME"]),
@@ -227,6 +229,17 @@ def test_a_malformed_setting_refuses_to_start_naming_it(name: str, value: str, s
     message = refusal(SECRET_KEY=TEST_SECRET_KEY, **{name: value})
     assert says in message
     assert repr(value) in message or value in message
+
+
+def test_compression_is_auto_above_1_kb_by_default_and_can_be_turned_off() -> None:
+    defaults = loaded_settings(SECRET_KEY=TEST_SECRET_KEY)
+    assert (defaults["WS_COMPRESSION"], defaults["WS_COMPRESSION_MIN_BYTES"]) == ("auto", 1024)
+    changed = loaded_settings(
+        SECRET_KEY=TEST_SECRET_KEY, WS_COMPRESSION=" OFF ", WS_COMPRESSION_MIN_BYTES="4096"
+    )
+    assert (changed["WS_COMPRESSION"], changed["WS_COMPRESSION_MIN_BYTES"]) == ("off", 4096)
+    message = refusal(SECRET_KEY=TEST_SECRET_KEY, WS_COMPRESSION="gzip")
+    assert "WS_COMPRESSION must be" in message and "'gzip'" in message
 
 
 def test_the_websocket_message_limit_follows_the_canvas_limit() -> None:

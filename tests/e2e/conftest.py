@@ -233,7 +233,9 @@ class DaphneLauncher:
     def _spawn(
         self, overrides: dict[str, Any], *, port: int | None = None, args: Sequence[str] = ()
     ) -> DaphneServer:
-        # ASGI_SERVER=uvicorn runs the supported alternative server instead of daphne.
+        # ASGI_SERVER=uvicorn runs the supported alternative server instead of daphne;
+        # ASGI_SERVER=daphne-plain runs daphne without gal_dashboard.serve (its own WebSocket
+        # protocol, no fast send path: tests/e2e/test_daphne_fast.py).
         server_kind = overrides.pop("ASGI_SERVER", "daphne")
         log_path = self.log_dir / f"{server_kind}-{len(self.servers) + 1}.log"
         port = port or free_port()
@@ -242,6 +244,11 @@ class DaphneLauncher:
                 sys.executable, "-m", "gal_dashboard.serve", "uvicorn", "--host", HOST,
                 "--port", str(port),
                 "--ws", "websockets", "--no-access-log", "--lifespan", "off",
+                "gal_dashboard.asgi:application",
+            ]  # fmt: skip
+        elif server_kind == "daphne-plain":
+            command = [
+                sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port),
                 "gal_dashboard.asgi:application",
             ]  # fmt: skip
         else:

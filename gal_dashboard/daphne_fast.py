@@ -1,0 +1,214 @@
+"""
+daphne's WebSocket protocol with a cheaper send path, and permessage-deflate where it pays.
+`gal_dashboard.serve` installs it (`make run`, production, `make bench`); plain
+`daphne gal_dashboard.asgi:application` works without it, only slower per delivery. Nothing in
+the application depends on it: the consumers send the same ASGI messages either way.
+
+Where daphne spends a delivery (docs/performance.md, "Issue 17"): for every socket it encodes
+the frame's text to UTF-8, frames it in autobahn's `sendMessage` (type checks, stats, header),
+and hands the bytes to Twisted, whose TCP transport buffers them and asks the reactor to wake
+it when the socket is writable (an `add_writer`, then a loop turn, a `send`, and a
+`remove_writer`: two epoll_ctl calls and a callback per delivery). This protocol:
+
+1. **Frames each text once per reactor turn.** A broadcast hands every socket of an audience
+   the *same* `str` object (realtime.frames.EventFrames). The frame bytes are cached by that
+   object's identity for the rest of the loop turn, so the second to the thousandth socket
+   reuse them (autobahn's prepared-message idea, without an API change: no ASGI extension is
+   needed, and any application sending a shared text benefits).
+2. **Coalesces writes per reactor turn.** Frames for a socket collect in a list; once per loop
+   turn they are joined and written with one `send` straight to the socket when Twisted has
+   nothing buffered for it (otherwise through Twisted's transport, which keeps the order).
+   Anything autobahn writes itself (pings, close frames) first flushes what is pending, so the
+   order on the wire is the order of the sends.
+3. **Compresses where it pays.** With WS_COMPRESSION = "auto" the server accepts a client's
+   permessage-deflate offer, without server context takeover, so that a compressed frame does
+   not depend on the connection and is built once per turn as well. Only frames of at least
+   WS_COMPRESSION_MIN_BYTES are compressed; smaller ones go out plain (RSV1 clear), which the
+   extension allows per message.
+
+Everything it relies on in daphne, autobahn and Twisted is pinned in pyproject.toml and checked
+by tests/test_server_pins.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+import zlib
+from typing import Any
+
+from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
+from daphne.ws_protocol import WebSocketProtocol
+
+STATE_OPEN = AutobahnProtocol.STATE_OPEN
+logger = logging.getLogger(__name__)
+
+
+def frame_header(opcode_byte: int, length: int) -> bytes:
+    """An unmasked (server-to-client) frame header: FIN|RSV|opcode, then the length."""
+    if length <= 125:
+        return bytes((opcode_byte, length))
+    if length <= 0xFFFF:
+        return struct.pack("!BBH", opcode_byte, 126, length)
+    return struct.pack("!BBQ", opcode_byte, 127, length)
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A final text frame, uncompressed."""
+    return frame_header(0x81, len(payload)) + payload
+
+
+def deflated_text_frame(payload: bytes, *, window_bits: int, mem_level: int) -> bytes:
+    """A final text frame compressed with permessage-deflate (RFC 7692) and no context
+    takeover: the same bytes autobahn's PerMessageDeflate would send on any connection that
+    negotiated these parameters."""
+    compressor = zlib.compressobj(
+        zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -window_bits, mem_level
+    )
+    data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    data = data[:-4]  # the 00 00 ff ff that ends a sync flush; the receiver adds it back
+    return frame_header(0xC1, len(data)) + data
+
+
+class Turn:
+    """What lives for one loop turn: frames cached by text identity, and sockets with writes
+    waiting. One callback per turn ends it."""
+
+    def __init__(self) -> None:
+        # id(text) -> (text, frame). The text is held so its id cannot be reused meanwhile.
+        self.frames: dict[Any, tuple[str, bytes]] = {}
+        self.pending: dict[FastWebSocketProtocol, list[bytes]] = {}
+        self._scheduled = False
+
+    def schedule(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_event_loop().call_soon(self.end)
+
+    def end(self) -> None:
+        self._scheduled = False
+        self.frames.clear()
+        pending, self.pending = self.pending, {}
+        for protocol, chunks in pending.items():
+            try:
+                protocol._write_through(chunks)
+            except Exception:  # one broken socket must not keep the others' frames
+                logger.exception("write failed on a WebSocket; dropping it")
+                with contextlib.suppress(Exception):
+                    protocol.transport.abortConnection()
+
+
+TURN = Turn()
+
+
+class FastWebSocketProtocol(WebSocketProtocol):
+    """daphne's WebSocket protocol with the send path described in the module docstring."""
+
+    compression_min_bytes = 1024
+
+    def serverSend(self, content: Any, binary: bool = False) -> None:
+        if (
+            binary
+            or self.state != STATE_OPEN
+            or self.trackedTimings
+            or self.logOctets
+            or self.autoFragmentSize
+        ):
+            super().serverSend(content, binary)
+            return
+        compress = self._perMessageCompress
+        key: Any = id(content)
+        if compress is not None and len(content) >= self.compression_min_bytes:
+            window_bits = compress.server_max_window_bits
+            mem_level = compress.mem_level
+            key = (key, window_bits, mem_level)
+        else:
+            compress = None
+        turn = TURN
+        cached = turn.frames.get(key)
+        if cached is not None and cached[0] is content:
+            frame = cached[1]
+        else:
+            payload = content.encode("utf8")
+            if 0 < self.maxMessagePayloadSize < len(payload):
+                # What plain daphne does: autobahn refuses with PayloadExceededError.
+                super().serverSend(content, binary)
+                return
+            if compress is not None:
+                frame = deflated_text_frame(payload, window_bits=window_bits, mem_level=mem_level)
+            else:
+                frame = text_frame(payload)
+            turn.frames[key] = (content, frame)
+        self.trafficStats.outgoingWebSocketMessages += 1
+        chunks = turn.pending.get(self)
+        if chunks is None:
+            turn.pending[self] = [frame]
+            turn.schedule()
+        else:
+            chunks.append(frame)
+
+    # -- keeping the order on the wire ----------------------------------------------------------
+
+    def _flush_pending(self) -> None:
+        chunks = TURN.pending.pop(self, None)
+        if chunks:
+            self._write_through(chunks)
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
+        # autobahn's own frames (pings, pongs, close) go after what this socket already sent.
+        self._flush_pending()
+        super().sendData(data, sync, chopsize)
+
+    def _closeConnection(self, abort: bool = False) -> None:
+        self._flush_pending()
+        super()._closeConnection(abort)
+
+    def connectionLost(self, reason: Any) -> None:
+        TURN.pending.pop(self, None)
+        super().connectionLost(reason)
+
+    def _write_through(self, chunks: list[bytes]) -> None:
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        transport = self.transport
+        if self.send_queue:  # autobahn's own synchronous queue: stay behind it
+            super().sendData(data)
+            return
+        if (
+            getattr(transport, "connected", False)
+            and not transport.disconnecting
+            # A plain TCP transport with nothing buffered (a TLS wrapper has neither buffer).
+            and not getattr(transport, "dataBuffer", True)
+            and not getattr(transport, "_tempDataBuffer", True)
+        ):
+            # Straight to the socket when nothing is buffered before it; the rest (if the
+            # kernel took only part) through the transport, which then waits for writability.
+            written = transport.writeSomeData(data)
+            if isinstance(written, int):
+                if written == len(data):
+                    self.trafficStats.outgoingOctetsWireLevel += written
+                    return
+                data = data[written:]
+        transport.write(data)
+
+
+def accept_deflate(offers: list[Any]) -> PerMessageDeflateOfferAccept | None:
+    """Accept a client's permessage-deflate offer, without server context takeover (so that a
+    compressed frame is the same for every connection, see FastWebSocketProtocol)."""
+    for offer in offers:
+        if isinstance(offer, PerMessageDeflateOffer):
+            return PerMessageDeflateOfferAccept(offer, no_context_takeover=True)
+    return None
+
+
+def configure_factory(factory: Any, *, compression: str, min_bytes: int) -> None:
+    """Install the fast protocol (and compression, unless "off") on daphne's WebSocket
+    factory."""
+    protocol = type(
+        "GalWebSocketProtocol", (FastWebSocketProtocol,), {"compression_min_bytes": min_bytes}
+    )
+    factory.protocol = protocol
+    if compression == "auto":
+        factory.setProtocolOptions(perMessageCompressionAccept=accept_deflate)

@@ -1,0 +1,49 @@
+"""
+gal_dashboard.daphne_fast (and gal_dashboard.serve) rely on internals of daphne, autobahn and
+Twisted: daphne's `WebSocketProtocol.serverSend` and `Server.ws_factory`, autobahn's
+`sendData`, `_closeConnection`, `send_queue`, `_perMessageCompress` and its deflate parameters,
+Twisted's TCP transport buffers and `writeSomeData`. pyproject.toml pins the three exactly;
+this fails, naming the versions, when what is installed is not what was checked.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+import pytest
+
+PINNED = {"daphne": "4.2.3", "autobahn": "26.11.1", "twisted": "26.10.0"}
+
+
+@pytest.mark.parametrize("package", sorted(PINNED))
+def test_the_server_stack_is_the_version_the_fast_protocol_was_checked_against(
+    package: str,
+) -> None:
+    installed = version(package)
+    assert installed == PINNED[package], (
+        f"{package} {installed} is installed, but gal_dashboard.daphne_fast was checked against "
+        f"{package} {PINNED[package]} (pinned in pyproject.toml). Re-run "
+        "tests/e2e/test_daphne_fast.py and `make bench`, check the internals listed in "
+        "tests/test_server_pins.py, then update the pins there and in pyproject.toml."
+    )
+
+
+def test_the_internals_the_fast_protocol_uses_are_there() -> None:
+    import inspect
+
+    from autobahn.websocket.compress_deflate import PerMessageDeflate
+    from autobahn.websocket.protocol import WebSocketProtocol as Autobahn
+    from daphne.server import Server
+    from daphne.ws_protocol import WebSocketProtocol
+    from twisted.internet.abstract import FileDescriptor
+    from twisted.internet.tcp import Connection
+
+    assert callable(WebSocketProtocol.serverSend)
+    assert callable(WebSocketProtocol._closeConnection) and callable(Autobahn.sendData)
+    assert callable(Connection.writeSomeData)
+    deflate = inspect.getsource(PerMessageDeflate)
+    for name in ("self.server_max_window_bits", "self.mem_level", "server_no_context_takeover"):
+        assert name in deflate, name
+    descriptor = inspect.getsource(FileDescriptor)
+    assert "self._tempDataBuffer" in descriptor and "self.dataBuffer" in descriptor
+    assert "self.ws_factory = " in inspect.getsource(Server.run)
