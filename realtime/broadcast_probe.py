@@ -57,7 +57,7 @@ class BroadcastProbe:
     def __init__(
         self,
         *,
-        catch_up: Callable[[], Awaitable[None]],
+        catch_up: Callable[[], Awaitable[object]],
         recipients: Callable[[], Iterable[NoticeTarget]],
     ) -> None:
         self._catch_up = catch_up

@@ -546,6 +546,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         subscription = self.subscriptions[key] = Subscription()
         hub.subscribe(self, key)
         try:
+            await hub.wait_joined(key)
             start = await database_sync_to_async(subscription_start)(
                 key=key, last_seq=last_seq, view_key=self.view_key_id is not None
             )

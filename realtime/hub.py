@@ -1,18 +1,26 @@
 """
-The hub: one per server process (per event loop), between the event log and the sockets. Its one
-job is ordered delivery of the log to this process's sockets.
+The hub: one per server process (per event loop), between the channel layer and the sockets. Its
+one job is ordered delivery of the log to this process's sockets.
 
-Every committed event reaches each hub once, as one channel-layer message to the group
-`gal.hub` (one Redis PUBLISH for all servers). The hub then fans it out in-process to the
-connections subscribed to that graphic and to the list ("all"), serialising the frame once per
-audience rather than once per socket (realtime.frames), and never sending one channel-layer
-message per member.
+A committed event is sent to its graphic's group (`graphic.<id>`) and to the list group
+(realtime.events). The hub is a member of the groups its local sockets watch: it joins a
+graphic's group when its first socket subscribes to that graphic and leaves it when the last
+one goes, and it is in the list group while it has a list ("all") subscriber. So a process
+receives only the events its sockets watch, one channel-layer message per event however many of
+its sockets watch it, and fans it out in-process, serialising the frame once per audience
+(realtime.frames). It also joins the group of each graphic an overlay's view key connected here
+reads (to close them when the graphic is deleted) and of each user connected here (to tell a
+lock's holder of `lock_lost`).
 
-The hub also guarantees order and completeness: it keeps a cursor (the last seq delivered) and
-delivers strictly in seq order. A message whose seq is not the next one makes it read the
-missing events from the log; a periodic read of the log picks up anything whose broadcast was
-lost (Redis away, a process without a channel layer). Because seqs are assigned in commit order
-(`EventManager.append`), "everything up to seq N" is complete once N has committed.
+It guarantees order and completeness per subscription key (a graphic, or "all"): a cursor per
+key (the last seq delivered to it) and delivery strictly in seq order. Each message names the
+seq of the event before it in the log (`prev_seq`, for "all") and in its graphic's stream
+(`graphic_prev_seq`); when that is past the key's cursor, a broadcast was lost and the hub reads
+the missing events from the log first. A message for a seq a key already has (the same event
+through the graphic's group and the list group, a late publish) is dropped. A periodic read of
+the log picks up anything whose broadcast was lost (Redis away, a process without a channel
+layer). Because seqs are assigned in commit order (`EventManager.append`), "everything up to seq
+N" is complete once N has committed. docs/architecture.md tells the whole path.
 
 Two loops start and stop with it: the broadcast probe (realtime.broadcast_probe), which tells
 connections when broadcasts are lost and come back, and the lock housekeeping
@@ -26,7 +34,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -36,7 +44,7 @@ from django.conf import settings
 
 from realtime import observability
 from realtime.broadcast_probe import BroadcastProbe
-from realtime.events import HUB_GROUP
+from realtime.events import HUB_GROUP, LIST_GROUP, graphic_group_name, user_group_name
 from realtime.frames import (
     ALL,
     EventFrames,
@@ -52,6 +60,29 @@ logger = logging.getLogger(__name__)
 
 # How many events one catch-up read fetches at a time.
 CATCH_UP_BATCH = 500
+# How many recent seqs a hub remembers having handled (see EventHub._first_handling).
+HANDLED_MEMORY = 4096
+
+
+def subscription_group(key: SubscriptionKey) -> str:
+    """The channel-layer group of a subscription key: a graphic's, or the list's."""
+    return LIST_GROUP if key == ALL else graphic_group_name(int(key))
+
+
+def _member_groups(member: HubMember) -> list[str]:
+    """The groups a connection needs this hub in whatever it subscribes to: its user's (for
+    `lock_lost`), or its view key's graphic's (to close it when that graphic is deleted)."""
+    if member.view_key_graphic_id is not None:
+        return [graphic_group_name(member.view_key_graphic_id)]
+    if member.user_id is not None:
+        return [user_group_name(member.user_id)]
+    return []
+
+
+def _gap_before(message: dict[str, Any], key: SubscriptionKey, cursor: int) -> bool:
+    """Whether an event of `key`'s stream may have been missed before this message's."""
+    previous = message.get("prev_seq") if key == ALL else message.get("graphic_prev_seq")
+    return previous is None or previous > cursor
 
 
 class HubMember(Protocol):
@@ -81,9 +112,20 @@ class HubMember(Protocol):
 
 class EventHub:
     def __init__(self) -> None:
+        # The highest seq this hub has handled (the log position it has reached).
         self.cursor = 0
         self.members: dict[str, HubMember] = {}
         self.subscriptions: dict[SubscriptionKey, set[HubMember]] = defaultdict(set)
+        # Per subscription key: the last seq delivered to its subscribers here.
+        self._cursors: dict[SubscriptionKey, int] = {}
+        # Channel-layer groups this hub should be in (how many reasons each), and is in.
+        self._group_refs: Counter[str] = Counter()
+        self._joined: set[str] = set()
+        self._membership_lock = asyncio.Lock()
+        self._membership_tasks: set[asyncio.Task[None]] = set()
+        # Seqs whose side effects (lock_lost, closing overlays, metrics) have run, recent ones.
+        self._handled: dict[int, None] = {}
+        self._handled_floor = 0
         self._deliver_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._started: asyncio.Future[None] | None = None
@@ -115,6 +157,8 @@ class EventHub:
             await layer.group_add(HUB_GROUP, channel_name)
         self.cursor = await database_sync_to_async(latest_seq)()
         if layer is not None:
+            for group in [group for group, refs in self._group_refs.items() if refs > 0]:
+                await self._sync_group(group)
             self._tasks.append(asyncio.create_task(self._listen(layer), name="hub-listen"))
             probe = self.probe.run(layer, channel_name=channel_name)
             self._tasks.append(asyncio.create_task(probe, name="hub-probe"))
@@ -134,38 +178,108 @@ class EventHub:
         self._started = None
         channel_name, self._channel_name = self._channel_name, None
         tasks, self._tasks = self._tasks, []
+        tasks.extend(self._membership_tasks)
+        self._membership_tasks.clear()
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        joined, self._joined = self._joined, set()
         layer = get_channel_layer()
         if layer is not None and channel_name is not None:
-            with contextlib.suppress(Exception):
-                await layer.group_discard(HUB_GROUP, channel_name)
+            for group in [HUB_GROUP, *sorted(joined)]:
+                with contextlib.suppress(Exception):
+                    await layer.group_discard(group, channel_name)
 
     # -- membership ----------------------------------------------------------------------------
 
     async def attach(self, member: HubMember) -> None:
         await self.ensure_started()
         self.members[member.connection_id] = member
+        for group in _member_groups(member):
+            self._acquire_group(group)
+            await self._sync_group(group)
 
     async def detach(self, member: HubMember) -> None:
-        self.members.pop(member.connection_id, None)
+        if self.members.pop(member.connection_id, None) is not None:
+            for group in _member_groups(member):
+                self._release_group(group)
         for key in [key for key, members in self.subscriptions.items() if member in members]:
             self.unsubscribe(member, key)
         if not self.members and not self._keep_running:
             await self.stop()
 
     def subscribe(self, member: HubMember, key: SubscriptionKey) -> None:
-        self.subscriptions[key].add(member)
+        """Add a subscriber of `key`; the first one makes this hub join its group (await
+        `wait_joined` before reading the snapshot or the replay)."""
+        members = self.subscriptions[key]
+        if member in members:
+            return
+        members.add(member)
+        if len(members) == 1:
+            self._cursors[key] = self.cursor
+            self._acquire_group(subscription_group(key))
+
+    async def wait_joined(self, key: SubscriptionKey) -> None:
+        """Return once this hub is in `key`'s group, so that a snapshot or replay read after
+        it misses nothing: an event published before is in the read, one published after
+        reaches the hub."""
+        group = subscription_group(key)
+        if group not in self._joined and self._group_refs[group] > 0:
+            await self._sync_group(group)
 
     def unsubscribe(self, member: HubMember, key: SubscriptionKey) -> None:
         members = self.subscriptions.get(key)
-        if members is not None:
+        if members is not None and member in members:
             members.discard(member)
             if not members:
                 del self.subscriptions[key]
+                self._cursors.pop(key, None)
+                self._release_group(subscription_group(key))
+
+    def _acquire_group(self, group: str) -> None:
+        self._group_refs[group] += 1
+        if self._group_refs[group] == 1:
+            self._schedule_sync(group)
+
+    def _release_group(self, group: str) -> None:
+        self._group_refs[group] -= 1
+        if self._group_refs[group] <= 0:
+            del self._group_refs[group]
+            self._schedule_sync(group)
+
+    def _schedule_sync(self, group: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._sync_group(group))
+        self._membership_tasks.add(task)
+        task.add_done_callback(self._membership_tasks.discard)
+
+    async def _sync_group(self, group: str) -> None:
+        """Join or leave `group` so that membership matches whether anything here wants it.
+        One change at a time: a leave and a join of the same group cannot cross."""
+        async with self._membership_lock:
+            channel_name = self._channel_name
+            layer = get_channel_layer()
+            if layer is None or channel_name is None:
+                return  # no channel layer (or not started): the log read delivers
+            wanted = self._group_refs.get(group, 0) > 0
+            if wanted and group not in self._joined:
+                try:
+                    await layer.group_add(group, channel_name)
+                except Exception:
+                    # Redis away: the log read delivers meanwhile, and the next one retries.
+                    logger.warning("could not join group %s; retrying", group, exc_info=True)
+                    return
+                self._joined.add(group)
+            elif not wanted and group in self._joined:
+                self._joined.discard(group)
+                with contextlib.suppress(Exception):
+                    await layer.group_discard(group, channel_name)
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """The event groups this hub is in now (for tests and the staff page)."""
+        return frozenset(self._joined)
 
     def members_of_user(self, user_id: int) -> Iterable[HubMember]:
         return [member for member in self.members.values() if member.user_id == user_id]
@@ -179,59 +293,101 @@ class EventHub:
         """Handle one published event: deliver it in order, reading any gap from the log."""
         async with self._deliver_lock:
             seq = message["seq"]
-            if seq <= self.cursor:
-                return
-            if seq > self.cursor + 1:
-                await self._catch_up_locked(until=seq - 1)
-            if seq > self.cursor:
-                self._fan_out(
-                    EventFrames(
-                        seq=seq,
-                        graphic_id=message["graphic_id"],
-                        event_type=message["event_type"],
-                        data=message["data"],
-                    )
+            graphic_id = message["graphic_id"]
+            gapped = [
+                key
+                for key in (graphic_id, ALL)
+                if key in self._cursors
+                and self._cursors[key] < seq
+                and _gap_before(message, key, self._cursors[key])
+            ]
+            if gapped:
+                await self._read_log(gapped, before=seq)
+            self._fan_out(
+                EventFrames(
+                    seq=seq,
+                    graphic_id=graphic_id,
+                    event_type=message["event_type"],
+                    data=message["data"],
                 )
+            )
 
-    async def catch_up(self) -> None:
+    async def catch_up(self) -> int:
+        """Read the log for every key watched here and deliver what was missed; return how
+        many events it read."""
         async with self._deliver_lock:
-            await self._catch_up_locked(until=None)
+            for group in [group for group in self._group_refs if group not in self._joined]:
+                self._schedule_sync(group)  # a join that failed while Redis was away
+            newest = await database_sync_to_async(latest_seq)()
+            keys = list(self._cursors)
+            read = await self._read_log(keys) if keys else 0
+            # Everything of these keys up to `newest` is delivered now (and a key subscribed
+            # during the read had its snapshot read after `newest` committed).
+            for key in keys:
+                if key in self._cursors:
+                    self._cursors[key] = max(self._cursors[key], newest)
+            self.cursor = max(self.cursor, newest)
+            return read
 
-    async def _catch_up_locked(self, *, until: int | None) -> None:
+    async def _read_log(self, keys: list[SubscriptionKey], *, before: int | None = None) -> int:
+        """Deliver the logged events of `keys` after the lowest of their cursors (and before
+        seq `before`), in seq order; return how many were read."""
+        seq = min(self._cursors[key] for key in keys)
+        graphic_ids = None if ALL in keys else [int(key) for key in keys]
+        read = 0
         while True:
             events = await database_sync_to_async(events_after)(
-                seq=self.cursor, limit=CATCH_UP_BATCH
+                seq=seq, limit=CATCH_UP_BATCH, graphic_ids=graphic_ids, before=before
             )
             for event in events:
-                if until is not None and event.pk > until:
-                    return
                 self._fan_out(EventFrames.from_event(event))
+            read += len(events)
             if len(events) < CATCH_UP_BATCH:
-                return
+                return read
+            seq = events[-1].pk
 
     def _fan_out(self, frames: EventFrames) -> None:
-        """Hand the event to every local subscriber: synchronous, so no socket can make the
-        others wait, and one encoded message per audience (the list, the graphic's staff, the
-        graphic's view keys)."""
-        self.cursor = frames.seq
+        """Hand the event to every local subscriber that does not have it yet: synchronous, so
+        no socket can make the others wait, and one encoded message per audience (the list,
+        the graphic's staff, the graphic's view keys)."""
+        seq = frames.seq
+        self.cursor = max(self.cursor, seq)
         recipients = 0
-        graphic_members = self.subscriptions.get(frames.graphic_id)
-        if graphic_members:
-            for member in list(graphic_members):
-                message = frames.for_member(member)
-                self._deliver_to(member, frames.graphic_id, frames.seq, message)
-            recipients += len(graphic_members)
-        list_members = self.subscriptions.get(ALL)
-        if list_members:
-            message = frames.for_list()
-            for member in list(list_members):
-                self._deliver_to(member, ALL, frames.seq, message)
-            recipients += len(list_members)
+        if self._cursors.get(frames.graphic_id, seq) < seq:
+            self._cursors[frames.graphic_id] = seq
+            graphic_members = self.subscriptions.get(frames.graphic_id)
+            if graphic_members:
+                for member in list(graphic_members):
+                    message = frames.for_member(member)
+                    self._deliver_to(member, frames.graphic_id, seq, message)
+                recipients += len(graphic_members)
+        if self._cursors.get(ALL, seq) < seq:
+            self._cursors[ALL] = seq
+            list_members = self.subscriptions.get(ALL)
+            if list_members:
+                message = frames.for_list()
+                for member in list(list_members):
+                    self._deliver_to(member, ALL, seq, message)
+                recipients += len(list_members)
+        if not self._first_handling(seq):
+            return
         observability.events_delivered(frames.event_type, recipients, frames.data.get("timestamp"))
         if frames.event_type == "lock_status":
             self.housekeeping.tell_lock_lost(frames.data)
         elif frames.event_type == "graphic_update" and frames.data.get("action") == "deleted":
             self._close_overlays_of(frames.graphic_id)
+
+    def _first_handling(self, seq: int) -> bool:
+        """Whether this is the first time this hub handles `seq` (an event can come through
+        the graphic's group, the list's and a user's, and from the log)."""
+        if seq <= self._handled_floor or seq in self._handled:
+            return False
+        self._handled[seq] = None
+        if len(self._handled) > HANDLED_MEMORY:
+            oldest = next(iter(self._handled))
+            del self._handled[oldest]
+            self._handled_floor = max(self._handled_floor, oldest)
+        return True
 
     def _close_overlays_of(self, graphic_id: int) -> None:
         """A deleted graphic's view keys went with it: close the connections opened with them,
@@ -304,6 +460,7 @@ class EventHub:
 
     async def _handle(self, message: dict[str, Any]) -> None:
         if message.get("type") == "hub.event":
+            observability.hub_event_received()
             await self.receive_committed(message)
         elif message.get("type") == "hub.command":
             await self._run_command(message)
@@ -340,9 +497,8 @@ class EventHub:
         while True:
             await asyncio.sleep(settings.EVENT_POLL_INTERVAL_SECONDS)
             try:
-                newest = await database_sync_to_async(latest_seq)()
-                observability.event_log_lag(max(0, newest - self.cursor))
-                await self.catch_up()
+                # What the read finds was committed but not delivered here (in flight, or lost).
+                observability.event_log_lag(await self.catch_up())
             except asyncio.CancelledError:
                 raise
             except Exception:
