@@ -2,30 +2,23 @@
 The hub: one per server process (per event loop), between the channel layer and the sockets. Its
 one job is ordered delivery of the log to this process's sockets.
 
-A committed event is sent to its graphic's group (`graphic.<id>`) and to the list group
-(realtime.events). The hub is a member of the groups its local sockets watch: it joins a
-graphic's group when its first socket subscribes to that graphic and leaves it when the last
-one goes, and it is in the list group while it has a list ("all") subscriber. So a process
-receives only the events its sockets watch, one channel-layer message per event however many of
-its sockets watch it, and fans it out in-process, serialising the frame once per audience
-(realtime.frames). It also joins the group of each graphic an overlay's view key connected here
-reads (to close them when the graphic is deleted) and of each user connected here (to tell a
-lock's holder of `lock_lost`).
+A committed event goes to its graphic's group and the list group (realtime.events). The hub is a
+member of the groups its local sockets watch (realtime.groups), and of the group of each user and
+overlay view key connected here (for `lock_lost`, and to close overlays of a deleted graphic). So
+a process receives only the events its sockets watch, one channel-layer message per event and
+group, and fans it out in-process, one encoded frame per audience (realtime.frames).
 
-It guarantees order and completeness per subscription key (a graphic, or "all"): a cursor per
-key (the last seq delivered to it) and delivery strictly in seq order. Each message names the
-seq of the event before it in the log (`prev_seq`, for "all") and in its graphic's stream
-(`graphic_prev_seq`); when that is past the key's cursor, a broadcast was lost and the hub reads
-the missing events from the log first. A message for a seq a key already has (the same event
-through the graphic's group and the list group, a late publish) is dropped. A periodic read of
-the log picks up anything whose broadcast was lost (Redis away, a process without a channel
-layer). Because seqs are assigned in commit order (`EventManager.append`), "everything up to seq
-N" is complete once N has committed. docs/architecture.md tells the whole path.
+Order and completeness hold per subscription key (a graphic, or "all"): a cursor per key (the
+last seq delivered to it), delivery in seq order. Each message names the seq of the event before
+it in the log (`prev_seq`, for "all") and in its graphic (`graphic_prev_seq`); one past a key's
+cursor means a broadcast was lost, and the hub reads the missing events from the log first. A
+seq a key already has (the same event through two groups, a late publish) is dropped. A periodic
+log read picks up anything whose broadcast was lost (Redis away, no channel layer). Seqs are
+assigned in commit order (`EventManager.append`), so "everything up to seq N" is complete once N
+has committed. docs/architecture.md tells the whole path.
 
-Two loops start and stop with it: the broadcast probe (realtime.broadcast_probe), which tells
-connections when broadcasts are lost and come back, and the lock housekeeping
-(realtime.housekeeping), which expires locks and tells holders of `lock_expiring` and
-`lock_lost`.
+Two loops start and stop with it: the broadcast probe (realtime.broadcast_probe) and the lock
+housekeeping (realtime.housekeeping); commands to connections are in realtime.commands.
 """
 
 from __future__ import annotations
@@ -34,8 +27,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import defaultdict
 from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
@@ -44,7 +36,8 @@ from django.conf import settings
 
 from realtime import observability
 from realtime.broadcast_probe import BroadcastProbe
-from realtime.events import HUB_GROUP, LIST_GROUP, graphic_group_name, user_group_name
+from realtime.commands import run_command
+from realtime.events import HUB_GROUP
 from realtime.frames import (
     ALL,
     EventFrames,
@@ -52,6 +45,7 @@ from realtime.frames import (
     presence_counts_message,
     user_activity_messages,
 )
+from realtime.groups import GroupMembership, member_groups, subscription_group
 from realtime.housekeeping import LockHousekeeping
 from realtime.per_loop import PerLoop
 from realtime.snapshots import events_after, latest_seq
@@ -62,21 +56,6 @@ logger = logging.getLogger(__name__)
 CATCH_UP_BATCH = 500
 # How many recent seqs a hub remembers having handled (see EventHub._first_handling).
 HANDLED_MEMORY = 4096
-
-
-def subscription_group(key: SubscriptionKey) -> str:
-    """The channel-layer group of a subscription key: a graphic's, or the list's."""
-    return LIST_GROUP if key == ALL else graphic_group_name(int(key))
-
-
-def _member_groups(member: HubMember) -> list[str]:
-    """The groups a connection needs this hub in whatever it subscribes to: its user's (for
-    `lock_lost`), or its view key's graphic's (to close it when that graphic is deleted)."""
-    if member.view_key_graphic_id is not None:
-        return [graphic_group_name(member.view_key_graphic_id)]
-    if member.user_id is not None:
-        return [user_group_name(member.user_id)]
-    return []
 
 
 def _gap_before(message: dict[str, Any], key: SubscriptionKey, cursor: int) -> bool:
@@ -119,10 +98,7 @@ class EventHub:
         # Per subscription key: the last seq delivered to its subscribers here.
         self._cursors: dict[SubscriptionKey, int] = {}
         # Channel-layer groups this hub should be in (how many reasons each), and is in.
-        self._group_refs: Counter[str] = Counter()
-        self._joined: set[str] = set()
-        self._membership_lock = asyncio.Lock()
-        self._membership_tasks: set[asyncio.Task[None]] = set()
+        self.membership = GroupMembership()
         # Seqs whose side effects (lock_lost, closing overlays, metrics) have run, recent ones.
         self._handled: dict[int, None] = {}
         self._handled_floor = 0
@@ -157,8 +133,8 @@ class EventHub:
             await layer.group_add(HUB_GROUP, channel_name)
         self.cursor = await database_sync_to_async(latest_seq)()
         if layer is not None:
-            for group in [group for group, refs in self._group_refs.items() if refs > 0]:
-                await self._sync_group(group)
+            self.membership.channel_name = channel_name
+            await self.membership.join_wanted()
             self._tasks.append(asyncio.create_task(self._listen(layer), name="hub-listen"))
             probe = self.probe.run(layer, channel_name=channel_name)
             self._tasks.append(asyncio.create_task(probe, name="hub-probe"))
@@ -178,33 +154,30 @@ class EventHub:
         self._started = None
         channel_name, self._channel_name = self._channel_name, None
         tasks, self._tasks = self._tasks, []
-        tasks.extend(self._membership_tasks)
-        self._membership_tasks.clear()
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        joined, self._joined = self._joined, set()
         layer = get_channel_layer()
+        await self.membership.leave_all(layer)
         if layer is not None and channel_name is not None:
-            for group in [HUB_GROUP, *sorted(joined)]:
-                with contextlib.suppress(Exception):
-                    await layer.group_discard(group, channel_name)
+            with contextlib.suppress(Exception):
+                await layer.group_discard(HUB_GROUP, channel_name)
 
     # -- membership ----------------------------------------------------------------------------
 
     async def attach(self, member: HubMember) -> None:
         await self.ensure_started()
         self.members[member.connection_id] = member
-        for group in _member_groups(member):
-            self._acquire_group(group)
-            await self._sync_group(group)
+        for group in member_groups(member):
+            self.membership.acquire(group)
+            await self.membership.wait_joined(group)
 
     async def detach(self, member: HubMember) -> None:
         if self.members.pop(member.connection_id, None) is not None:
-            for group in _member_groups(member):
-                self._release_group(group)
+            for group in member_groups(member):
+                self.membership.release(group)
         for key in [key for key, members in self.subscriptions.items() if member in members]:
             self.unsubscribe(member, key)
         if not self.members and not self._keep_running:
@@ -219,15 +192,13 @@ class EventHub:
         members.add(member)
         if len(members) == 1:
             self._cursors[key] = self.cursor
-            self._acquire_group(subscription_group(key))
+            self.membership.acquire(subscription_group(key))
 
     async def wait_joined(self, key: SubscriptionKey) -> None:
         """Return once this hub is in `key`'s group, so that a snapshot or replay read after
         it misses nothing: an event published before is in the read, one published after
         reaches the hub."""
-        group = subscription_group(key)
-        if group not in self._joined and self._group_refs[group] > 0:
-            await self._sync_group(group)
+        await self.membership.wait_joined(subscription_group(key))
 
     def unsubscribe(self, member: HubMember, key: SubscriptionKey) -> None:
         members = self.subscriptions.get(key)
@@ -236,53 +207,12 @@ class EventHub:
             if not members:
                 del self.subscriptions[key]
                 self._cursors.pop(key, None)
-                self._release_group(subscription_group(key))
-
-    def _acquire_group(self, group: str) -> None:
-        self._group_refs[group] += 1
-        if self._group_refs[group] == 1:
-            self._schedule_sync(group)
-
-    def _release_group(self, group: str) -> None:
-        self._group_refs[group] -= 1
-        if self._group_refs[group] <= 0:
-            del self._group_refs[group]
-            self._schedule_sync(group)
-
-    def _schedule_sync(self, group: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._sync_group(group))
-        self._membership_tasks.add(task)
-        task.add_done_callback(self._membership_tasks.discard)
-
-    async def _sync_group(self, group: str) -> None:
-        """Join or leave `group` so that membership matches whether anything here wants it.
-        One change at a time: a leave and a join of the same group cannot cross."""
-        async with self._membership_lock:
-            channel_name = self._channel_name
-            layer = get_channel_layer()
-            if layer is None or channel_name is None:
-                return  # no channel layer (or not started): the log read delivers
-            wanted = self._group_refs.get(group, 0) > 0
-            if wanted and group not in self._joined:
-                try:
-                    await layer.group_add(group, channel_name)
-                except Exception:
-                    # Redis away: the log read delivers meanwhile, and the next one retries.
-                    logger.warning("could not join group %s; retrying", group, exc_info=True)
-                    return
-                self._joined.add(group)
-            elif not wanted and group in self._joined:
-                self._joined.discard(group)
-                with contextlib.suppress(Exception):
-                    await layer.group_discard(group, channel_name)
+                self.membership.release(subscription_group(key))
 
     @property
     def groups(self) -> frozenset[str]:
         """The event groups this hub is in now (for tests and the staff page)."""
-        return frozenset(self._joined)
-
-    def members_of_user(self, user_id: int) -> Iterable[HubMember]:
-        return [member for member in self.members.values() if member.user_id == user_id]
+        return self.membership.joined
 
     def _all_members(self) -> list[HubMember]:
         return list(self.members.values())
@@ -316,8 +246,7 @@ class EventHub:
         """Read the log for every key watched here and deliver what was missed; return how
         many events it read."""
         async with self._deliver_lock:
-            for group in [group for group in self._group_refs if group not in self._joined]:
-                self._schedule_sync(group)  # a join that failed while Redis was away
+            self.membership.retry_missing()  # joins that failed while Redis was away
             newest = await database_sync_to_async(latest_seq)()
             keys = list(self._cursors)
             read = await self._read_log(keys) if keys else 0
@@ -463,35 +392,11 @@ class EventHub:
             observability.hub_event_received()
             await self.receive_committed(message)
         elif message.get("type") == "hub.command":
-            await self._run_command(message)
+            await run_command(dict(message), self.members)
         elif message.get("type") == "hub.presence":
             self.fan_out_presence(message)
         elif message.get("type") == "hub.probe":
             self.probe.heard(message)
-
-    async def _run_command(self, message: dict[str, Any]) -> None:
-        """Commands addressed to connections by user, by token family (the connections opened
-        with one login's tokens), by session (`session`: its digest, the connections opened
-        with one page login), by overlay view key or by connection id, on every server."""
-        targets: list[HubMember] = []
-        if message.get("user_id") is not None:
-            targets = list(self.members_of_user(message["user_id"]))
-        elif message.get("token_family") is not None:
-            family = message["token_family"]
-            targets = [m for m in self.members.values() if m.token_family == family]
-        elif message.get("session") is not None:
-            session = message["session"]
-            targets = [m for m in self.members.values() if m.session_digest == session]
-        elif message.get("view_key_id") is not None:
-            view_key_id = message["view_key_id"]
-            targets = [m for m in self.members.values() if m.view_key_id == view_key_id]
-        elif message.get("connection_id") in self.members:
-            targets = [self.members[message["connection_id"]]]
-        for member in targets:
-            try:
-                await member.hub_command(message)
-            except Exception:
-                logger.exception("command to connection %s failed", member.connection_id)
 
     async def _poll_log(self) -> None:
         while True:

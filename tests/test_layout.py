@@ -86,3 +86,59 @@ def test_no_module_imports_from_an_app_above_it(selector: str, forbidden: tuple[
     }
     assert modules(selector)
     assert {module: names for module, names in wrong.items() if names} == {}
+
+
+# The consumer is an adapter (realtime.consumers); no room of the realtime wing grows past this.
+REALTIME_MODULE_MAX_LINES = 450
+# Being split on its own branch (issue 15): remove from here when that lands.
+OVER_THE_LIMIT_FOR_NOW = {"realtime/presence_store.py"}
+
+
+def test_no_realtime_module_is_over_the_line_limit() -> None:
+    long = {
+        path.relative_to(ROOT).as_posix(): length
+        for path in sorted((ROOT / "realtime").rglob("*.py"))
+        if "/migrations/" not in path.as_posix()
+        and path.relative_to(ROOT).as_posix() not in OVER_THE_LIMIT_FOR_NOW
+        and (length := len(path.read_text().splitlines())) > REALTIME_MODULE_MAX_LINES
+    }
+    assert long == {}
+
+
+def top_level_imports(path: Path) -> set[str]:
+    """The modules `path` imports when it is loaded (not those imported inside a function)."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_realtime_modules_import_each_other_without_a_cycle() -> None:
+    paths = [p for p in sorted((ROOT / "realtime").rglob("*.py")) if "/migrations/" not in str(p)]
+    names = {
+        path.relative_to(ROOT).with_suffix("").as_posix().replace("/", "."): path for path in paths
+    }
+    graph = {
+        name: sorted(other for other in top_level_imports(path) if other in names and other != name)
+        for name, path in names.items()
+    }
+    cycles: list[list[str]] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for other in graph[name]:
+            if state.get(other) == "open":
+                cycles.append([*trail[trail.index(other) :], other])
+            elif other not in state:
+                visit(other, [*trail, other])
+        state[name] = "done"
+
+    for name in graph:
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []
