@@ -47,6 +47,7 @@ from realtime.frames import (
 )
 from realtime.groups import GroupMembership, member_groups, subscription_group
 from realtime.housekeeping import LockHousekeeping
+from realtime.models import EventType
 from realtime.per_loop import PerLoop
 from realtime.snapshots import events_after, latest_seq
 
@@ -97,6 +98,7 @@ class EventHub:
         self.subscriptions: dict[SubscriptionKey, set[HubMember]] = defaultdict(set)
         # Per subscription key: the last seq delivered to its subscribers here.
         self._cursors: dict[SubscriptionKey, int] = {}
+        self._lock_cursor = 0  # how far the log read looked for lock_status events
         # Channel-layer groups this hub should be in (how many reasons each), and is in.
         self.membership = GroupMembership()
         # Seqs whose side effects (lock_lost, closing overlays, metrics) have run, recent ones.
@@ -131,7 +133,7 @@ class EventHub:
         if layer is not None:
             self._channel_name = channel_name = await layer.new_channel()
             await layer.group_add(HUB_GROUP, channel_name)
-        self.cursor = await database_sync_to_async(latest_seq)()
+        self.cursor = self._lock_cursor = await database_sync_to_async(latest_seq)()
         if layer is not None:
             self.membership.channel_name = channel_name
             await self.membership.join_wanted()
@@ -250,6 +252,14 @@ class EventHub:
             newest = await database_sync_to_async(latest_seq)()
             keys = list(self._cursors)
             read = await self._read_log(keys) if keys else 0
+            if self.members and newest > self._lock_cursor:
+                # A lock taken from a holder connected here, whose broadcast was lost: tell them
+                # (lock_lost) though nobody here subscribes to its graphic.
+                for event in await database_sync_to_async(events_after)(
+                    seq=self._lock_cursor, limit=CATCH_UP_BATCH, event_type=EventType.LOCK_STATUS
+                ):
+                    self._fan_out(EventFrames.from_event(event))
+            self._lock_cursor = newest
             # Everything of these keys up to `newest` is delivered now (and a key subscribed
             # during the read had its snapshot read after `newest` committed).
             for key in keys:
@@ -329,11 +339,14 @@ class EventHub:
                 closing.add_done_callback(self._closing.discard)
 
     def _deliver_to(
-        self, member: HubMember, key: SubscriptionKey, seq: int, message: dict[str, Any]
+        self, member: HubMember, key: SubscriptionKey, seq: int | None, message: dict[str, Any]
     ) -> None:
         # One broken connection must not stop delivery to the others.
         try:
-            member.deliver(key, seq, message)
+            if seq is None:
+                member.deliver_ephemeral(key, message)
+            else:
+                member.deliver(key, seq, message)
         except Exception:
             logger.exception("delivery to connection %s failed", member.connection_id)
 
@@ -352,20 +365,12 @@ class EventHub:
             staff = [member for member in graphic_members if member.view_key_id is None]
             for frame in user_activity_messages({**message, "changes": changes}):
                 for member in staff:
-                    self._deliver_ephemeral_to(member, message["graphic_id"], frame)
+                    self._deliver_to(member, message["graphic_id"], None, frame)
         list_members = self.subscriptions.get(ALL)
         if list_members:
             frame = presence_counts_message(message)
             for member in list(list_members):
-                self._deliver_ephemeral_to(member, ALL, frame)
-
-    def _deliver_ephemeral_to(
-        self, member: HubMember, key: SubscriptionKey, message: dict[str, Any]
-    ) -> None:
-        try:
-            member.deliver_ephemeral(key, message)
-        except Exception:
-            logger.exception("delivery to connection %s failed", member.connection_id)
+                self._deliver_to(member, ALL, None, frame)
 
     # -- background loops ----------------------------------------------------------------------
 

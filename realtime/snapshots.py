@@ -104,10 +104,13 @@ def events_after(
     limit: int,
     graphic_ids: Collection[int] | None = None,
     before: int | None = None,
+    event_type: str | None = None,
 ) -> list[Event]:
     """Committed events with a greater seq, oldest first, at most `limit` of them; only those
-    of `graphic_ids` when given, only those before seq `before` when given."""
+    of `graphic_ids`, before seq `before`, of type `event_type`, when given."""
     events = Event.objects.filter(id__gt=seq)
+    if event_type is not None:
+        events = events.filter(type=event_type)
     if graphic_ids is not None:
         events = events.filter(graphic_id__in=list(graphic_ids))
     if before is not None:

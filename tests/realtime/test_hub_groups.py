@@ -12,12 +12,15 @@ from typing import Any
 
 import pytest
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 from graphics.models import Graphic
+from locks.selectors import lock_state
 from locks.services import lock_acquire, lock_release
 from realtime import observability
 from realtime.events import LIST_GROUP, event_groups, graphic_group_name, user_group_name
 from realtime.hub import get_hub
+from realtime.models import Event, EventType
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -159,3 +162,37 @@ def test_an_event_goes_to_its_graphics_group_the_list_and_a_lock_losers_user() -
         "data": {"reason": "released", "previous_holder_id": 3},
     }
     assert event_groups(released) == ["graphic.7", LIST_GROUP]
+
+
+async def test_a_lost_broadcast_of_a_lock_taken_from_a_holder_is_told_from_the_log(
+    ws_connect: Callable[..., Any], db_call: Any, settings: Any, editor: Any, graphic: Graphic
+) -> None:
+    """The holder's connection subscribes to nothing, so its hub is in no graphic's group; a
+    `lock_status` that took their lock and was never broadcast still reaches them as
+    `lock_lost`, from the periodic log read."""
+    settings.EVENT_POLL_INTERVAL_SECONDS = 0.1
+    holder = await ws_connect(editor)
+
+    def append_unpublished_override() -> None:
+        with transaction.atomic():
+            Event.objects.append(
+                graphic_id=graphic.pk,
+                type=EventType.LOCK_STATUS,
+                data={
+                    "graphic_id": graphic.pk,
+                    **lock_state(None),
+                    "reason": "overridden",
+                    "previous_holder_id": editor.pk,
+                    "previous_fencing_token": 7,
+                    "actor": None,
+                    "actor_id": None,
+                    "note": "from a script",
+                },
+            )
+
+    await db_call(append_unpublished_override)
+
+    notice = await holder.next_event(timeout=2)
+    assert notice["type"] == "lock_lost"
+    assert (notice["data"]["graphic_id"], notice["data"]["fencing_token"]) == (graphic.pk, 7)
+    await holder.no_event(within=0.5)
