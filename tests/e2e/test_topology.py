@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from channels.db import database_sync_to_async
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import DaphneServer, RestClient
@@ -48,8 +49,8 @@ async def test_a_process_without_a_subscriber_of_a_graphic_receives_none_of_its_
     common = {"METRICS_TOKEN": TOKEN, "EVENT_POLL_INTERVAL_SECONDS": 60}
     server_a = daphne_server(SERVER_ID="topo-a", **common)
     server_b = daphne_server(SERVER_ID="topo-b", **common)
-    graphic_x = make_graphic(title="Graphic X", by=editor)
-    graphic_y = make_graphic(title="Graphic Y", by=editor)
+    graphic_x = await database_sync_to_async(make_graphic)(title="Graphic X", by=editor)
+    graphic_y = await database_sync_to_async(make_graphic)(title="Graphic Y", by=editor)
     watcher_x = await ws_connect(server_a, viewer, name="viewer@A watching X")
     watcher_y = await ws_connect(server_b, viewer, name="viewer@B watching Y")
     await watcher_x.ack("subscribe", {"graphic_id": graphic_x.pk})
