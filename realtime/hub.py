@@ -35,7 +35,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import observability
-from realtime.broadcast_probe import BroadcastProbe
+from realtime.broadcast_probe import BroadcastProbe, NoticeTarget
 from realtime.commands import run_command
 from realtime.events import HUB_GROUP
 from realtime.frames import (
@@ -47,6 +47,7 @@ from realtime.frames import (
 )
 from realtime.groups import GroupMembership, member_groups, subscription_group
 from realtime.housekeeping import LockHousekeeping
+from realtime.lock_notices import NoticeRecipient
 from realtime.models import EventType
 from realtime.per_loop import PerLoop
 from realtime.snapshots import events_after, latest_seq
@@ -65,11 +66,11 @@ def _gap_before(message: dict[str, Any], key: SubscriptionKey, cursor: int) -> b
     return previous is None or previous > cursor
 
 
-class HubMember(Protocol):
-    """A connection the hub delivers to (the WebSocket consumer)."""
+class HubMember(NoticeRecipient, NoticeTarget, Protocol):
+    """A connection the hub delivers to: a session (realtime.session.ConnectionSession). It is
+    also what the lock notices (NoticeRecipient: connection_id, user_id, send_direct) and the
+    broadcast probe (NoticeTarget: hub_command) take from the hub's members."""
 
-    connection_id: str
-    user_id: int | None
     token_family: str | None
     session_digest: str | None  # a connection opened with a session (realtime.auth)
     view_key_id: int | None  # a connection opened with an overlay view key
@@ -78,13 +79,8 @@ class HubMember(Protocol):
     def deliver(self, key: SubscriptionKey, seq: int, message: dict[str, Any]) -> None:
         """Take an event's ASGI send message; must not block (see realtime.outbox)."""
 
-    async def hub_command(self, command: dict[str, Any]) -> None: ...
-
     def deliver_ephemeral(self, key: SubscriptionKey, message: dict[str, Any]) -> None:
         """Take a frame without a seq (presence, realtime.presence); must not block."""
-
-    def send_direct(self, message: dict[str, Any]) -> None:
-        """Queue an ASGI send message outside any subscription (realtime.lock_notices)."""
 
     async def close_revoked_view_key(self) -> None:
         """Close a view-key connection whose key no longer works (its graphic was deleted)."""

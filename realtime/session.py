@@ -5,9 +5,9 @@ The consumer (realtime.consumers) is the ASGI adapter; once a connection has pas
 handshake's checks it opens a `ConnectionSession`, which admits it (realtime.supervisor),
 attaches it to the hub (realtime.hub), and from then on owns what exists only for an admitted
 connection: its identity (re-checked at each request), its subscriptions, the outbox every frame
-leaves through (realtime.outbox), its token-expiry timer. It is the one object that the hub,
-the supervisor, presence and the lock notices hold (`Member` below), and `close()` is the one
-teardown, whichever way the connection ends: the client closing, the server refusing, a slow
+leaves through (realtime.outbox), its token-expiry timer. It is the one object that the hub
+(HubMember, which includes what the lock notices and the broadcast probe need), the supervisor
+(SupervisedConnection) and presence (PresenceMember) hold, and `close()` is the one teardown, whichever way the connection ends: the client closing, the server refusing, a slow
 consumer, a server shutting down.
 """
 
