@@ -7,8 +7,9 @@ attaches it to the hub (realtime.hub), and from then on owns what exists only fo
 connection: its identity (re-checked at each request), its subscriptions, the outbox every frame
 leaves through (realtime.outbox), its token-expiry timer. It is the one object that the hub
 (HubMember, which includes what the lock notices and the broadcast probe need), the supervisor
-(SupervisedConnection) and presence (PresenceMember) hold, and `close()` is the one teardown, whichever way the connection ends: the client closing, the server refusing, a slow
-consumer, a server shutting down.
+(SupervisedConnection) and presence (PresenceMember) hold. `close()` is the one teardown,
+whichever way the connection ends: the client closing, the server refusing, a slow consumer, a
+server shutting down.
 """
 
 from __future__ import annotations
