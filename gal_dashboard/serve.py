@@ -21,24 +21,33 @@ HTTP_RESPONSE_TIMEOUT_SECONDS (`--http-timeout`), WS_CONNECT_TIMEOUT_SECONDS
 channel: HTTP_IDLE_TIMEOUT_SECONDS (Twisted's idle timeout, 60 s by default) and
 HTTP_HEADER_TIMEOUT_SECONDS (a deadline on each request's headers: Twisted restarts its idle
 timer on every byte, so headers sent a byte at a time would hold a connection forever).
+
+Without SERVER_ID in the environment, the process is named `<hostname>:<port>` from its `-p` /
+`--port` option: stable across restarts (the metrics' `server` label and the connection
+registry keep one name per process) and distinct for several processes on one host. With
+LOG_FORMAT=json, daphne's access log is written as JSON lines too (logger `daphne.access`).
 """
 
 from __future__ import annotations
 
+import atexit
 import io
+import logging
 import os
+import socket
 import sys
 from functools import partial
 from typing import Any, TextIO
 
 # daphne.cli imports daphne.server, which installs Twisted's asyncio reactor: before twisted.web.
+from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 from twisted.web import http
 
-from gal_dashboard.logging import redact_secrets
+from gal_dashboard.logging import StructuredLine, redact_secrets
 
 
 class RedactingStream(io.TextIOBase):
@@ -91,6 +100,57 @@ def timeout_options() -> list[str]:
         "--http-timeout", str(settings.HTTP_RESPONSE_TIMEOUT_SECONDS),
         "--websocket_connect_timeout", str(settings.WS_CONNECT_TIMEOUT_SECONDS),
     ]  # fmt: skip
+
+
+def listening_port(args: list[str]) -> str | None:
+    """The TCP port a daphne (`-p`, `--port`) or uvicorn (`--port`) command line listens on."""
+    for index, arg in enumerate(args):
+        if arg in ("-p", "--port") and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--port="):
+            return arg.removeprefix("--port=")
+    return None
+
+
+def default_server_id(args: list[str]) -> None:
+    """Name this process `<hostname>:<port>` unless SERVER_ID says otherwise (module docstring).
+    Set in the environment, before the settings are read, so that settings.SERVER_ID has it."""
+    port = listening_port(args)
+    if port and not os.environ.get("SERVER_ID"):
+        os.environ["SERVER_ID"] = f"{socket.gethostname()}:{port}"
+
+
+def leave_the_metrics_on_exit() -> None:
+    """In prometheus-client's multiprocess mode, drop this process's live gauges (open
+    connections) from the shared directory when it exits; its counters stay in the sums."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        atexit.register(multiprocess.mark_process_dead, os.getpid())
+
+
+class JsonAccessLog(AccessLogGenerator):
+    """daphne's access log as logging records of `daphne.access` (JSON lines with
+    LOG_FORMAT=json): client, request, status and size as fields."""
+
+    logger = logging.getLogger("daphne.access")
+
+    def write_entry(
+        self,
+        host: str,
+        date: Any,
+        request: str,
+        status: int | None = None,
+        length: int | None = None,
+        ident: str | None = None,
+        user: str | None = None,
+    ) -> None:
+        self.logger.info(
+            StructuredLine(
+                {"event": "request", "client": host, "request": request, "status": status,
+                 "size": length}
+            )
+        )  # fmt: skip
 
 
 class HeaderDeadlineChannel(http.HTTPChannel):
@@ -146,6 +206,8 @@ class TimedServer(Server):
     HTTPFactory(self)`), so the factory is adjusted here, as it is stored, before it listens."""
 
     def __init__(self, *args: Any, header_timeout: float, idle_timeout: float, **kwargs: Any):
+        if kwargs.get("action_logger") is not None and _settings().LOG_FORMAT == "json":
+            kwargs["action_logger"] = JsonAccessLog(None)
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout
         self.idle_timeout = idle_timeout
@@ -178,6 +240,8 @@ def main(argv: list[str] | None = None) -> None:
     # Replaced before either server configures logging, so its handlers write through these.
     sys.stdout = RedactingStream(sys.stdout)
     sys.stderr = RedactingStream(sys.stderr)
+    default_server_id(args)
+    leave_the_metrics_on_exit()
     if args[:1] == ["uvicorn"]:
         import uvicorn.main
 

@@ -213,6 +213,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "csp",
     "channels",
+    # HTTP request and database metrics, on our own /metrics (gal_dashboard.metrics_view).
+    "django_prometheus",
     "graphics",
     "dashboard",
     "locks",
@@ -221,6 +223,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and (but for axes) last: django-prometheus times and counts every request
+    # (django_http_*), the redirects and refusals of the middleware between them included.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     # Serves /static/ from daphne itself, in development and production alike.
@@ -231,6 +236,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: turns a login refused for too many failures into its 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -296,6 +302,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# django-prometheus's subclasses of the same backends count queries, errors and connections
+# (django_db_*) for /metrics; they behave as Django's own otherwise.
+PROMETHEUS_DATABASE_ENGINES = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}
+DATABASES["default"]["ENGINE"] = PROMETHEUS_DATABASE_ENGINES.get(
+    DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"]
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -311,7 +326,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 REDIS_CONNECT_TIMEOUT_SECONDS = env_float("REDIS_CONNECT_TIMEOUT_SECONDS", 2.0, minimum=0.05)
 REDIS_SOCKET_TIMEOUT_SECONDS = env_float("REDIS_SOCKET_TIMEOUT_SECONDS", 5.0, minimum=0.05)
 # The connection registry, presence store and recent errors use a Redis client of their own
-# (realtime.registry.redis_client) with a shorter bound: they sit on a WebSocket's admission
+# (realtime.redis_store.redis_client) with a shorter bound: they sit on a WebSocket's admission
 # and on every heartbeat, and carry on without Redis rather than wait for it.
 REDIS_STORE_TIMEOUT_SECONDS = env_float("REDIS_STORE_TIMEOUT_SECONDS", 2.0, minimum=0.05)
 # Each server process sends a probe through the channel layer this often and expects it back
@@ -492,7 +507,9 @@ EVENT_REPLAY_MAX_EVENTS = env_int("EVENT_REPLAY_MAX_EVENTS", 1000)
 # one poll answers in one database read of bounded size.
 EVENT_API_PAGE_SIZE = env_int("EVENT_API_PAGE_SIZE", 500, minimum=1)
 # Connections, heartbeats and limits (docs/protocol.md, "Heartbeats" and "Limits").
-# Names this process in the connection registry; empty means "<hostname>:<pid>".
+# Names this process in the connection registry and the metrics' `server` label. Empty means
+# `<hostname>:<port>` under gal_dashboard.serve (which sets it from -p/--port), else the host
+# name: stable across restarts, distinct per port.
 SERVER_ID = os.environ.get("SERVER_ID", "")
 # Every connection gets a `heartbeat` frame this often. Browsers cannot see WebSocket-level
 # pings, so the browser client detects a dead connection by missing two of these.
@@ -591,6 +608,13 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {LOG_LEVEL!r}"
     )
 
+# `text` (the default: `<time> <LEVEL> <logger> <message>`, for a person at a terminal) or
+# `json` (one JSON object per line with time, level, logger and message, for a log shipper).
+# The access log (gal.access) is JSON lines either way.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, got {LOG_FORMAT!r}")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -600,11 +624,18 @@ LOGGING = {
         # failed operation (realtime.redis_outage).
         "redis_outage": {"()": "realtime.redis_outage.RedisOutageFilter"},
     },
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        # gal.access is a JSON line either way; LOG_FORMAT chooses for everything else.
+        "console": {
+            "()": "gal_dashboard.logging.ConsoleFormatter",
+            "log_format": LOG_FORMAT,
+            "text_format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": "console",
             "filters": ["redis_outage", "redact_secrets"],
         }
     },

@@ -44,58 +44,35 @@ _ID_MAX = BIGINT_MAX
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 
-def _whole_number(raw: str, *, field: str, minimum: int, maximum: int, what: str) -> int:
-    if _DIGITS.fullmatch(raw) is None or not minimum <= int(raw) <= maximum:
-        raise ValidationFailed(details={field: [what]})
-    return int(raw)
-
-
 def poll_query(params: Any) -> tuple[SubscriptionKey, int | None, int]:
     """(subscription key, since or None, limit) from the query string, or validation_error
     naming every bad parameter."""
     errors: dict[str, list[str]] = {}
+
+    def whole_number(field: str, minimum: int, maximum: int, what: str) -> int | None:
+        """The parameter `field` as a number from `minimum` to `maximum`; None when it is
+        missing, or bad (then `what` is its error)."""
+        raw = params.get(field)
+        if raw is None:
+            return None
+        if _DIGITS.fullmatch(raw) is None or not minimum <= int(raw) <= maximum:
+            errors[field] = [what]
+            return None
+        return int(raw)
+
     key: SubscriptionKey = ALL
-    since: int | None = None
-    limit = settings.EVENT_API_PAGE_SIZE
     graphic = params.get("graphic")
-    try:
-        if graphic is None:
-            raise ValidationFailed(details={"graphic": ['Required: a graphic id or "all".']})
-        if graphic != ALL:
-            key = _whole_number(
-                graphic,
-                field="graphic",
-                minimum=1,
-                maximum=_ID_MAX,
-                what='A graphic id (positive whole number) or "all".',
-            )
-    except ValidationFailed as exc:
-        errors.update(exc.details)
-    try:
-        if params.get("since") is not None:
-            since = _whole_number(
-                params["since"],
-                field="since",
-                minimum=0,
-                maximum=_ID_MAX,
-                what="A seq (non-negative whole number).",
-            )
-    except ValidationFailed as exc:
-        errors.update(exc.details)
-    try:
-        if params.get("limit") is not None:
-            limit = _whole_number(
-                params["limit"],
-                field="limit",
-                minimum=1,
-                maximum=settings.EVENT_API_PAGE_SIZE,
-                what=f"A whole number from 1 to {settings.EVENT_API_PAGE_SIZE}.",
-            )
-    except ValidationFailed as exc:
-        errors.update(exc.details)
+    if graphic is None:
+        errors["graphic"] = ['Required: a graphic id or "all".']
+    elif graphic != ALL:
+        what = 'A graphic id (positive whole number) or "all".'
+        key = whole_number("graphic", 1, _ID_MAX, what) or ALL  # None only with an error
+    since = whole_number("since", 0, _ID_MAX, "A seq (non-negative whole number).")
+    page = settings.EVENT_API_PAGE_SIZE
+    limit = whole_number("limit", 1, page, f"A whole number from 1 to {page}.")
     if errors:
         raise ValidationFailed(details=errors)
-    return key, since, limit
+    return key, since, page if limit is None else limit
 
 
 class ViewKeyInvalid(exceptions.AuthenticationFailed):

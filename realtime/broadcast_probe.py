@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 class NoticeTarget(Protocol):
-    """A connection told of broadcast health (realtime.hub.HubMember)."""
+    """A connection told of broadcast health (realtime.member.HubMember)."""
 
     connection_id: str
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from realtime.hub import HubMember
+from realtime.member import HubMember
 
 logger = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ frames and keys from here, and this module imports none of them.
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from typing import Any, Protocol
 
 from graphics.serialization import summary_from_payload
@@ -25,7 +26,7 @@ SubscriptionKey = int | str  # a graphic id, or "all"
 
 
 class FrameReader(Protocol):
-    """Who reads a graphic's frame: staff, or an overlay's view key (realtime.hub.HubMember)."""
+    """Who reads a graphic's frame: staff, or an overlay's view key (realtime.member.HubMember)."""
 
     view_key_id: int | None
 
@@ -39,9 +40,6 @@ class EventFrames:
         self.graphic_id = graphic_id
         self.event_type = event_type
         self.data = data
-        self._graphic_message: dict[str, Any] | None = None
-        self._view_key_message: dict[str, Any] | None = None
-        self._list_message: dict[str, Any] | None = None
 
     @classmethod
     def from_event(cls, event: Event) -> EventFrames:
@@ -50,27 +48,11 @@ class EventFrames:
         )
 
     def for_graphic(self) -> dict[str, Any]:
-        if self._graphic_message is None:
-            frame = encode_event(
-                self.event_type,
-                graphic_view_data(self.event_type, self.data),
-                seq=self.seq,
-                subscription=self.graphic_id,
-            )
-            self._graphic_message = {"type": "websocket.send", "text": frame}
         return self._graphic_message
 
     def for_view_key(self) -> dict[str, Any]:
         """The graphic subscribers' frame as an overlay's view key gets it: without staff
         identities, notes or reasons (realtime.redaction)."""
-        if self._view_key_message is None:
-            frame = encode_event(
-                self.event_type,
-                event_for_view_key(self.event_type, graphic_view_data(self.event_type, self.data)),
-                seq=self.seq,
-                subscription=self.graphic_id,
-            )
-            self._view_key_message = {"type": "websocket.send", "text": frame}
         return self._view_key_message
 
     def for_member(self, member: FrameReader) -> dict[str, Any]:
@@ -78,15 +60,30 @@ class EventFrames:
         return self.for_graphic() if member.view_key_id is None else self.for_view_key()
 
     def for_list(self) -> dict[str, Any]:
-        if self._list_message is None:
-            frame = encode_event(
-                self.event_type,
-                list_view_data(self.event_type, self.data),
-                seq=self.seq,
-                subscription=ALL,
-            )
-            self._list_message = {"type": "websocket.send", "text": frame}
         return self._list_message
+
+    # Each copy is encoded on first use, then kept.
+
+    @cached_property
+    def _graphic_view(self) -> dict[str, Any]:
+        return graphic_view_data(self.event_type, self.data)
+
+    @cached_property
+    def _graphic_message(self) -> dict[str, Any]:
+        return self._message(self._graphic_view, self.graphic_id)
+
+    @cached_property
+    def _view_key_message(self) -> dict[str, Any]:
+        data = event_for_view_key(self.event_type, self._graphic_view)
+        return self._message(data, self.graphic_id)
+
+    @cached_property
+    def _list_message(self) -> dict[str, Any]:
+        return self._message(list_view_data(self.event_type, self.data), ALL)
+
+    def _message(self, data: dict[str, Any], subscription: SubscriptionKey) -> dict[str, Any]:
+        frame = encode_event(self.event_type, data, seq=self.seq, subscription=subscription)
+        return {"type": "websocket.send", "text": frame}
 
 
 # What a patch-form graphic_update (realtime.events.graphic_event_data) carries for one

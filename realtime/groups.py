@@ -16,15 +16,13 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from channels.layers import get_channel_layer
 
 from realtime.events import LIST_GROUP, graphic_group_name, user_group_name
 from realtime.frames import ALL, SubscriptionKey
-
-if TYPE_CHECKING:
-    from realtime.hub import HubMember
+from realtime.member import HubMember
 
 logger = logging.getLogger(__name__)
 

@@ -28,14 +28,14 @@ import contextlib
 import logging
 import weakref
 from collections import defaultdict
-from typing import Any, Protocol
+from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import observability
-from realtime.broadcast_probe import BroadcastProbe, NoticeTarget
+from realtime.broadcast_probe import BroadcastProbe
 from realtime.commands import run_command
 from realtime.events import HUB_GROUP
 from realtime.frames import (
@@ -47,7 +47,7 @@ from realtime.frames import (
 )
 from realtime.groups import GroupMembership, member_groups, subscription_group
 from realtime.housekeeping import LockHousekeeping
-from realtime.lock_notices import NoticeRecipient
+from realtime.member import HubMember
 from realtime.models import EventType
 from realtime.per_loop import PerLoop
 from realtime.snapshots import events_after, latest_seq
@@ -64,26 +64,6 @@ def _gap_before(message: dict[str, Any], key: SubscriptionKey, cursor: int) -> b
     """Whether an event of `key`'s stream may have been missed before this message's."""
     previous = message.get("prev_seq") if key == ALL else message.get("graphic_prev_seq")
     return previous is None or previous > cursor
-
-
-class HubMember(NoticeRecipient, NoticeTarget, Protocol):
-    """A connection the hub delivers to: a session (realtime.session.ConnectionSession). It is
-    also what the lock notices (NoticeRecipient: connection_id, user_id, send_direct) and the
-    broadcast probe (NoticeTarget: hub_command) take from the hub's members."""
-
-    token_family: str | None
-    session_digest: str | None  # a connection opened with a session (realtime.auth)
-    view_key_id: int | None  # a connection opened with an overlay view key
-    view_key_graphic_id: int | None  # the graphic that key reads
-
-    def deliver(self, key: SubscriptionKey, seq: int, message: dict[str, Any]) -> None:
-        """Take an event's ASGI send message; must not block (see realtime.outbox)."""
-
-    def deliver_ephemeral(self, key: SubscriptionKey, message: dict[str, Any]) -> None:
-        """Take a frame without a seq (presence, realtime.presence); must not block."""
-
-    async def close_revoked_view_key(self) -> None:
-        """Close a view-key connection whose key no longer works (its graphic was deleted)."""
 
 
 class EventHub:

@@ -1,7 +1,8 @@
 """
 What operators see of the WebSocket side: an access log and Prometheus metrics.
 
-Access log (logger `gal.access`, INFO): one structured line per connection opened, connection
+Access log (logger `gal.access`, INFO): one JSON object per line (gal_dashboard.logging's
+JsonLinesFormatter, whatever LOG_FORMAT says) per connection opened, connection
 closed (with its close code and duration), request rejected (`error` sent), permission denial
 and disconnect by staff, each naming the connection id, user, remote address and server.
 Message-level detail goes to logger `gal.messages` at DEBUG, which an operator switches on with
@@ -38,7 +39,6 @@ Several processes on one host share one scrape when PROMETHEUS_MULTIPROC_DIR nam
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import datetime
@@ -46,6 +46,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from gal_dashboard.logging import StructuredLine
 from realtime.network import client_address
 from realtime.recent_errors import CLOSE, ERROR, RecentError, record_recent_error
 from realtime.registry import server_id
@@ -158,8 +159,7 @@ def _describe(consumer: Any) -> dict[str, Any]:
 
 def _log(event: str, consumer: Any, **fields: Any) -> None:
     if access_log.isEnabledFor(logging.INFO):
-        line = {"event": event, **_describe(consumer), **fields}
-        access_log.info(json.dumps(line, separators=(",", ":"), default=str))
+        access_log.info(StructuredLine({"event": event, **_describe(consumer), **fields}))
 
 
 def connection_opened(consumer: Any) -> None:
@@ -243,7 +243,7 @@ def connection_disconnected_by_staff(
 ) -> None:
     """The access-log line of a staff disconnect (realtime.services.connection_disconnect)."""
     if access_log.isEnabledFor(logging.INFO):
-        line = {
+        line = StructuredLine({
             "event": "staff_disconnect",
             "connection_id": connection_id,
             "user_id": user_id,
@@ -252,8 +252,8 @@ def connection_disconnected_by_staff(
             "staff_user_id": staff.pk,
             "staff_username": staff.get_username(),
             "reason": reason,
-        }
-        access_log.info(json.dumps(line, separators=(",", ":"), default=str))
+        })  # fmt: skip
+        access_log.info(line)
 
 
 def resumed(recovered: bool) -> None:

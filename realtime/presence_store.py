@@ -11,28 +11,28 @@ user with three tabs is one presence and leaves only with the last tab.
 Two backends with one contract:
 
 - `RedisPresenceStore` when REDIS_URL is set: shared by every server. Each write is one Lua
-  script, so "did the user's state change" is decided atomically across servers: two servers
-  never both announce one change, nor both miss it. Entries carry their expiry as a score in a
-  per-graphic sorted set (Redis 7.0 has no per-field TTL); the owning server renews them every
-  heartbeat, and any live server's sweep removes expired ones. The sweep is a script too, so
-  exactly one server removes each expired entry, and that server announces the resulting
-  `left`.
+  script (realtime.presence_scripts), so "did the user's state change" is decided atomically
+  across servers: two servers never both announce one change, nor both miss it. Entries carry
+  their expiry as a score in a per-graphic sorted set (Redis 7.0 has no per-field TTL); the
+  owning server renews them every heartbeat, and any live server's sweep removes expired ones.
+  The sweep is a script too, so exactly one server removes each expired entry, and that server
+  announces the resulting `left`.
 - `MemoryPresenceStore` otherwise: this process's memory (one server process only).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 
-from realtime.redis_store import RedisBacked, store_key
-
-Clock = Callable[[], float]
+from realtime.presence_scripts import PUT_SCRIPT, REFRESH_SCRIPT, REMOVE_SCRIPT, SWEEP_SCRIPT
+from realtime.redis_store import Clock, ExpiringStore, RedisExpiringStore, store_key, text
 
 VIEWING = "viewing"
 EDITING = "editing"
@@ -84,12 +84,9 @@ class PresentUser:
     since: float  # UNIX time their current aggregate state began
 
 
-class PresenceStore:
+class PresenceStore(ExpiringStore):
     """The contract both backends keep. Backend errors (Redis away) propagate: the caller
     (`realtime.presence`) logs them and carries on, presence being advisory."""
-
-    ttl: float
-    clock: Clock
 
     async def put(self, entry: PresenceEntry) -> PresenceUpdate | None:
         """Store `entry` (a new one, or a new action), renewing its TTL; the update when its
@@ -117,9 +114,6 @@ class PresenceStore:
     async def counts(self) -> dict[int, tuple[int, int]]:
         """{graphic id: (viewing, editing)} for every graphic with someone present."""
         raise NotImplementedError
-
-    async def close(self) -> None:
-        """Release connections to the backend (nothing to do in memory)."""
 
 
 def aggregate_action(actions: Iterable[str]) -> str | None:
@@ -149,8 +143,7 @@ class _GraphicPresence:
 
 class MemoryPresenceStore(PresenceStore):
     def __init__(self, *, ttl: float, clock: Clock = time.time) -> None:
-        self.ttl = ttl
-        self.clock = clock
+        super().__init__(ttl=ttl, clock=clock)
         self._lock = threading.Lock()
         self._graphics: dict[int, _GraphicPresence] = {}
 
@@ -253,132 +246,8 @@ class MemoryPresenceStore(PresenceStore):
 
 # -- Redis -------------------------------------------------------------------------------------
 
-# Shared by the scripts. An entry is JSON {u: user id (string), n: username, a: action} in the
-# graphic's `conns` hash; a user's aggregate is JSON {n, a, s: since} in its `users` hash.
-# `recompute` re-derives one user's aggregate from the entries and returns
-# {user id, username, new action} when it changed. Results are flat arrays:
-# {viewing, editing, user1, name1, action1, user2, ...}, or {} when nothing changed.
-_LUA_COMMON = """
-local function recompute(conns_key, users_key, user_id, username, now)
-  local state = false
-  for _, raw in ipairs(redis.call('HVALS', conns_key)) do
-    local e = cjson.decode(raw)
-    if e.u == user_id then
-      if e.a == 'editing' then state = 'editing'; break end
-      state = 'viewing'
-    end
-  end
-  local old_raw = redis.call('HGET', users_key, user_id)
-  local old = old_raw and cjson.decode(old_raw)
-  if not state then
-    if old then
-      redis.call('HDEL', users_key, user_id)
-      return {user_id, old.n, 'left'}
-    end
-    return false
-  end
-  if old and old.a == state then return false end
-  redis.call('HSET', users_key, user_id, cjson.encode({n = username, a = state, s = now}))
-  return {user_id, username, state}
-end
 
-local function result(users_key, changes)
-  if #changes == 0 then return {} end
-  local viewing, editing = 0, 0
-  for _, raw in ipairs(redis.call('HVALS', users_key)) do
-    if cjson.decode(raw).a == 'editing' then editing = editing + 1 else viewing = viewing + 1 end
-  end
-  local out = {viewing, editing}
-  for _, change in ipairs(changes) do
-    for _, value in ipairs(change) do table.insert(out, value) end
-  end
-  return out
-end
-
-local function put(conn, user_id, username, action, expires, now, key_ttl_ms, graphic_id)
-  redis.call('ZADD', KEYS[1], expires, conn)
-  redis.call('HSET', KEYS[2], conn, cjson.encode({u = user_id, n = username, a = action}))
-  redis.call('SADD', KEYS[4], graphic_id)
-  local change = recompute(KEYS[2], KEYS[3], user_id, username, now)
-  for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], key_ttl_ms) end
-  return result(KEYS[3], change and {change} or {})
-end
-"""
-
-# KEYS (every script): the graphic's expiry sorted set, entries hash, users hash; the set of
-# graphics with entries. ARGV: connection id, user id, username, action, expires, now,
-# key TTL in ms, graphic id.
-_PUT_SCRIPT = (
-    _LUA_COMMON
-    + """
-return put(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
-"""
-)
-
-# As _PUT_SCRIPT; an entry still there only gets its expiry pushed back (no aggregate to
-# recompute: a heartbeat costs O(log n), however many people watch the graphic).
-_REFRESH_SCRIPT = (
-    _LUA_COMMON
-    + """
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
-  redis.call('ZADD', KEYS[1], ARGV[5], ARGV[1])
-  redis.call('SADD', KEYS[4], ARGV[8])
-  for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[7]) end
-  return {}
-end
-return put(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
-"""
-)
-
-# ARGV: connection id, now, graphic id.
-_REMOVE_SCRIPT = (
-    _LUA_COMMON
-    + """
-local raw = redis.call('HGET', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[1], ARGV[1])
-if not raw then return {} end
-local e = cjson.decode(raw)
-redis.call('HDEL', KEYS[2], ARGV[1])
-local change = recompute(KEYS[2], KEYS[3], e.u, e.n, ARGV[2])
-if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[4], ARGV[3]) end
-return result(KEYS[3], change and {change} or {})
-"""
-)
-
-# ARGV: now, graphic id. Whoever runs this first after an entry expires removes it and gets
-# the resulting changes: no other server can.
-_SWEEP_SCRIPT = (
-    _LUA_COMMON
-    + """
-local users, order = {}, {}
-for _, conn in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
-  local raw = redis.call('HGET', KEYS[2], conn)
-  if raw then
-    local e = cjson.decode(raw)
-    if users[e.u] == nil then users[e.u] = e.n; table.insert(order, e.u) end
-    redis.call('HDEL', KEYS[2], conn)
-  end
-  redis.call('ZREM', KEYS[1], conn)
-end
-local changes = {}
-for _, user_id in ipairs(order) do
-  local change = recompute(KEYS[2], KEYS[3], user_id, users[user_id], ARGV[1])
-  if change then table.insert(changes, change) end
-end
-if redis.call('ZCARD', KEYS[1]) == 0 then
-  redis.call('SREM', KEYS[4], ARGV[2])
-  redis.call('DEL', KEYS[2], KEYS[3])
-end
-return result(KEYS[3], changes)
-"""
-)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-class RedisPresenceStore(RedisBacked, PresenceStore):
+class RedisPresenceStore(RedisExpiringStore, PresenceStore):
     """Keys, under `<prefix>`: `:g:<graphic id>:exp` (connection ids scored by expiry),
     `:g:<id>:conns` (the entries), `:g:<id>:users` (each present user's aggregate state) and
     `:graphics` (the ids of graphics with entries, for the sweep and the counts)."""
@@ -386,14 +255,11 @@ class RedisPresenceStore(RedisBacked, PresenceStore):
     def __init__(
         self, *, url: str, prefix: str, ttl: float, clock: Clock = time.time, client: Any = None
     ) -> None:
-        super().__init__(url=url, client=client)
-        self.ttl = ttl
-        self.clock = clock
-        self.prefix = prefix
-        self._put = self.redis.register_script(_PUT_SCRIPT)
-        self._refresh = self.redis.register_script(_REFRESH_SCRIPT)
-        self._remove = self.redis.register_script(_REMOVE_SCRIPT)
-        self._sweep = self.redis.register_script(_SWEEP_SCRIPT)
+        super().__init__(url=url, prefix=prefix, ttl=ttl, clock=clock, client=client)
+        self._put = self.redis.register_script(PUT_SCRIPT)
+        self._refresh = self.redis.register_script(REFRESH_SCRIPT)
+        self._remove = self.redis.register_script(REMOVE_SCRIPT)
+        self._sweep = self.redis.register_script(SWEEP_SCRIPT)
 
     def _keys(self, graphic_id: int) -> list[str]:
         base = f"{self.prefix}:g:{graphic_id}"
@@ -403,10 +269,6 @@ class RedisPresenceStore(RedisBacked, PresenceStore):
     def _graphics_key(self) -> str:
         return f"{self.prefix}:graphics"
 
-    @property
-    def _key_ttl_ms(self) -> int:
-        return max(1, int(self.ttl * KEY_TTL_FACTOR * 1000))
-
     def _put_args(self, entry: PresenceEntry, now: float) -> list[Any]:
         return [
             entry.connection_id,
@@ -415,7 +277,7 @@ class RedisPresenceStore(RedisBacked, PresenceStore):
             entry.action,
             repr(now + self.ttl),
             repr(now),
-            self._key_ttl_ms,
+            self.ttl_ms(KEY_TTL_FACTOR),
             entry.graphic_id,
         ]
 
@@ -424,8 +286,8 @@ class RedisPresenceStore(RedisBacked, PresenceStore):
         if not reply:
             return None
         changes = [
-            PresenceChange(user_id=int(_text(reply[i])), username=_text(reply[i + 1]),
-                           action=_text(reply[i + 2]))
+            PresenceChange(user_id=int(text(reply[i])), username=text(reply[i + 1]),
+                           action=text(reply[i + 2]))
             for i in range(2, len(reply), 3)
         ]  # fmt: skip
         return PresenceUpdate(graphic_id, changes, now, int(reply[0]), int(reply[1]))
@@ -462,7 +324,7 @@ class RedisPresenceStore(RedisBacked, PresenceStore):
 
     async def sweep(self) -> list[PresenceUpdate]:
         now = self.clock()
-        graphic_ids = sorted(int(_text(v)) for v in await self.redis.smembers(self._graphics_key))
+        graphic_ids = sorted(int(text(v)) for v in await self.redis.smembers(self._graphics_key))
         if not graphic_ids:
             return []
         pipe = self.redis.pipeline(transaction=False)
@@ -477,21 +339,15 @@ class RedisPresenceStore(RedisBacked, PresenceStore):
         return [update for update in updates if update is not None]
 
     async def users(self, graphic_id: int) -> list[PresentUser]:
-        import json
-
         raw = await self.redis.hgetall(self._keys(graphic_id)[2])
         found = []
         for user_id, value in raw.items():
             state = json.loads(value)
-            found.append(
-                PresentUser(int(_text(user_id)), state["n"], state["a"], float(state["s"]))
-            )
+            found.append(PresentUser(int(text(user_id)), state["n"], state["a"], float(state["s"])))
         return sorted(found, key=lambda user: (user.since, user.user_id))
 
     async def counts(self) -> dict[int, tuple[int, int]]:
-        import json
-
-        graphic_ids = sorted(int(_text(v)) for v in await self.redis.smembers(self._graphics_key))
+        graphic_ids = sorted(int(text(v)) for v in await self.redis.smembers(self._graphics_key))
         if not graphic_ids:
             return {}
         pipe = self.redis.pipeline(transaction=False)

@@ -26,8 +26,8 @@ import json
 import logging
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ from django.conf import settings
 from prometheus_client import Counter
 
 from realtime.per_loop import PerLoop
-from realtime.redis_store import RedisBacked, store_key
+from realtime.redis_store import RedisBacked, opened, store_key
 from realtime.registry import server_id
 
 logger = logging.getLogger(__name__)
@@ -167,14 +167,9 @@ def recent_error_store() -> RecentErrorStore:
     return MemoryRecentErrors()
 
 
-@asynccontextmanager
-async def open_recent_errors() -> AsyncIterator[RecentErrorStore]:
+def open_recent_errors() -> AbstractAsyncContextManager[RecentErrorStore]:
     """`async with open_recent_errors() as store:` for a one-off read (the staff page)."""
-    store = recent_error_store()
-    try:
-        yield store
-    finally:
-        await store.close()
+    return opened(recent_error_store())
 
 
 class RecentErrorWriter:

@@ -25,20 +25,17 @@ memory), so two tabs opening at once cannot both become the sixth.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from django.conf import settings
 
-from realtime.redis_store import RedisBacked, store_key
-
-Clock = Callable[[], float]
+from realtime.redis_store import Clock, ExpiringStore, RedisExpiringStore, opened, store_key, text
 
 # Entries outlive this many missed heartbeat refreshes: one late tick (a busy server, a slow
 # Redis round trip) must not make live connections disappear from the count.
@@ -49,8 +46,10 @@ LIST_BATCH = 1000
 
 
 def server_id() -> str:
-    """This server process's name in the registry: SERVER_ID, else `<hostname>:<pid>`."""
-    return settings.SERVER_ID or f"{socket.gethostname()}:{os.getpid()}"
+    """This server process's name in the registry and the metrics' `server` label: SERVER_ID
+    (which gal_dashboard.serve defaults to `<hostname>:<port>`), else the host name. Never the
+    pid: a restarted process keeps its name, and its metric series."""
+    return settings.SERVER_ID or socket.gethostname()
 
 
 def registry_ttl() -> float:
@@ -88,12 +87,9 @@ class ConnectionEntry:
         return cls(**{key: value for key, value in json.loads(text).items() if key in known})
 
 
-class ConnectionRegistry:
+class ConnectionRegistry(ExpiringStore):
     """The contract both backends keep. Redis errors propagate: callers decide (the supervisor
     admits a connection it cannot register rather than refuse everyone while Redis is away)."""
-
-    ttl: float
-    clock: Clock
 
     async def admit(self, entry: ConnectionEntry, *, limit: int) -> bool:
         """Add `entry` unless its owner (user or view key) already has `limit` live entries;
@@ -122,9 +118,6 @@ class ConnectionRegistry:
         """The live entry of this connection, or None."""
         raise NotImplementedError
 
-    async def close(self) -> None:
-        """Release connections to the store (nothing to do in memory)."""
-
 
 class MemoryStore:
     """The entries of one process, shared by every registry object (and event loop) in it: the
@@ -148,8 +141,7 @@ class MemoryConnectionRegistry(ConnectionRegistry):
     def __init__(
         self, *, ttl: float, clock: Clock = time.time, store: MemoryStore | None = None
     ) -> None:
-        self.ttl = ttl
-        self.clock = clock
+        super().__init__(ttl=ttl, clock=clock)
         self.store = store or _process_store
 
     async def admit(self, entry: ConnectionEntry, *, limit: int) -> bool:
@@ -207,7 +199,7 @@ return 1
 """
 
 
-class RedisConnectionRegistry(RedisBacked, ConnectionRegistry):
+class RedisConnectionRegistry(RedisExpiringStore, ConnectionRegistry):
     """Keys, under `<prefix>`: `:conn:<id>` (the entry as JSON), `:user:<id>` and
     `:view-key:<id>` (sorted sets of an owner's connection ids scored by expiry) and `:all`
     (every connection id scored by expiry). Every key has the TTL, renewed with the entries."""
@@ -215,10 +207,7 @@ class RedisConnectionRegistry(RedisBacked, ConnectionRegistry):
     def __init__(
         self, *, url: str, prefix: str, ttl: float, clock: Clock = time.time, client: Any = None
     ) -> None:
-        super().__init__(url=url, client=client)
-        self.ttl = ttl
-        self.clock = clock
-        self.prefix = prefix
+        super().__init__(url=url, prefix=prefix, ttl=ttl, clock=clock, client=client)
         self._admit = self.redis.register_script(_ADMIT_SCRIPT)
 
     def _entry_key(self, connection_id: str) -> str:
@@ -231,10 +220,6 @@ class RedisConnectionRegistry(RedisBacked, ConnectionRegistry):
     def _all_key(self) -> str:
         return f"{self.prefix}:all"
 
-    @property
-    def _ttl_ms(self) -> int:
-        return max(1, int(self.ttl * 1000))
-
     async def admit(self, entry: ConnectionEntry, *, limit: int) -> bool:
         now = self.clock()
         added = await self._admit(
@@ -243,7 +228,7 @@ class RedisConnectionRegistry(RedisBacked, ConnectionRegistry):
                 self._all_key,
                 self._entry_key(entry.connection_id),
             ],
-            args=[now, now + self.ttl, limit, self._ttl_ms, entry.connection_id, entry.to_json()],
+            args=[now, now + self.ttl, limit, self.ttl_ms(), entry.connection_id, entry.to_json()],
         )
         return bool(added)
 
@@ -255,14 +240,14 @@ class RedisConnectionRegistry(RedisBacked, ConnectionRegistry):
         count = 0
         for entry in entries:
             count += 1
-            pipe.set(self._entry_key(entry.connection_id), entry.to_json(), px=self._ttl_ms)
+            pipe.set(self._entry_key(entry.connection_id), entry.to_json(), px=self.ttl_ms())
             pipe.zadd(self._owner_key(entry.owner), {entry.connection_id: expires})
             pipe.zadd(self._all_key, {entry.connection_id: expires})
             owners.add(entry.owner)
         for owner in owners:
-            pipe.pexpire(self._owner_key(owner), self._ttl_ms)
+            pipe.pexpire(self._owner_key(owner), self.ttl_ms())
         # The sets expire too once no server renews them: nothing outlives the last server.
-        pipe.pexpire(self._all_key, self._ttl_ms)
+        pipe.pexpire(self._all_key, self.ttl_ms())
         if count:
             await pipe.execute()
 
@@ -280,10 +265,7 @@ class RedisConnectionRegistry(RedisBacked, ConnectionRegistry):
     async def entries(self) -> list[ConnectionEntry]:
         now = self.clock()
         await self.redis.zremrangebyscore(self._all_key, "-inf", now)
-        ids = [
-            value.decode() if isinstance(value, bytes) else value
-            for value in await self.redis.zrange(self._all_key, 0, -1)
-        ]
+        ids = [text(value) for value in await self.redis.zrange(self._all_key, 0, -1)]
         found: list[ConnectionEntry] = []
         for start in range(0, len(ids), LIST_BATCH):
             batch = ids[start : start + LIST_BATCH]
@@ -330,11 +312,6 @@ def connection_registry(*, clock: Clock = time.time) -> ConnectionRegistry:
     return MemoryConnectionRegistry(ttl=registry_ttl(), clock=clock)
 
 
-@asynccontextmanager
-async def open_registry() -> AsyncIterator[ConnectionRegistry]:
+def open_registry() -> AbstractAsyncContextManager[ConnectionRegistry]:
     """`async with open_registry() as registry:` for a one-off read (the staff page)."""
-    registry = connection_registry()
-    try:
-        yield registry
-    finally:
-        await registry.close()
+    return opened(connection_registry())

@@ -28,6 +28,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
@@ -96,23 +98,15 @@ class ConnectionSupervisor:
         WS_MAX_CONNECTIONS_PER_USER connections open already, on any server (its view key
         WS_MAX_CONNECTIONS_PER_VIEW_KEY)."""
         entry = member.registry_entry()
-        unregistered = False
-        self._busy += 1
-        try:
-            admitted = await self.registry.admit(entry, limit=connection_limit(entry))
-        except Exception:
-            # Refusing every connection while Redis is away would take the whole dashboard
-            # down; admitting unregistered ones only loosens the limit until Redis returns and
-            # `register_unregistered` applies it again. While Redis is away this line is folded
-            # into the outage's one (realtime.redis_outage).
-            logger.warning(
-                "connection registry unavailable; admitting %s unregistered",
-                entry.connection_id,
-                exc_info=True,
-            )
-            admitted = unregistered = True
-        finally:
-            self._busy -= 1
+        # Refusing every connection while Redis is away would take the whole dashboard down;
+        # admitting unregistered ones only loosens the limit until Redis returns and
+        # `register_unregistered` applies it again. While Redis is away the warning is folded
+        # into the outage's one (realtime.redis_outage).
+        registered = await self._register(
+            entry, failure="connection registry unavailable; admitting %s unregistered"
+        )
+        unregistered = registered is None
+        admitted = registered is not False
         if admitted:
             self.members[entry.connection_id] = member
             self._entries[entry.connection_id] = entry
@@ -121,6 +115,25 @@ class ConnectionSupervisor:
                 observability.admitted_unregistered()
             self._ensure_running()
         return admitted
+
+    async def _register(self, entry: ConnectionEntry, *, failure: str) -> bool | None:
+        """Add `entry` to the registry within its owner's limit: whether it was added, or None
+        when the registry did not answer (logged as `failure`, with the connection id)."""
+        with self._in_flight():
+            try:
+                return await self.registry.admit(entry, limit=connection_limit(entry))
+            except Exception:
+                logger.warning(failure, entry.connection_id, exc_info=True)
+                return None
+
+    @contextmanager
+    def _in_flight(self) -> Iterator[None]:
+        """Counts a registry call in flight: the loop does not stop under it."""
+        self._busy += 1
+        try:
+            yield
+        finally:
+            self._busy -= 1
 
     async def release(self, member: SupervisedConnection) -> None:
         """Stop supervising `member` and remove its registry entry. Idempotent."""
@@ -138,13 +151,11 @@ class ConnectionSupervisor:
             self._stop_soon()
 
     async def _remove(self, entries: list[ConnectionEntry]) -> None:
-        self._busy += 1
-        try:
-            await self.registry.remove(entries)
-        except Exception:
-            logger.warning("could not remove registry entries; they expire", exc_info=True)
-        finally:
-            self._busy -= 1
+        with self._in_flight():
+            try:
+                await self.registry.remove(entries)
+            except Exception:
+                logger.warning("could not remove registry entries; they expire", exc_info=True)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -221,12 +232,7 @@ class ConnectionSupervisor:
         deadline = time.monotonic() - settings.WS_IDLE_TIMEOUT_SECONDS
         idle = [member for member in self.members.values() if member.last_received < deadline]
         for member in idle:
-            try:
-                await member.close_idle()
-            except Exception:
-                logger.exception("closing idle connection %s failed", member.connection_id)
-            # Closed or not, it is no longer looked after: its disconnect releases it.
-            self.members.pop(member.connection_id, None)
+            await self._drop(member, member.close_idle, "closing idle connection %s failed")
 
     async def close_revoked_view_keys(self) -> None:
         """Close the connections whose view key is no longer active: one query, and only when
@@ -246,11 +252,20 @@ class ConnectionSupervisor:
             if view_key_id in active:
                 continue
             for member in members:
-                try:
-                    await member.close_revoked_view_key()
-                except Exception:
-                    logger.exception("closing connection %s failed", member.connection_id)
-                self.members.pop(member.connection_id, None)
+                await self._drop(
+                    member, member.close_revoked_view_key, "closing connection %s failed"
+                )
+
+    async def _drop(
+        self, member: SupervisedConnection, close: Callable[[], Awaitable[None]], failure: str
+    ) -> None:
+        """Close `member` with `close` (a failure is logged as `failure`, with the connection
+        id). Closed or not, it is no longer looked after: its disconnect releases it."""
+        try:
+            await close()
+        except Exception:
+            logger.exception(failure, member.connection_id)
+        self.members.pop(member.connection_id, None)
 
     def send_heartbeats(self) -> None:
         frame = encode_frame(
@@ -310,18 +325,12 @@ class ConnectionSupervisor:
         )
         over_limit: list[SupervisedConnection] = []
         for entry, member in pending:
-            self._busy += 1
-            try:
-                admitted = await self.registry.admit(entry, limit=connection_limit(entry))
-            except Exception:
-                logger.warning(
-                    "could not register connection %s; retrying at the next heartbeat",
-                    entry.connection_id,
-                    exc_info=True,
-                )
+            registered = await self._register(
+                entry, failure="could not register connection %s; retrying at the next heartbeat"
+            )
+            if registered is None:
                 return
-            finally:
-                self._busy -= 1
+            admitted = registered
             if entry.connection_id not in self._unregistered:
                 # It closed meanwhile, and its release had no entry to remove yet.
                 if admitted:

@@ -4,12 +4,21 @@ redacted by `redact_secrets` and by the filter on every configured handler."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 
 import pytest
 
-from gal_dashboard.logging import REDACTED, RedactSecretsFilter, redact_secrets
+from gal_dashboard.logging import (
+    REDACTED,
+    ConsoleFormatter,
+    RedactSecretsFilter,
+    StructuredLine,
+    redact_secrets,
+)
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyX2lkIjoxfQ.c2lnbmF0dXJl-_x"
 
@@ -128,3 +137,76 @@ def test_the_configured_handlers_redact() -> None:
     assert configured
     for handler in configured:
         assert any(isinstance(f, RedactSecretsFilter) for f in handler.filters), handler
+
+
+def formatted(record_name: str, log_format: str, *args: Any, **kwargs: Any) -> str:
+    """What the configured console handler (its filters and ConsoleFormatter) writes for one
+    record of logger `record_name`."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        ConsoleFormatter(log_format=log_format, text_format="%(levelname)s %(name)s %(message)s")
+    )
+    handler.addFilter(RedactSecretsFilter())
+    logger = logging.getLogger(record_name)
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.info(*args, **kwargs)
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue()
+
+
+def test_an_access_line_is_one_json_object_with_its_fields_and_no_secret() -> None:
+    """A gal.access line is one JSON object (time, level, logger and its fields at the top) even
+    with LOG_FORMAT=text, and a secret in any of its values is redacted."""
+    written = formatted(
+        "gal.access",
+        "text",
+        StructuredLine(event="rejected", code=4001, url=f"/ws/?token={JWT}", username="editor"),
+    )
+    assert written.endswith("\n") and written.count("\n") == 1
+    line = json.loads(written)
+    assert (line["logger"], line["level"], line["event"], line["code"]) == (
+        "gal.access",
+        "INFO",
+        "rejected",
+        4001,
+    )
+    assert datetime.fromisoformat(line["time"]).tzinfo is not None
+    assert line["url"] == f"/ws/?token={REDACTED}"
+    assert "message" not in line
+    assert JWT not in written
+
+
+def test_an_access_line_reads_as_json_to_any_formatter() -> None:
+    """Other handlers (pytest's capture, a plain formatter) see the fields' compact JSON."""
+    line = StructuredLine(event="connect", user_id=3)
+    record = logging.LogRecord("gal.access", logging.INFO, __file__, 1, line, None, None)
+    assert json.loads(record.getMessage()) == {"event": "connect", "user_id": 3}
+
+
+def test_other_loggers_follow_log_format() -> None:
+    """LOG_FORMAT=text keeps other loggers' lines as text; json makes each a JSON object with
+    the message, redacted."""
+    text = formatted("tests.other", "text", "fetched %s", f"/x?token={JWT}")
+    assert text == f"INFO tests.other fetched /x?token={REDACTED}\n"
+    line = json.loads(formatted("tests.other", "json", "fetched %s", f"/x?token={JWT}"))
+    assert (line["logger"], line["level"], line["message"]) == (
+        "tests.other",
+        "INFO",
+        f"fetched /x?token={REDACTED}",
+    )
+
+
+def test_a_json_traceback_is_redacted() -> None:
+    """python-json-logger formats the exception itself; the token in it is redacted there."""
+    try:
+        raise ConnectionError(f"upstream refused /ws/?token={JWT}")
+    except ConnectionError:
+        written = formatted("tests.other", "json", "relay failed", exc_info=True)
+    line = json.loads(written)
+    assert "Traceback" in line["exc_info"]
+    assert f"token={REDACTED}" in line["exc_info"]
+    assert JWT not in written

@@ -119,7 +119,8 @@ def test_without_database_url_the_database_is_sqlite_with_immediate_transactions
     """The default database is a SQLite file under var/, whose writers queue (IMMEDIATE)
     rather than fail with "database is locked"."""
     settings = loaded_settings(SECRET_KEY=TEST_SECRET_KEY)
-    assert settings["ENGINE"] == "django.db.backends.sqlite3"
+    # django-prometheus's subclass of Django's SQLite backend (its queries are counted).
+    assert settings["ENGINE"] == "django_prometheus.db.backends.sqlite3"
     assert settings["NAME"] == str(PROJECT_ROOT / "var" / "db.sqlite3")
     assert settings["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
 
@@ -131,7 +132,7 @@ def test_a_postgres_database_url_selects_postgresql() -> None:
         SECRET_KEY=TEST_SECRET_KEY,
         DATABASE_URL="postgres://gal:s3cret@db.example.internal:5433/gal_live",
     )
-    assert settings["ENGINE"] == "django.db.backends.postgresql"
+    assert settings["ENGINE"] == "django_prometheus.db.backends.postgresql"
     assert settings["NAME"] == "gal_live"
     assert (settings["HOST"], settings["PORT"], settings["USER"]) == (
         "db.example.internal",
@@ -217,6 +218,7 @@ def test_event_retention_replay_and_page_settings_have_their_documented_defaults
         ("DEBUG", "maybe", "DEBUG must be true or false"),
         ("EVENT_RETENTION_SECONDS", "0", "EVENT_RETENTION_SECONDS must be at least 1"),
         ("EVENT_API_PAGE_SIZE", "0", "EVENT_API_PAGE_SIZE must be at least 1"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be text or json"),
     ],
 )
 def test_a_malformed_setting_refuses_to_start_naming_it(name: str, value: str, says: str) -> None:

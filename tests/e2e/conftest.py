@@ -22,7 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,7 +61,7 @@ def token_for(user: Any) -> str:
 def database_url_for_servers() -> str:
     """The URL of the database pytest-django created, for a server process's DATABASE_URL."""
     database = connections["default"].settings_dict
-    if database["ENGINE"] == "django.db.backends.sqlite3":
+    if connections["default"].vendor == "sqlite":
         return f"sqlite:///{database['NAME']}"
     # Keep the user, password, host and options of the configured URL; only the name changes
     # (pytest-django made it `test_<name>`).
@@ -116,6 +116,15 @@ def free_port() -> int:
 
 # urllib would otherwise honour *_proxy variables; every request here stays on 127.0.0.1.
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+# The readiness check takes a redirect (HTTPS=true sends plain HTTP to https://) as an answer.
+_readiness_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects)
 
 
 @dataclass
@@ -179,7 +188,7 @@ class DaphneServer:
                     f"{self.log_tail()}"
                 )
             try:
-                with _opener.open(f"{self.url}/api/graphics/", timeout=1):
+                with _readiness_opener.open(f"{self.url}/api/graphics/", timeout=1):
                     return
             except urllib.error.HTTPError:
                 return  # 401 without a token: the application answered
@@ -198,16 +207,17 @@ class DaphneLauncher:
         self.log_dir = log_dir
         self.servers: list[DaphneServer] = []
 
-    def __call__(self, **overrides: Any) -> DaphneServer:
+    def __call__(self, *, args: Sequence[str] = (), **overrides: Any) -> DaphneServer:
         """A running server on a free port. Keyword arguments become environment variables of
-        the process, e.g. `daphne_server(LOCK_TTL_SECONDS=2)`."""
-        (server,) = self.many(1, **overrides)
+        the process, e.g. `daphne_server(LOCK_TTL_SECONDS=2)`; `args` are added to daphne's
+        command line (e.g. `["--proxy-headers"]`)."""
+        (server,) = self.many(1, args=args, **overrides)
         return server
 
-    def many(self, count: int, **overrides: Any) -> list[DaphneServer]:
+    def many(self, count: int, *, args: Sequence[str] = (), **overrides: Any) -> list[DaphneServer]:
         """`count` servers with the same settings, started side by side (each takes a second
         or more to import Django, so starting them one after the other would add up)."""
-        servers = [self._spawn(overrides) for _ in range(count)]
+        servers = [self._spawn(overrides, args=args) for _ in range(count)]
         for server in servers:
             server.wait_until_ready()
         return servers
@@ -220,7 +230,9 @@ class DaphneLauncher:
         restarted.wait_until_ready()
         return restarted
 
-    def _spawn(self, overrides: dict[str, Any], *, port: int | None = None) -> DaphneServer:
+    def _spawn(
+        self, overrides: dict[str, Any], *, port: int | None = None, args: Sequence[str] = ()
+    ) -> DaphneServer:
         # ASGI_SERVER=uvicorn runs the supported alternative server instead of daphne.
         server_kind = overrides.pop("ASGI_SERVER", "daphne")
         log_path = self.log_dir / f"{server_kind}-{len(self.servers) + 1}.log"
@@ -235,7 +247,7 @@ class DaphneLauncher:
         else:
             command = [
                 sys.executable, "-m", "gal_dashboard.serve", "-b", HOST, "-p", str(port),
-                "gal_dashboard.asgi:application",
+                *args, "gal_dashboard.asgi:application",
             ]  # fmt: skip
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -475,9 +487,13 @@ class RestClient:
     """The REST API of one server, as one user (Bearer token). Calls run in a thread so that the
     test's WebSocket readers keep reading meanwhile."""
 
-    def __init__(self, server: DaphneServer, token: str):
+    def __init__(
+        self, server: Any, token: str, *, opener: urllib.request.OpenerDirector | None = None
+    ):
+        # `server`: anything with a `url` (a DaphneServer, or a proxy in front of some).
         self.server = server
         self.token = token
+        self.opener = opener or _opener
 
     def call_blocking(
         self, method: str, path: str, body: Any = None, *, parse_json: bool = True
@@ -493,7 +509,7 @@ class RestClient:
             },
         )
         try:
-            with _opener.open(request, timeout=REST_TIMEOUT) as response:
+            with self.opener.open(request, timeout=REST_TIMEOUT) as response:
                 status, raw = response.status, response.read()
         except urllib.error.HTTPError as error:
             status, raw = error.code, error.read()

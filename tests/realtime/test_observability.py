@@ -11,8 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 
 from graphics.models import Graphic
 from realtime.registry import server_id
@@ -135,3 +137,39 @@ def test_metrics_are_for_staff_or_the_token(
         assert "gal_ws_connects_total" in response.content.decode()
     else:
         assert response.json()["error"]["code"] == "permission_denied"
+
+
+def scraped(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_http_requests_and_database_queries(
+    editor: Any, graphic: Graphic, settings: Any
+) -> None:
+    """django-prometheus's series sit beside ours on /metrics, behind the same check: a REST
+    request is counted by method and status (django_http_*), its queries by database
+    (django_db_*)."""
+    settings.METRICS_TOKEN = "scrape-secret-0123456789"
+    scraper = {"Authorization": "Bearer scrape-secret-0123456789"}
+    vendor = (("alias", "default"), ("vendor", connection.vendor))
+    before = scraped(Client().get("/metrics", headers=scraper).content.decode())
+
+    client = Client()
+    client.force_login(editor)
+    assert client.get("/api/graphics/").status_code == 200
+    response = Client().get("/metrics", headers=scraper)
+
+    assert response.status_code == 200
+    after = scraped(response.content.decode())
+    for name, labels in [
+        ("django_http_requests_total_by_method_total", (("method", "GET"),)),
+        ("django_http_responses_total_by_status_total", (("status", "200"),)),
+        ("django_db_execute_total", vendor),
+    ]:
+        assert after[(name, labels)] > before.get((name, labels), 0.0), name
+    assert any(name == "gal_ws_connects_total" for name, _ in after)
+    assert Client().get("/metrics").status_code == 403
