@@ -1,6 +1,12 @@
 # GAL Live. Two commands matter: `make run` and `make test`. See README.md.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# Python 3.11, 3.12 or 3.13: the newest of python3.13, python3.12, python3.11 on the PATH that
+# runs (a pyenv shim of a version pyenv has not selected does not), or PYTHON=/path/to/python3.x.
+# An existing $(VENV) keeps the Python it was made with: `make clean` to change it.
+SUPPORTED_PYTHONS := python3.13 python3.12 python3.11
+ifndef PYTHON
+PYTHON := $(firstword $(foreach candidate,$(SUPPORTED_PYTHONS),$(shell $(candidate) -c "" >/dev/null 2>&1 && echo $(candidate))))
+endif
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
@@ -11,20 +17,45 @@ SERVER ?= daphne
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run install dev-install migrate test test-js test-sqlite test-services lint typecheck bench bench-standings soak clean
+.PHONY: run install dev-install migrate test test-js test-sqlite test-services lint typecheck lock bench bench-standings soak clean
 
 $(BIN)/python:
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "GAL Live needs Python 3.11, 3.12 or 3.13, and none of $(SUPPORTED_PYTHONS) runs here."; \
+		echo "Install one (your system's python3 with python3-venv, or pyenv install 3.13), or name it: make $(MAKECMDGOALS) PYTHON=/path/to/python3.13"; \
+		exit 1; \
+	fi
+	@$(PYTHON) -c "import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 14))" 2>/dev/null || { \
+		echo "PYTHON=$(PYTHON) is not Python 3.11, 3.12 or 3.13 (it says: $$($(PYTHON) -V 2>&1))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Installs exactly the locked versions (requirements/*.txt, with hashes: see README.md,
+# "Dependencies"), then the project itself, editable, without resolving anything. `pip check`
+# fails when pyproject.toml names a dependency the lock lacks: run `make lock`.
+$(VENV)/.installed: requirements/run.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements/run.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check >/dev/null || { $(BIN)/pip check; echo "requirements/run.txt is out of date with pyproject.toml: make lock"; exit 1; }
 	@touch $@
 
-$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[dev]"
+$(VENV)/.dev-installed: requirements/dev.txt pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check >/dev/null || { $(BIN)/pip check; echo "requirements/dev.txt is out of date with pyproject.toml: make lock"; exit 1; }
 	@touch $(VENV)/.installed $@
+
+# Re-resolves the lock files from pyproject.toml, every package at its newest allowed version,
+# for Python 3.11 to 3.13 at once (uv's universal resolution; pip installs the result). The
+# runtime lock takes the development lock's versions, so one venv can hold both. It needs only
+# uv (pinned in the dev lock), not an install that matches pyproject.toml: after a dependency is
+# added there, `make lock` is what makes the install possible again.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --generate-hashes \
+	--python-version 3.11 --custom-compile-command "make lock"
+lock: | $(BIN)/python
+	@test -x $(BIN)/uv || $(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(UV_COMPILE) --upgrade --extra dev -o requirements/dev.txt
+	$(UV_COMPILE) --extra uvicorn --constraint requirements/dev.txt -o requirements/run.txt
 
 install: $(VENV)/.installed
 
@@ -53,12 +84,14 @@ typecheck: dev-install
 	DEBUG=true $(BIN)/mypy .
 
 # The browser client's unit tests (realtime/static/realtime/*.js): Node's own test runner, no
-# npm packages. Without node they are skipped, except in CI (CI=true), where that is an error.
+# npm packages, with the dot reporter (a dot per test; failures in full at the end; the TAP of
+# `make test-js NODE_REPORTER=spec` lists every test by name). Without node they are skipped, except in CI (CI=true), where that is an error.
 NODE ?= node
+NODE_REPORTER ?= dot
 test-js:
 	@if command -v $(NODE) >/dev/null 2>&1; then \
 		echo "== browser client: $(NODE) --test tests/js/"; \
-		$(NODE) --test tests/js/; \
+		$(NODE) --test --test-reporter=$(NODE_REPORTER) tests/js/ && echo; \
 	elif [ "$$CI" = "true" ]; then \
 		echo "$(NODE) not found: the browser client's tests (tests/js/) need Node.js 20 or later, and CI must run them"; \
 		exit 1; \
@@ -87,9 +120,10 @@ test: dev-install lint typecheck test-js
 		$(BIN)/pytest; \
 	fi
 
-$(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[dev,bench]"
-	@touch $(VENV)/.installed $(VENV)/.dev-installed $@
+# The benchmark clients (picows, uvloop, orjson) are not locked: they never run in production.
+$(VENV)/.bench-installed: $(VENV)/.dev-installed
+	$(BIN)/pip install --quiet -e ".[bench]"
+	@touch $@
 
 # Fan-out benchmark against a raw websockets ceiling, then the standings benchmark; see
 # docs/performance.md.
@@ -111,4 +145,4 @@ soak: $(VENV)/.bench-installed
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 clean:
-	rm -rf $(VENV) var/static var/bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.1[123] var/static var/bench .pytest_cache .mypy_cache .ruff_cache

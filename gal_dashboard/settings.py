@@ -19,7 +19,13 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
+# The SQLite database, collected static files and uploads. In a checkout: its var/. Installed
+# from the wheel (`gal-live`), BASE_DIR is site-packages, so the default is ./var of the
+# directory the server starts in.
+VAR_DIR = Path(
+    os.environ.get("VAR_DIR")
+    or (BASE_DIR / "var" if (BASE_DIR / "manage.py").exists() else Path.cwd() / "var")
+).resolve()
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -246,7 +252,7 @@ ROOT_URLCONF = "gal_dashboard.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [Path(__file__).resolve().parent / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -282,7 +288,7 @@ if DATABASE_URL:
             "timeout": 10,
         }
 else:
-    VAR_DIR.mkdir(exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -398,7 +404,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or VAR_DIR / "static")
 # WhiteNoise serves collected files from here (`make run` collects them); it warns on every
 # request when the folder is missing, as on a fresh clone before the first collectstatic.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)

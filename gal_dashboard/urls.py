@@ -10,6 +10,7 @@ from realtime import views as realtime_views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("api/", include("gal_dashboard.api_urls")),
     path("healthz", health.healthz, name="healthz"),

@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlparse
 
@@ -60,7 +61,20 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["CHANNEL_LAYER_PREFIX"] = prefix
 
 
+def give_schemathesis_cases_their_own_ids(items: list[pytest.Item]) -> None:
+    """schemathesis names each operation's test `test_...[GET /api/...]`, but pytest 9 builds
+    an item's id from its function's name and its parametrize ids only, so every operation's
+    test had one id (tests/test_api_fuzz.py), and pytest's progress, which counts ids, ended
+    at 98%. The operation goes into the id's parameters, where parametrize would put it."""
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        node_id = getattr(item, "_id", None)
+        if label and getattr(node_id, "params", "") is None and hasattr(node_id, "with_params"):
+            item._id = node_id.with_params(label)  # type: ignore[union-attr]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    give_schemathesis_cases_their_own_ids(items)
     ci = os.environ.get("CI", "").lower() == "true"
     # Set by `make test` on the SQLite pass when a PostgreSQL/Redis pass follows.
     services_pass_follows = os.environ.get("GAL_SERVICES_PASS") == "later"
@@ -91,6 +105,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = keep
+
+
+@pytest.fixture(scope="session", autouse=True)
+def temporary_media_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Uploads made by any test (the API fuzzer's included) land in a temporary MEDIA_ROOT,
+    never in the development server's var/media. The environment variable carries it to the
+    servers the end-to-end tests start."""
+    from django.test import override_settings
+
+    media_root = tmp_path_factory.mktemp("media")
+    previous = os.environ.get("MEDIA_ROOT")
+    os.environ["MEDIA_ROOT"] = str(media_root)
+    # override_settings, not an assignment: it also resets the storages' cached locations.
+    with override_settings(MEDIA_ROOT=str(media_root)):
+        yield media_root
+    if previous is None:
+        os.environ.pop("MEDIA_ROOT", None)
+    else:
+        os.environ["MEDIA_ROOT"] = previous
 
 
 @pytest.fixture(autouse=True)

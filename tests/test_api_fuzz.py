@@ -6,6 +6,10 @@ error, and every response matches what the schema documents.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,3 +59,30 @@ def test_the_api_honours_its_schema(case: Any, auth_headers: dict[str, str]) -> 
     # Every check but "a request the schema allows is accepted": the schema cannot say all the
     # rules (a title of spaces only, a stale version), which rightly answer 400 or 409.
     case.call_and_validate(headers=auth_headers, excluded_checks=[positive_data_acceptance])
+
+
+def test_every_operation_has_a_test_id_of_its_own() -> None:
+    """One id per operation (tests/conftest.py), as pytest lists them: -k and --lf can pick
+    one, and pytest's progress reaches 100%."""
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            __file__,
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={key: value for key, value in os.environ.items() if not key.startswith("PYTEST")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout.splitlines()
+    ids = [line for line in listed if "::test_the_api_honours_its_schema" in line]
+    assert len(ids) > 20, listed
+    assert len(set(ids)) == len(ids)
+    assert "tests/test_api_fuzz.py::test_the_api_honours_its_schema[GET /api/graphics/]" in ids

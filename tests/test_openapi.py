@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 
 import jsonschema
@@ -206,3 +207,15 @@ def test_docs_page_serves_swagger_ui_from_our_static_files() -> None:
     # The start-up script (a file, for the CSP) points Swagger UI at our schema.
     script = APIClient().get("/api/docs/?script=").content.decode()
     assert "/api/schema/" in script
+
+
+def test_docs_page_has_no_inline_style_or_script() -> None:
+    """The Content-Security-Policy (style-src 'self', script-src 'self') would block either:
+    drf-spectacular's inline <style> comes from a static file instead
+    (gal_dashboard/templates/drf_spectacular/swagger_ui.html)."""
+    html = APIClient().get("/api/docs/").content.decode()
+
+    assert "<style" not in html
+    assert "style=" not in html
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []
+    assert "dashboard/api-docs.css" in html

@@ -124,10 +124,10 @@ def test_no_template_has_an_inline_script_or_style():
     by browsers (a broken page), so none may exist. (json_script data blocks are not code.)"""
     from pathlib import Path
 
-    from django.conf import settings
+    from gal_dashboard import settings as project_settings
 
     offenders = []
-    for template in Path(settings.BASE_DIR, "templates").rglob("*.html"):
+    for template in Path(project_settings.__file__).with_name("templates").rglob("*.html"):
         text = template.read_text(encoding="utf-8")
         scripts = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", text)
         if scripts or "<style" in text or "style=" in text:

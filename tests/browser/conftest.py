@@ -38,23 +38,37 @@ UI_TIMEOUT_MS = 10_000
 
 
 def chromium_path() -> str | None:
+    """CHROMIUM_PATH when it names an executable file, else the first Debian candidate found;
+    None when there is none (chromium_missing() says why)."""
     configured = os.environ.get("CHROMIUM_PATH")
     if configured:
-        return configured
+        return configured if os.path.isfile(configured) and os.access(configured, os.X_OK) else None
     for candidate in CHROMIUM_CANDIDATES:
         if shutil.which(candidate):
             return candidate
     return None
 
 
+def chromium_missing() -> str:
+    configured = os.environ.get("CHROMIUM_PATH")
+    if configured:
+        return (
+            f"needs Chromium: CHROMIUM_PATH={configured} is not an executable file; point it at "
+            "Chromium, or unset it to use /usr/bin/chromium"
+        )
+    return HOW_TO_ENABLE_BROWSER
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     browser_items = [item for item in items if "tests/browser/" in item.nodeid]
     if not browser_items or chromium_path():
         return
+    # One skip reason for all of them, rather than one launch error per test.
+    reason = chromium_missing()
     if os.environ.get("CI", "").lower() == "true":
-        raise pytest.UsageError(f"CI=true: the browser tests {HOW_TO_ENABLE_BROWSER}.")
+        raise pytest.UsageError(f"CI=true: the browser tests {reason}.")
     for item in browser_items:
-        item.add_marker(pytest.mark.skip(reason=HOW_TO_ENABLE_BROWSER))
+        item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture
