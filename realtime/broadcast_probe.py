@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 
 class NoticeTarget(Protocol):
-    """A connection told of broadcast health (realtime.hub.HubMember)."""
+    """A connection told of broadcast health (realtime.member.HubMember)."""
 
     connection_id: str
 
@@ -57,7 +57,7 @@ class BroadcastProbe:
     def __init__(
         self,
         *,
-        catch_up: Callable[[], Awaitable[None]],
+        catch_up: Callable[[], Awaitable[object]],
         recipients: Callable[[], Iterable[NoticeTarget]],
     ) -> None:
         self._catch_up = catch_up

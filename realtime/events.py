@@ -9,6 +9,7 @@ the broadcast reaches anyone (hubs catch up from the log).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from graphics.patch import canvas_diff
 from graphics.serialization import graphic_payload, summary_from_payload
 from locks.models import CanvasLock, LockChange
 from locks.selectors import lock_state
+from realtime.lock_notices import LOST_REASONS as LOCK_LOST_REASONS
 from realtime.models import Event, EventType
 from realtime.redis_outage import redis_outage
 from standings.models import Tournament
@@ -35,9 +37,43 @@ from standings.selectors import graphic_standings, has_list_elements
 
 logger = logging.getLogger(__name__)
 
-# Every server process's hub listens on this channel-layer group: one message per event per
-# process, fanned out locally to that process's sockets.
+# Every server process's hub is in this channel-layer group, for what concerns every process:
+# commands to connections (`publish_hub_command`) and the broadcast probe. Events do not go
+# through it.
 HUB_GROUP = "gal.hub"
+
+# Events go to the group of their graphic and to the list group. Their members are the hubs
+# (one per server process) with a local socket that watches that graphic, or the list: a
+# process receives only the events its sockets watch (docs/architecture.md).
+LIST_GROUP = "graphics.list"
+
+
+def graphic_group_name(graphic_id: int) -> str:
+    """The channel-layer group of one graphic's events."""
+    return f"graphic.{int(graphic_id)}"
+
+
+def user_group_name(user_id: int) -> str:
+    """The group of the hubs with a connection of this user: a `lock_status` that took a lock
+    from its holder goes there too, so each of the holder's connections hears `lock_lost`
+    (realtime.lock_notices), subscribed to the graphic or not."""
+    return f"user.{int(user_id)}"
+
+
+def event_groups(message: dict[str, Any]) -> list[str]:
+    """The groups a committed event is sent to: its graphic's (none for a standings change
+    that no graphic draws), the list's, and for a lock taken from its holder, the holder's."""
+    groups = [LIST_GROUP]
+    if message["graphic_id"] != NO_GRAPHIC:
+        groups.insert(0, graphic_group_name(message["graphic_id"]))
+    data = message["data"]
+    if (
+        message["event_type"] == EventType.LOCK_STATUS
+        and data.get("previous_holder_id") is not None
+        and data.get("reason") in LOCK_LOST_REASONS
+    ):
+        groups.append(user_group_name(data["previous_holder_id"]))
+    return groups
 
 
 def _username(user_id: int | None) -> str | None:
@@ -263,24 +299,33 @@ def _append_and_publish(*, graphic_id: int, type: str, data: dict[str, Any]) -> 
 
 
 def event_message(event: Event) -> dict[str, Any]:
-    """The channel-layer message that tells every hub about a committed event."""
+    """The channel-layer message that tells the hubs about a committed event. `prev_seq` and
+    `graphic_prev_seq` (the seq of the event before it in the log, and in its graphic's
+    stream; null when unknown) let a hub that receives only some events tell a gap."""
     return {
         "type": "hub.event",
         "seq": event.pk,
         "graphic_id": event.graphic_id,
         "event_type": event.type,
         "data": event.data,
+        "prev_seq": event.previous_seq,
+        "graphic_prev_seq": event.previous_graphic_seq,
     }
 
 
+async def _send_to_groups(layer: Any, groups: list[str], message: dict[str, Any]) -> None:
+    await asyncio.gather(*(layer.group_send(group, message) for group in groups))
+
+
 def publish_event(message: dict[str, Any]) -> None:
-    """Send a committed event to every server's hub. Call from synchronous code only."""
+    """Send a committed event to its graphic's group and the list group (`event_groups`).
+    Call from synchronous code only."""
     layer = get_channel_layer()
     if layer is None:
         return
     started = time.monotonic()
     try:
-        async_to_sync(layer.group_send)(HUB_GROUP, message)
+        async_to_sync(_send_to_groups)(layer, event_groups(message), message)
     except Exception:
         # While Redis is away, this line (one per event) is folded into the outage's one
         # (realtime.redis_outage); any other failure is logged as it is.

@@ -26,7 +26,7 @@ SubscriptionKey = int | str  # a graphic id, or "all"
 
 
 class FrameReader(Protocol):
-    """Who reads a graphic's frame: staff, or an overlay's view key (realtime.hub.HubMember)."""
+    """Who reads a graphic's frame: staff, or an overlay's view key (realtime.member.HubMember)."""
 
     view_key_id: int | None
 

@@ -1,23 +1,24 @@
 """
-The hub: one per server process (per event loop), between the event log and the sockets. Its one
-job is ordered delivery of the log to this process's sockets.
+The hub: one per server process (per event loop), between the channel layer and the sockets. Its
+one job is ordered delivery of the log to this process's sockets.
 
-Every committed event reaches each hub once, as one channel-layer message to the group
-`gal.hub` (one Redis PUBLISH for all servers). The hub then fans it out in-process to the
-connections subscribed to that graphic and to the list ("all"), serialising the frame once per
-audience rather than once per socket (realtime.frames), and never sending one channel-layer
-message per member.
+A committed event goes to its graphic's group and the list group (realtime.events). The hub is a
+member of the groups its local sockets watch (realtime.groups), and of the group of each user and
+overlay view key connected here (for `lock_lost`, and to close overlays of a deleted graphic). So
+a process receives only the events its sockets watch, one channel-layer message per event and
+group, and fans it out in-process, one encoded frame per audience (realtime.frames).
 
-The hub also guarantees order and completeness: it keeps a cursor (the last seq delivered) and
-delivers strictly in seq order. A message whose seq is not the next one makes it read the
-missing events from the log; a periodic read of the log picks up anything whose broadcast was
-lost (Redis away, a process without a channel layer). Because seqs are assigned in commit order
-(`EventManager.append`), "everything up to seq N" is complete once N has committed.
+Order and completeness hold per subscription key (a graphic, or "all"): a cursor per key (the
+last seq delivered to it), delivery in seq order. Each message names the seq of the event before
+it in the log (`prev_seq`, for "all") and in its graphic (`graphic_prev_seq`); one past a key's
+cursor means a broadcast was lost, and the hub reads the missing events from the log first. A
+seq a key already has (the same event through two groups, a late publish) is dropped. A periodic
+log read picks up anything whose broadcast was lost (Redis away, no channel layer). Seqs are
+assigned in commit order (`EventManager.append`), so "everything up to seq N" is complete once N
+has committed. docs/architecture.md tells the whole path.
 
-Two loops start and stop with it: the broadcast probe (realtime.broadcast_probe), which tells
-connections when broadcasts are lost and come back, and the lock housekeeping
-(realtime.housekeeping), which expires locks and tells holders of `lock_expiring` and
-`lock_lost`.
+Two loops start and stop with it: the broadcast probe (realtime.broadcast_probe) and the lock
+housekeeping (realtime.housekeeping); commands to connections are in realtime.commands.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ import contextlib
 import logging
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -36,6 +36,7 @@ from django.conf import settings
 
 from realtime import observability
 from realtime.broadcast_probe import BroadcastProbe
+from realtime.commands import run_command
 from realtime.events import HUB_GROUP
 from realtime.frames import (
     ALL,
@@ -44,7 +45,10 @@ from realtime.frames import (
     presence_counts_message,
     user_activity_messages,
 )
+from realtime.groups import GroupMembership, member_groups, subscription_group
 from realtime.housekeeping import LockHousekeeping
+from realtime.member import HubMember
+from realtime.models import EventType
 from realtime.per_loop import PerLoop
 from realtime.snapshots import events_after, latest_seq
 
@@ -52,38 +56,30 @@ logger = logging.getLogger(__name__)
 
 # How many events one catch-up read fetches at a time.
 CATCH_UP_BATCH = 500
+# How many recent seqs a hub remembers having handled (see EventHub._first_handling).
+HANDLED_MEMORY = 4096
 
 
-class HubMember(Protocol):
-    """A connection the hub delivers to (the WebSocket consumer)."""
-
-    connection_id: str
-    user_id: int | None
-    token_family: str | None
-    session_digest: str | None  # a connection opened with a session (realtime.auth)
-    view_key_id: int | None  # a connection opened with an overlay view key
-    view_key_graphic_id: int | None  # the graphic that key reads
-
-    def deliver(self, key: SubscriptionKey, seq: int, message: dict[str, Any]) -> None:
-        """Take an event's ASGI send message; must not block (see realtime.outbox)."""
-
-    async def hub_command(self, command: dict[str, Any]) -> None: ...
-
-    def deliver_ephemeral(self, key: SubscriptionKey, message: dict[str, Any]) -> None:
-        """Take a frame without a seq (presence, realtime.presence); must not block."""
-
-    def send_direct(self, message: dict[str, Any]) -> None:
-        """Queue an ASGI send message outside any subscription (realtime.lock_notices)."""
-
-    async def close_revoked_view_key(self) -> None:
-        """Close a view-key connection whose key no longer works (its graphic was deleted)."""
+def _gap_before(message: dict[str, Any], key: SubscriptionKey, cursor: int) -> bool:
+    """Whether an event of `key`'s stream may have been missed before this message's."""
+    previous = message.get("prev_seq") if key == ALL else message.get("graphic_prev_seq")
+    return previous is None or previous > cursor
 
 
 class EventHub:
     def __init__(self) -> None:
+        # The highest seq this hub has handled (the log position it has reached).
         self.cursor = 0
         self.members: dict[str, HubMember] = {}
         self.subscriptions: dict[SubscriptionKey, set[HubMember]] = defaultdict(set)
+        # Per subscription key: the last seq delivered to its subscribers here.
+        self._cursors: dict[SubscriptionKey, int] = {}
+        self._lock_cursor = 0  # how far the log read looked for lock_status events
+        # Channel-layer groups this hub should be in (how many reasons each), and is in.
+        self.membership = GroupMembership()
+        # Seqs whose side effects (lock_lost, closing overlays, metrics) have run, recent ones.
+        self._handled: dict[int, None] = {}
+        self._handled_floor = 0
         self._deliver_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._started: asyncio.Future[None] | None = None
@@ -113,8 +109,10 @@ class EventHub:
         if layer is not None:
             self._channel_name = channel_name = await layer.new_channel()
             await layer.group_add(HUB_GROUP, channel_name)
-        self.cursor = await database_sync_to_async(latest_seq)()
+        self.cursor = self._lock_cursor = await database_sync_to_async(latest_seq)()
         if layer is not None:
+            self.membership.channel_name = channel_name
+            await self.membership.join_wanted()
             self._tasks.append(asyncio.create_task(self._listen(layer), name="hub-listen"))
             probe = self.probe.run(layer, channel_name=channel_name)
             self._tasks.append(asyncio.create_task(probe, name="hub-probe"))
@@ -140,6 +138,7 @@ class EventHub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         layer = get_channel_layer()
+        await self.membership.leave_all(layer)
         if layer is not None and channel_name is not None:
             with contextlib.suppress(Exception):
                 await layer.group_discard(HUB_GROUP, channel_name)
@@ -149,26 +148,49 @@ class EventHub:
     async def attach(self, member: HubMember) -> None:
         await self.ensure_started()
         self.members[member.connection_id] = member
+        for group in member_groups(member):
+            self.membership.acquire(group)
+            await self.membership.wait_joined(group)
 
     async def detach(self, member: HubMember) -> None:
-        self.members.pop(member.connection_id, None)
+        if self.members.pop(member.connection_id, None) is not None:
+            for group in member_groups(member):
+                self.membership.release(group)
         for key in [key for key, members in self.subscriptions.items() if member in members]:
             self.unsubscribe(member, key)
         if not self.members and not self._keep_running:
             await self.stop()
 
     def subscribe(self, member: HubMember, key: SubscriptionKey) -> None:
-        self.subscriptions[key].add(member)
+        """Add a subscriber of `key`; the first one makes this hub join its group (await
+        `wait_joined` before reading the snapshot or the replay)."""
+        members = self.subscriptions[key]
+        if member in members:
+            return
+        members.add(member)
+        if len(members) == 1:
+            self._cursors[key] = self.cursor
+            self.membership.acquire(subscription_group(key))
+
+    async def wait_joined(self, key: SubscriptionKey) -> None:
+        """Return once this hub is in `key`'s group, so that a snapshot or replay read after
+        it misses nothing: an event published before is in the read, one published after
+        reaches the hub."""
+        await self.membership.wait_joined(subscription_group(key))
 
     def unsubscribe(self, member: HubMember, key: SubscriptionKey) -> None:
         members = self.subscriptions.get(key)
-        if members is not None:
+        if members is not None and member in members:
             members.discard(member)
             if not members:
                 del self.subscriptions[key]
+                self._cursors.pop(key, None)
+                self.membership.release(subscription_group(key))
 
-    def members_of_user(self, user_id: int) -> Iterable[HubMember]:
-        return [member for member in self.members.values() if member.user_id == user_id]
+    @property
+    def groups(self) -> frozenset[str]:
+        """The event groups this hub is in now (for tests and the staff page)."""
+        return self.membership.joined
 
     def _all_members(self) -> list[HubMember]:
         return list(self.members.values())
@@ -179,59 +201,108 @@ class EventHub:
         """Handle one published event: deliver it in order, reading any gap from the log."""
         async with self._deliver_lock:
             seq = message["seq"]
-            if seq <= self.cursor:
-                return
-            if seq > self.cursor + 1:
-                await self._catch_up_locked(until=seq - 1)
-            if seq > self.cursor:
-                self._fan_out(
-                    EventFrames(
-                        seq=seq,
-                        graphic_id=message["graphic_id"],
-                        event_type=message["event_type"],
-                        data=message["data"],
-                    )
+            graphic_id = message["graphic_id"]
+            gapped = [
+                key
+                for key in (graphic_id, ALL)
+                if key in self._cursors
+                and self._cursors[key] < seq
+                and _gap_before(message, key, self._cursors[key])
+            ]
+            if gapped:
+                await self._read_log(gapped, before=seq)
+            self._fan_out(
+                EventFrames(
+                    seq=seq,
+                    graphic_id=graphic_id,
+                    event_type=message["event_type"],
+                    data=message["data"],
                 )
+            )
 
-    async def catch_up(self) -> None:
+    async def catch_up(self) -> int:
+        """Read the log for every key watched here and deliver what was missed; return how
+        many events it read."""
         async with self._deliver_lock:
-            await self._catch_up_locked(until=None)
+            self.membership.retry_missing()  # joins that failed while Redis was away
+            newest = await database_sync_to_async(latest_seq)()
+            keys = list(self._cursors)
+            read = await self._read_log(keys) if keys else 0
+            if self.members and newest > self._lock_cursor:
+                # A lock taken from a holder connected here, whose broadcast was lost: tell them
+                # (lock_lost) though nobody here subscribes to its graphic.
+                for event in await database_sync_to_async(events_after)(
+                    seq=self._lock_cursor, limit=CATCH_UP_BATCH, event_type=EventType.LOCK_STATUS
+                ):
+                    self._fan_out(EventFrames.from_event(event))
+            self._lock_cursor = newest
+            # Everything of these keys up to `newest` is delivered now (and a key subscribed
+            # during the read had its snapshot read after `newest` committed).
+            for key in keys:
+                if key in self._cursors:
+                    self._cursors[key] = max(self._cursors[key], newest)
+            self.cursor = max(self.cursor, newest)
+            return read
 
-    async def _catch_up_locked(self, *, until: int | None) -> None:
+    async def _read_log(self, keys: list[SubscriptionKey], *, before: int | None = None) -> int:
+        """Deliver the logged events of `keys` after the lowest of their cursors (and before
+        seq `before`), in seq order; return how many were read."""
+        seq = min(self._cursors[key] for key in keys)
+        graphic_ids = None if ALL in keys else [int(key) for key in keys]
+        read = 0
         while True:
             events = await database_sync_to_async(events_after)(
-                seq=self.cursor, limit=CATCH_UP_BATCH
+                seq=seq, limit=CATCH_UP_BATCH, graphic_ids=graphic_ids, before=before
             )
             for event in events:
-                if until is not None and event.pk > until:
-                    return
                 self._fan_out(EventFrames.from_event(event))
+            read += len(events)
             if len(events) < CATCH_UP_BATCH:
-                return
+                return read
+            seq = events[-1].pk
 
     def _fan_out(self, frames: EventFrames) -> None:
-        """Hand the event to every local subscriber: synchronous, so no socket can make the
-        others wait, and one encoded message per audience (the list, the graphic's staff, the
-        graphic's view keys)."""
-        self.cursor = frames.seq
+        """Hand the event to every local subscriber that does not have it yet: synchronous, so
+        no socket can make the others wait, and one encoded message per audience (the list,
+        the graphic's staff, the graphic's view keys)."""
+        seq = frames.seq
+        self.cursor = max(self.cursor, seq)
         recipients = 0
-        graphic_members = self.subscriptions.get(frames.graphic_id)
-        if graphic_members:
-            for member in list(graphic_members):
-                message = frames.for_member(member)
-                self._deliver_to(member, frames.graphic_id, frames.seq, message)
-            recipients += len(graphic_members)
-        list_members = self.subscriptions.get(ALL)
-        if list_members:
-            message = frames.for_list()
-            for member in list(list_members):
-                self._deliver_to(member, ALL, frames.seq, message)
-            recipients += len(list_members)
+        if self._cursors.get(frames.graphic_id, seq) < seq:
+            self._cursors[frames.graphic_id] = seq
+            graphic_members = self.subscriptions.get(frames.graphic_id)
+            if graphic_members:
+                for member in list(graphic_members):
+                    message = frames.for_member(member)
+                    self._deliver_to(member, frames.graphic_id, seq, message)
+                recipients += len(graphic_members)
+        if self._cursors.get(ALL, seq) < seq:
+            self._cursors[ALL] = seq
+            list_members = self.subscriptions.get(ALL)
+            if list_members:
+                message = frames.for_list()
+                for member in list(list_members):
+                    self._deliver_to(member, ALL, seq, message)
+                recipients += len(list_members)
+        if not self._first_handling(seq):
+            return
         observability.events_delivered(frames.event_type, recipients, frames.data.get("timestamp"))
         if frames.event_type == "lock_status":
             self.housekeeping.tell_lock_lost(frames.data)
         elif frames.event_type == "graphic_update" and frames.data.get("action") == "deleted":
             self._close_overlays_of(frames.graphic_id)
+
+    def _first_handling(self, seq: int) -> bool:
+        """Whether this is the first time this hub handles `seq` (an event can come through
+        the graphic's group, the list's and a user's, and from the log)."""
+        if seq <= self._handled_floor or seq in self._handled:
+            return False
+        self._handled[seq] = None
+        if len(self._handled) > HANDLED_MEMORY:
+            oldest = next(iter(self._handled))
+            del self._handled[oldest]
+            self._handled_floor = max(self._handled_floor, oldest)
+        return True
 
     def _close_overlays_of(self, graphic_id: int) -> None:
         """A deleted graphic's view keys went with it: close the connections opened with them,
@@ -244,11 +315,14 @@ class EventHub:
                 closing.add_done_callback(self._closing.discard)
 
     def _deliver_to(
-        self, member: HubMember, key: SubscriptionKey, seq: int, message: dict[str, Any]
+        self, member: HubMember, key: SubscriptionKey, seq: int | None, message: dict[str, Any]
     ) -> None:
         # One broken connection must not stop delivery to the others.
         try:
-            member.deliver(key, seq, message)
+            if seq is None:
+                member.deliver_ephemeral(key, message)
+            else:
+                member.deliver(key, seq, message)
         except Exception:
             logger.exception("delivery to connection %s failed", member.connection_id)
 
@@ -267,20 +341,12 @@ class EventHub:
             staff = [member for member in graphic_members if member.view_key_id is None]
             for frame in user_activity_messages({**message, "changes": changes}):
                 for member in staff:
-                    self._deliver_ephemeral_to(member, message["graphic_id"], frame)
+                    self._deliver_to(member, message["graphic_id"], None, frame)
         list_members = self.subscriptions.get(ALL)
         if list_members:
             frame = presence_counts_message(message)
             for member in list(list_members):
-                self._deliver_ephemeral_to(member, ALL, frame)
-
-    def _deliver_ephemeral_to(
-        self, member: HubMember, key: SubscriptionKey, message: dict[str, Any]
-    ) -> None:
-        try:
-            member.deliver_ephemeral(key, message)
-        except Exception:
-            logger.exception("delivery to connection %s failed", member.connection_id)
+                self._deliver_to(member, ALL, None, frame)
 
     # -- background loops ----------------------------------------------------------------------
 
@@ -304,45 +370,21 @@ class EventHub:
 
     async def _handle(self, message: dict[str, Any]) -> None:
         if message.get("type") == "hub.event":
+            observability.hub_event_received()
             await self.receive_committed(message)
         elif message.get("type") == "hub.command":
-            await self._run_command(message)
+            await run_command(dict(message), self.members)
         elif message.get("type") == "hub.presence":
             self.fan_out_presence(message)
         elif message.get("type") == "hub.probe":
             self.probe.heard(message)
 
-    async def _run_command(self, message: dict[str, Any]) -> None:
-        """Commands addressed to connections by user, by token family (the connections opened
-        with one login's tokens), by session (`session`: its digest, the connections opened
-        with one page login), by overlay view key or by connection id, on every server."""
-        targets: list[HubMember] = []
-        if message.get("user_id") is not None:
-            targets = list(self.members_of_user(message["user_id"]))
-        elif message.get("token_family") is not None:
-            family = message["token_family"]
-            targets = [m for m in self.members.values() if m.token_family == family]
-        elif message.get("session") is not None:
-            session = message["session"]
-            targets = [m for m in self.members.values() if m.session_digest == session]
-        elif message.get("view_key_id") is not None:
-            view_key_id = message["view_key_id"]
-            targets = [m for m in self.members.values() if m.view_key_id == view_key_id]
-        elif message.get("connection_id") in self.members:
-            targets = [self.members[message["connection_id"]]]
-        for member in targets:
-            try:
-                await member.hub_command(message)
-            except Exception:
-                logger.exception("command to connection %s failed", member.connection_id)
-
     async def _poll_log(self) -> None:
         while True:
             await asyncio.sleep(settings.EVENT_POLL_INTERVAL_SECONDS)
             try:
-                newest = await database_sync_to_async(latest_seq)()
-                observability.event_log_lag(max(0, newest - self.cursor))
-                await self.catch_up()
+                # What the read finds was committed but not delivered here (in flight, or lost).
+                observability.event_log_lag(await self.catch_up())
             except asyncio.CancelledError:
                 raise
             except Exception:

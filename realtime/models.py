@@ -37,7 +37,17 @@ class EventManager(models.Manager["Event"]):
         transactions already serialise every writer.)
         """
         self.hold_order()
-        return self.create(graphic_id=graphic_id, type=type, data=data)
+        # Under the append lock, the events before this one are settled: remember the seq of
+        # the last one, and of the last one of the same graphic, so that a hub receiving this
+        # event through one group (realtime.hub) can tell whether it missed one before it.
+        previous_seq = self.order_by("-id").values_list("id", flat=True).first()
+        previous_graphic_seq = (
+            self.filter(graphic_id=graphic_id).order_by("-id").values_list("id", flat=True).first()
+        )
+        event = self.create(graphic_id=graphic_id, type=type, data=data)
+        event.previous_seq = previous_seq or 0
+        event.previous_graphic_seq = previous_graphic_seq or 0
+        return event
 
     def hold_order(self) -> None:
         """Take the append lock now, until the caller's transaction ends (taking it again is
@@ -60,6 +70,11 @@ class Event(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     objects = EventManager()
+
+    # Set by `EventManager.append` only (not stored): the seq of the event before this one in
+    # the log, and in this graphic's stream. None on an event read back from the log.
+    previous_seq: int | None = None
+    previous_graphic_seq: int | None = None
 
     class Meta:
         ordering = ["id"]

@@ -20,8 +20,11 @@ Metrics (prometheus-client), every one labelled with this process's `server` id:
   events; events counted once per recipient)
 - `gal_ws_errors_total{code}`, `gal_ws_rate_limited_total`, `gal_ws_resumes_total{recovered}`
 - `gal_broadcast_latency_seconds` (histogram): from an event's commit to its last local send
-- `gal_event_log_lag` (gauge): events committed that this process's hub had not yet delivered,
-  measured at each log poll
+- `gal_hub_event_messages_total`: event messages this process's hub received from the channel
+  layer; it is only in the groups of the graphics its sockets watch (and the list's while one
+  watches "all"), so events of other graphics never reach it
+- `gal_event_log_lag` (gauge): events that this process's hub found in the log at its last poll
+  without having had them from the channel layer (in flight, or lost)
 - `gal_ws_unregistered_admissions_total`, `gal_ws_connections_unregistered` (gauge): connections
   admitted while the connection registry (Redis) was unreachable, so unchecked against the
   per-user limit, and those of them still open and unregistered;
@@ -99,6 +102,12 @@ UNREGISTERED_OUTCOMES = Counter(
     "gal_ws_unregistered_outcomes_total",
     "Connections admitted unregistered, by how that ended: registered, over_limit or closed.",
     [*_SERVER, "outcome"],
+)
+HUB_EVENT_MESSAGES = Counter(
+    "gal_hub_event_messages_total",
+    "Event messages this process's hub received from the channel layer (one per group it is "
+    "in that the event was sent to), before de-duplication.",
+    _SERVER,
 )
 EVENT_LOG_LAG = Gauge(
     "gal_event_log_lag",
@@ -274,6 +283,10 @@ def unregistered_resolved(outcome: str) -> None:
     """A connection admitted unregistered was `registered`, closed `over_limit`, or `closed`."""
     CONNECTIONS_UNREGISTERED.labels(_server()).dec()
     UNREGISTERED_OUTCOMES.labels(_server(), outcome).inc()
+
+
+def hub_event_received() -> None:
+    HUB_EVENT_MESSAGES.labels(_server()).inc()
 
 
 def event_log_lag(events_behind: int) -> None:

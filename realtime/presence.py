@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 
 
 class PresenceMember(Protocol):
-    """What presence needs of a connection (the WebSocket consumer)."""
+    """What presence needs of a connection (realtime.session.ConnectionSession)."""
 
     connection_id: str
     user_id: int | None

@@ -7,7 +7,7 @@ greater seq" is exactly the current state: each is read in one `consistent_read(
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -98,6 +98,21 @@ def latest_seq() -> int:
     return Event.objects.aggregate(last=Max("id"))["last"] or 0
 
 
-def events_after(*, seq: int, limit: int) -> list[Event]:
-    """Committed events with a greater seq, oldest first, at most `limit` of them."""
-    return list(Event.objects.filter(id__gt=seq).order_by("id")[:limit])
+def events_after(
+    *,
+    seq: int,
+    limit: int,
+    graphic_ids: Collection[int] | None = None,
+    before: int | None = None,
+    event_type: str | None = None,
+) -> list[Event]:
+    """Committed events with a greater seq, oldest first, at most `limit` of them; only those
+    of `graphic_ids`, before seq `before`, of type `event_type`, when given."""
+    events = Event.objects.filter(id__gt=seq)
+    if event_type is not None:
+        events = events.filter(type=event_type)
+    if graphic_ids is not None:
+        events = events.filter(graphic_id__in=list(graphic_ids))
+    if before is not None:
+        events = events.filter(id__lt=before)
+    return list(events.order_by("id")[:limit])

@@ -51,7 +51,7 @@ IDLE_CHECKS_PER_TIMEOUT = 4
 
 
 class SupervisedConnection(Protocol):
-    """What the supervisor needs of a connection (the WebSocket consumer)."""
+    """What the supervisor needs of a connection (realtime.session.ConnectionSession)."""
 
     connection_id: str
     last_received: float  # time.monotonic() of the last frame from the client

@@ -88,6 +88,20 @@ def test_no_module_imports_from_an_app_above_it(selector: str, forbidden: tuple[
     assert {module: names for module, names in wrong.items() if names} == {}
 
 
+# The consumer is an adapter (realtime.consumers); no room of the realtime wing grows past this.
+REALTIME_MODULE_MAX_LINES = 450
+
+
+def test_no_realtime_module_is_over_the_line_limit() -> None:
+    long = {
+        path.relative_to(ROOT).as_posix(): length
+        for path in sorted((ROOT / "realtime").rglob("*.py"))
+        if "/migrations/" not in path.as_posix()
+        and (length := len(path.read_text().splitlines())) > REALTIME_MODULE_MAX_LINES
+    }
+    assert long == {}
+
+
 def module_name(path: Path) -> str:
     """`realtime/models.py` -> `realtime.models`; a package's `__init__.py` is the package."""
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
