@@ -84,3 +84,16 @@ test("setting a background on a canvas without one sends it whole", () => {
   edited.data.background = { image_url: "/media/x.png", width: 10, height: 20 };
   assert.deepEqual(graphicPatch(bare, edited), { data: { background: edited.data.background } });
 });
+
+test("the transition and its duration are sent like a title, only when they change", () => {
+  const onAir = { ...structuredClone(base), transition: "fade", transition_ms: 400 };
+  const edited = { ...structuredClone(onAir), transition: "slide", transition_ms: 250 };
+  assert.deepEqual(graphicPatch(onAir, edited), { transition: "slide", transition_ms: 250 });
+  assert.deepEqual(
+    graphicPatch(onAir, { ...structuredClone(onAir), transition_ms: 0 }), { transition_ms: 0 },
+  );
+  assert.equal(graphicPatch(onAir, structuredClone(onAir)), null);
+  // A working copy without them (an older page) leaves them alone.
+  const { transition: _t, transition_ms: _ms, ...without } = structuredClone(onAir);
+  assert.equal(graphicPatch(onAir, without), null);
+});

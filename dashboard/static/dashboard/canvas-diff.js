@@ -48,11 +48,17 @@ export function canvasPatch(base, edited) {
   return Object.keys(patch).length ? patch : null;
 }
 
-/** The patch that turns graphic `base` into `edited` (title, event_name and data), or null. */
+// The graphic's own fields the editor edits besides its canvas: the on-air transition is set
+// like a title, through the update, under the lock.
+const GRAPHIC_FIELDS = ["title", "event_name", "transition", "transition_ms"];
+
+/** The patch that turns graphic `base` into `edited` (title, event_name, transition,
+ * transition_ms and data; a field `edited` lacks is left alone), or null. */
 export function graphicPatch(base, edited) {
   const patch = {};
-  if (base.title !== edited.title) patch.title = edited.title;
-  if (base.event_name !== edited.event_name) patch.event_name = edited.event_name;
+  for (const name of GRAPHIC_FIELDS) {
+    if (name in edited && base[name] !== edited[name]) patch[name] = edited[name];
+  }
   const data = canvasPatch(base.data, edited.data);
   if (data) patch.data = data;
   return Object.keys(patch).length ? patch : null;
