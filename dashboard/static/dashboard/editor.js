@@ -248,6 +248,7 @@ function drawPanel() {
   const saving = isSaving(state);
   const dirty = hasUnsavedChanges(state);
   $("save").disabled = !editable || !dirty || saving;
+  drawAir(); // Take waits for a save: what the buttons allow follows the edits
   $("save-state").textContent = saving ? "Saving…" : dirty ? "Unsaved changes" : graphic ? "Saved" : "";
   if (graphic) {
     $("graphic-title").textContent = graphic.title;
