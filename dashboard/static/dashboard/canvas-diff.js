@@ -48,18 +48,27 @@ export function canvasPatch(base, edited) {
   return Object.keys(patch).length ? patch : null;
 }
 
-// The graphic's own fields the editor edits besides its canvas: the on-air transition is set
-// like a title, through the update, under the lock.
-const GRAPHIC_FIELDS = ["title", "event_name", "transition", "transition_ms"];
-
-/** The patch that turns graphic `base` into `edited` (title, event_name, transition,
- * transition_ms and data; a field `edited` lacks is left alone), or null. */
+/** The patch that turns graphic `base` into `edited` (title, event_name and data), or null. */
 export function graphicPatch(base, edited) {
   const patch = {};
-  for (const name of GRAPHIC_FIELDS) {
-    if (name in edited && base[name] !== edited[name]) patch[name] = edited[name];
-  }
+  if (base.title !== edited.title) patch.title = edited.title;
+  if (base.event_name !== edited.event_name) patch.event_name = edited.event_name;
   const data = canvasPatch(base.data, edited.data);
   if (data) patch.data = data;
   return Object.keys(patch).length ? patch : null;
+}
+
+// How the graphic goes on and off air: set in the same update as the patch, under the lock,
+// but beside it (`transition`, `transition_ms` in the request body), since they are no part of
+// the canvas document a merge patch describes.
+const TRANSITION_FIELDS = ["transition", "transition_ms"];
+
+/** The transition fields `edited` changes from `base` ({transition?, transition_ms?}), or
+ * null; a field `edited` lacks is left alone. */
+export function transitionChanges(base, edited) {
+  const changes = {};
+  for (const name of TRANSITION_FIELDS) {
+    if (name in edited && base[name] !== edited[name]) changes[name] = edited[name];
+  }
+  return Object.keys(changes).length ? changes : null;
 }

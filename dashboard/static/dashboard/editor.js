@@ -13,7 +13,7 @@
 import { LiveClient } from "../realtime/live-client.js";
 import { airBadge, airShortcut, draftDiffersText } from "./air-controls.js";
 import { api, describeError, pageConfig } from "./api.js";
-import { graphicPatch } from "./canvas-diff.js";
+import { graphicPatch, transitionChanges } from "./canvas-diff.js";
 import {
   copyObsUrl, formatCountdown, hideBanner, openOverlay, showBanner, showConnectionState,
 } from "./connection.js";
@@ -701,7 +701,8 @@ async function save() {
   const graphic = subscription.graphic;
   if (!canEditNow() || !graphic) return;
   const patch = graphicPatch(graphic, working);
-  if (!patch) {
+  const transition = transitionChanges(graphic, working);
+  if (!patch && !transition) {
     if (dispatch({ type: "nothing_to_save" })) drawPanel();
     return;
   }
@@ -709,7 +710,9 @@ async function save() {
   const token = heldToken(state);
   drawPanel();
   try {
-    await api("PATCH", `/api/graphics/${graphicId}/`, { version: graphic.version, fencing_token: token, patch });
+    const body = { version: graphic.version, fencing_token: token, ...transition };
+    if (patch) body.patch = patch;
+    await api("PATCH", `/api/graphics/${graphicId}/`, body);
     dispatch({ type: "saved" });
     lastRefresh = Date.now() - REFRESH_EVERY_MS; // a save is activity: refresh on the next tick
     hideBanner();
