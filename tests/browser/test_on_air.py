@@ -341,7 +341,9 @@ def test_the_list_shows_on_air_and_editors_take_and_clear_from_it(
     expect(seen).to_have_text("ON AIR · v2")
     row.locator("[data-action=clear]").click()
     expect(seen).to_have_text("Off air (last v2)")
-    expect(watcher.locator(f"#graphic-{other.pk} td.air")).to_have_text("Never on air Not taken yet")
+    expect(watcher.locator(f"#graphic-{other.pk} td.air")).to_have_text(
+        "Never on air Not taken yet"
+    )
     graphic.refresh_from_db()
     assert (graphic.on_air, graphic.program_version) == (False, 2)
 
