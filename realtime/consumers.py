@@ -60,6 +60,7 @@ from realtime.limits import (
     check_subscription_room,
     message_too_large,
 )
+from realtime.on_air_handlers import ON_AIR_HANDLERS
 from realtime.outbox import Outbox
 from realtime.presence import get_presence
 from realtime.presence_store import ACTIONS, EDITING
@@ -729,6 +730,7 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
         "lock_override": handle_lock_override,
         "auth": handle_auth,
         "activity": handle_activity,
+        **ON_AIR_HANDLERS,  # take, clear, set_live (issue 16)
     }
 
     # -- frames out ----------------------------------------------------------------------------

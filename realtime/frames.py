@@ -21,6 +21,8 @@ from realtime.models import Event
 from realtime.redaction import event_for_view_key
 
 ALL = "all"
+# The on-air events (realtime.events.record_air_change).
+AIR_EVENT_TYPES = frozenset({"graphic_take", "graphic_clear", "graphic_live"})
 SubscriptionKey = int | str  # a graphic id, or "all"
 
 
@@ -41,6 +43,7 @@ class EventFrames:
         self.data = data
         self._graphic_message: dict[str, Any] | None = None
         self._view_key_message: dict[str, Any] | None = None
+        self._view_key_done = False
         self._list_message: dict[str, Any] | None = None
 
     @classmethod
@@ -60,21 +63,25 @@ class EventFrames:
             self._graphic_message = {"type": "websocket.send", "text": frame}
         return self._graphic_message
 
-    def for_view_key(self) -> dict[str, Any]:
+    def for_view_key(self) -> dict[str, Any] | None:
         """The graphic subscribers' frame as an overlay's view key gets it: without staff
-        identities, notes or reasons (realtime.redaction)."""
-        if self._view_key_message is None:
-            frame = encode_event(
-                self.event_type,
-                event_for_view_key(self.event_type, graphic_view_data(self.event_type, self.data)),
-                seq=self.seq,
-                subscription=self.graphic_id,
+        identities, notes or reasons, and None for a draft overlays never get
+        (realtime.redaction)."""
+        if not self._view_key_done:
+            self._view_key_done = True
+            data = event_for_view_key(
+                self.event_type, graphic_view_data(self.event_type, self.data)
             )
-            self._view_key_message = {"type": "websocket.send", "text": frame}
+            if data is not None:
+                frame = encode_event(
+                    self.event_type, data, seq=self.seq, subscription=self.graphic_id
+                )
+                self._view_key_message = {"type": "websocket.send", "text": frame}
         return self._view_key_message
 
-    def for_member(self, member: FrameReader) -> dict[str, Any]:
-        """The graphic subscribers' frame for this member: staff, or a view key."""
+    def for_member(self, member: FrameReader) -> dict[str, Any] | None:
+        """The graphic subscribers' frame for this member: staff, or a view key (None: not
+        for it; the hub skips it)."""
         return self.for_graphic() if member.view_key_id is None else self.for_view_key()
 
     def for_list(self) -> dict[str, Any]:
@@ -105,6 +112,11 @@ def graphic_view_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
 def list_view_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     """The list view's copy of an event: graphic payloads without the canvas, standings
     without their tables (the list draws no canvas; it learns which graphic redrew)."""
+    if event_type in AIR_EVENT_TYPES:
+        payload = data.get("payload")
+        if isinstance(payload, dict):
+            return {**data, "payload": summary_from_payload(payload)}
+        return data
     if event_type == "standings_update":
         standings = data.get("standings")
         if standings is None:

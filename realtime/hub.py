@@ -219,7 +219,8 @@ class EventHub:
         if graphic_members:
             for member in list(graphic_members):
                 message = frames.for_member(member)
-                self._deliver_to(member, frames.graphic_id, frames.seq, message)
+                if message is not None:  # None: a draft, not for an overlay (issue 16)
+                    self._deliver_to(member, frames.graphic_id, frames.seq, message)
             recipients += len(graphic_members)
         list_members = self.subscriptions.get(ALL)
         if list_members:

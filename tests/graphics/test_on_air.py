@@ -264,7 +264,9 @@ def test_the_history_keeps_versions_and_on_air_rows_apart(graphic: Any, editor: 
     found = graphic_version_get(graphic_id=graphic.pk, version=1)
     assert found.action == "created"
     actions = list(
-        GraphicVersion.objects.filter(graphic=graphic).order_by("id").values_list("action", flat=1)
+        GraphicVersion.objects.filter(graphic=graphic)
+        .order_by("id")
+        .values_list("action", flat=True)
     )
     assert actions == ["created", "take", "clear"]
 
