@@ -71,6 +71,16 @@ class Graphic(models.Model):
     live = models.BooleanField(default=False)
     transition = models.CharField(max_length=8, choices=Transition.choices, default=Transition.FADE)
     transition_ms = models.PositiveIntegerField(default=400)
+    # seed_demo's name for a demo graphic it made (issue 18): it finds its graphics by this key,
+    # since titles are the operators' to change. Null for every other graphic.
+    demo_key = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        unique=True,
+        editable=False,
+        help_text="Names a graphic made by seed_demo, which finds it by this key.",
+    )
     # Increases with every new lock holder; a lock's fencing token is the value it was given.
     lock_generation = models.PositiveBigIntegerField(default=0, editable=False)
     created_by = models.ForeignKey(

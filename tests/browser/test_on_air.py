@@ -87,7 +87,7 @@ def open_overlay(browser: Any, live_server_app: Any, editor: Any) -> Iterator[An
         )
         pages.append(watcher.watch(page))
         page.goto(f"/overlay/{graphic.pk}/?key={key}")
-        page.key = key  # type: ignore[attr-defined]
+        page.key = key
         return page
 
     yield open_page
