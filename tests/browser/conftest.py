@@ -195,11 +195,12 @@ def signed_in(browser: Any, live_server_app: DaphneServer) -> Iterator[Any]:
     assert not watcher.dialogs, f"unexpected dialogs (script injection?): {watcher.dialogs}"
 
 
-def screenshot(page: Any, name: str) -> Path:
-    """Save a screenshot under var/screenshots/ (the README shows them)."""
+def screenshot(page: Any, name: str, *, full_page: bool = False) -> Path:
+    """Save a screenshot under var/screenshots/ (the README shows them): the viewport, or the
+    whole page with `full_page`."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 

@@ -158,6 +158,8 @@ def test_edits_wait_for_take_which_shows_them_within_a_second_and_clear_empties(
     expect(page.locator("#air-differs")).to_have_text("Draft v2 differs from air (v1)")
     expect(page.locator("#program-label")).to_contain_text("version 1 on air")
     expect(page.locator('#program-stage [data-element-id="casters"]')).to_have_text("Mira Vale")
+    page.locator("#field-title").focus()  # the top of the page, not the save button
+    screenshot(page, "editor-on-air", full_page=True)
     expect(page.locator('#stage [data-element-id="casters"]')).to_have_text(
         "Mira Vale & Tomo Kessler"
     )
