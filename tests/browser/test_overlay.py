@@ -20,7 +20,6 @@ from tests.browser.conftest import (
     make_graphic,
     outside_playwright,
     put_on_air,
-    screenshot,
 )
 from tests.conftest import text_element
 
@@ -82,7 +81,6 @@ def test_overlay_shows_a_save_within_a_second_and_survives_a_restart(
     expect(on_air_text(overlay, "casters")).to_have_text("Mira Vale & Tomo Kessler", timeout=1000)
     latency = time.monotonic() - saved_at
     assert latency < 1.0, f"the overlay showed the save after {latency:.2f} s"
-    screenshot(overlay, "overlay")
 
     # The server goes away; a change is made while it is down; a new server comes up.
     live_server_app.stop()
