@@ -349,6 +349,14 @@ def test_the_list_shows_on_air_and_editors_take_and_clear_from_it(
     graphic.refresh_from_db()
     assert (graphic.on_air, graphic.program_version) == (False, 2)
 
+    # A Viewer's editor shows the on-air state, with nothing to press.
+    watcher.goto(f"/graphics/{graphic.pk}/edit/")
+    expect(watcher.locator("#air-status")).to_have_text("Off air (last v2)")
+    expect(watcher.locator("#take")).to_have_count(0)
+    expect(watcher.locator("#live-switch")).to_have_count(0)
+    watcher.keyboard.press("F8")
+    expect(watcher.locator("#banner")).to_be_hidden()
+
 
 def test_a_stale_take_is_refused_and_a_held_lock_keeps_others_from_taking(
     signed_in: Any, editor: Any, editor2: Any
