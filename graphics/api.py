@@ -517,17 +517,19 @@ class GraphicLiveView(GraphicsAPIView):
         return Response(graphic_with_lock(graphic, lock_live(graphic_id=graphic.pk)))
 
 
+# Plain strings in the schema, not `date-time`: a time without a zone (UTC) is accepted too,
+# which RFC 3339's date-time is not; anything unparseable is a validation_error.
 AIR_LOG_PARAMETERS = [
     OpenApiParameter(
         "from",
-        OpenApiTypes.DATETIME,
-        description="Only intervals still on air at or after this instant (ISO 8601; UTC "
-        "without a zone).",
+        {"type": "string", "minLength": 1},
+        description="Only intervals still on air at or after this instant: an ISO 8601 "
+        "date-time, e.g. 2026-12-06T20:00:00Z (UTC without a zone).",
     ),
     OpenApiParameter(
         "to",
-        OpenApiTypes.DATETIME,
-        description="Only intervals taken at or before this instant.",
+        {"type": "string", "minLength": 1},
+        description="Only intervals taken at or before this instant (ISO 8601, as `from`).",
     ),
     *PAGE_PARAMETERS,
 ]
@@ -567,7 +569,7 @@ class AirLogView(GraphicsAPIView):
             "first. Deleted graphics stay in the log (graphic_id null, their title kept)."
         ),
         parameters=AIR_LOG_PARAMETERS,
-        responses={200: AirLogPageSerializer, **error_responses(400, 401, 403)},
+        responses={200: AirLogPageSerializer, **error_responses(400, 401, 403, 404)},
     )
     def get(self, request: Request) -> Response:
         params = request.query_params

@@ -252,6 +252,7 @@ class TakeSerializer(serializers.Serializer):
         max_length=REASON_MAX_LENGTH,
         required=False,
         allow_blank=True,
+        allow_null=True,
         help_text="Why; kept in the on-air log, the history and the event log.",
     )
 
@@ -263,12 +264,15 @@ class LiveSerializer(serializers.Serializer):
     expected_version = serializers.IntegerField(
         min_value=1,
         required=False,
-        help_text="Optional: checked as a take checks it when turning live mode on.",
+        allow_null=True,
+        help_text="Optional (null or absent: not checked): checked as a take checks it when "
+        "turning live mode on.",
     )
     reason = serializers.CharField(
         max_length=REASON_MAX_LENGTH,
         required=False,
         allow_blank=True,
+        allow_null=True,
         help_text="Why; kept in the history and the event log.",
     )
 

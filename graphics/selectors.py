@@ -148,7 +148,7 @@ def graphic_version_get(*, graphic_id: Any, version: Any) -> GraphicVersion:
 
 def _check_instant(value: Any, *, field: str) -> datetime | None:
     """An ISO 8601 date-time from a query string (a time without a zone is UTC), or None."""
-    if value is None or value == "":
+    if value is None:
         return None
     problem = "An ISO 8601 date-time, e.g. 2026-12-06T20:14:00Z."
     if not isinstance(value, str) or text_problem(value):

@@ -58,6 +58,11 @@ def someone_else_holds_the_lock(graphic: Any, actor: Any, other: Any) -> None:
     lock_acquire(user=other, graphic_id=graphic.pk)
 
 
+def hold_lock_for_a_take(graphic: Any, actor: Any, other: Any) -> None:
+    """A take (or live on) sends no fencing token: holding the lock is enough."""
+    hold_lock_if_allowed(graphic, actor, other)
+
+
 def on_air_first(graphic: Any, actor: Any, other: Any) -> None:
     graphic_take(user=other, graphic_id=graphic.pk, expected_version=1)
 
@@ -123,10 +128,10 @@ ACTIONS: dict[str, Action] = {
     ),
     "events_poll": Action("get", "/api/events/?graphic={id}"),
     "take": Action(
-        "post", "/api/graphics/{id}/take/", {"expected_version": 1}, hold_lock_if_allowed
+        "post", "/api/graphics/{id}/take/", {"expected_version": 1}, hold_lock_for_a_take
     ),
     "clear": Action("post", "/api/graphics/{id}/clear/", {"reason": "Break"}, on_air_first),
-    "live": Action("post", "/api/graphics/{id}/live/", {"live": True}, hold_lock_if_allowed),
+    "live": Action("post", "/api/graphics/{id}/live/", {"live": True}, hold_lock_for_a_take),
     "graphic_air_log": Action("get", "/api/graphics/{id}/air-log/", setup=on_air_first),
     "air_log": Action("get", "/api/air-log/", setup=on_air_first),
 }
