@@ -82,6 +82,15 @@ urlpatterns = [
         graphics_api.GraphicViewKeyView.as_view(),
         name="graphic-view-key",
     ),
+    path("graphics/<id:graphic_id>/take/", graphics_api.GraphicTakeView.as_view(), name="take"),
+    path("graphics/<id:graphic_id>/clear/", graphics_api.GraphicClearView.as_view(), name="clear"),
+    path("graphics/<id:graphic_id>/live/", graphics_api.GraphicLiveView.as_view(), name="live"),
+    path(
+        "graphics/<id:graphic_id>/air-log/",
+        graphics_api.GraphicAirLogView.as_view(),
+        name="graphic-air-log",
+    ),
+    path("air-log/", graphics_api.AirLogView.as_view(), name="air-log"),
     path("graphics/<id:graphic_id>/lock/", locks_api.GraphicLockView.as_view(), name="lock"),
     path(
         "graphics/<id:graphic_id>/lock/override/",

@@ -25,8 +25,9 @@ from django.utils.http import urlencode
 
 from gal_dashboard.errors import DomainError
 from graphics.canvas import check_canvas_data
-from graphics.models import Graphic, GraphicVersion, GraphicViewKey
+from graphics.models import AirInterval, Graphic, GraphicVersion, GraphicViewKey
 from graphics.selectors import overlay_url
+from graphics.serialization import air_interval_payload
 from graphics.services import (
     graphic_archive,
     graphic_create,
@@ -412,3 +413,62 @@ class GraphicViewKeyAdmin(GraphicRecordAdmin):
                 f"Revoked {revoked} {noun}; overlays using them were disconnected.",
                 messages.SUCCESS,
             )
+
+
+AIR_INTERVAL_FIELDS: tuple[str, ...] = (
+    "graphic_link",
+    "graphic_title",
+    "version_link",
+    "taken_at",
+    "taken_by",
+    "taken_reason",
+    "cleared_at",
+    "cleared_by",
+    "cleared_reason",
+)
+
+
+@admin.register(AirInterval)
+class AirIntervalAdmin(GraphicRecordAdmin):
+    """
+    The on-air log, read-only: what was on air when (issue 16). Written by the on-air services
+    (take, clear, live) and live mode's saves alone; the admin shows it and nothing else. Each
+    row links to the graphic and to the API URL that renders its version. Unlike versions and
+    view keys, intervals outlive their graphic (the log of a show is kept).
+    """
+
+    list_display = [
+        "graphic_title",
+        "graphic_link",
+        "version_link",
+        "taken_at",
+        "taken_by",
+        "cleared_at",
+        "cleared_by",
+        "on_air",
+    ]
+    list_filter = [("cleared_at", admin.EmptyFieldListFilter), "taken_at"]
+    list_select_related = ["taken_by", "cleared_by"]
+    search_fields = ["graphic_title", "taken_reason", "cleared_reason"]
+    date_hierarchy = "taken_at"
+    ordering = ["-taken_at", "-id"]
+    fields = AIR_INTERVAL_FIELDS
+    readonly_fields = AIR_INTERVAL_FIELDS
+
+    @admin.display(description="On air now", boolean=True)
+    def on_air(self, interval: AirInterval) -> bool:
+        return interval.cleared_at is None
+
+    @admin.display(description="Graphic")
+    def graphic_link(self, interval: AirInterval) -> str:
+        if interval.graphic_id is None:
+            return "— (deleted)"
+        url = reverse("admin:graphics_graphic_change", args=[interval.graphic_id])
+        return format_html('<a href="{}">#{}</a>', url, interval.graphic_id)
+
+    @admin.display(description="Version", ordering="version")
+    def version_link(self, interval: AirInterval) -> str:
+        url = air_interval_payload(interval)["version_url"]
+        if url is None:
+            return f"v{interval.version}"
+        return format_html('<a href="{}">v{}</a>', url, interval.version)

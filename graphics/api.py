@@ -28,6 +28,7 @@ from gal_dashboard.api_views import (
     request_object,
 )
 from graphics.api_serializers import (
+    AirLogPageSerializer,
     DuplicateSerializer,
     GraphicCreateSerializer,
     GraphicPageSerializer,
@@ -35,16 +36,20 @@ from graphics.api_serializers import (
     GraphicUpdateSerializer,
     GraphicVersionSerializer,
     GraphicViewKeySerializer,
+    LiveSerializer,
     ReasonSerializer,
     RevertSerializer,
+    TakeSerializer,
     UploadedBackgroundSerializer,
     VersionPageSerializer,
     ViewKeyRevokedSerializer,
 )
 from graphics.backgrounds import background_image_store
 from graphics.models import Graphic
+from graphics.on_air import graphic_clear, graphic_set_live, graphic_take
 from graphics.selectors import (
     ARCHIVED_FILTERS,
+    air_log,
     graphic_event_names,
     graphic_get,
     graphic_history,
@@ -53,6 +58,7 @@ from graphics.selectors import (
     view_key_active,
 )
 from graphics.serialization import (
+    air_interval_payload,
     graphic_payload,
     graphic_summary,
     version_payload,
@@ -179,6 +185,8 @@ class GraphicDetailView(GraphicsAPIView):
             data=body.get("data", UNSET),
             patch=body.get("patch", UNSET),
             fencing_token=body.get("fencing_token"),
+            transition=body.get("transition", UNSET),
+            transition_ms=body.get("transition_ms", UNSET),
         )
         return Response(graphic_with_lock(graphic, lock_live(graphic_id=graphic.pk)))
 
@@ -428,3 +436,143 @@ class GraphicViewKeyView(GraphicsAPIView):
     def delete(self, request: Request, graphic_id: int) -> Response:
         revoked = view_key_revoke(graphic_id=graphic_id, user=request.user)
         return Response({"graphic_id": graphic_id, "revoked": revoked})
+
+
+# -- on air (issue 16) ---------------------------------------------------------------------------
+
+AIR_TAG = "on air"
+
+
+class GraphicTakeView(GraphicsAPIView):
+    @extend_schema(
+        tags=[AIR_TAG],
+        summary="Take a graphic to air",
+        description=(
+            "Makes the current version the program: overlays draw it (graphic_take event). "
+            "Needs the Editor role. `expected_version` must be the current version "
+            "(version_conflict otherwise). Someone else's lock refuses the take unless you are "
+            "a Lock admin (lock_conflict); archived graphics cannot be taken (state_conflict). "
+            "A take of a graphic already on air replaces its program (a re-take). Made for "
+            "control surfaces too: a Stream Deck button can POST this with a bearer token."
+        ),
+        parameters=[GRAPHIC_ID],
+        request=TakeSerializer,
+        responses={200: GraphicSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, graphic_id: int) -> Response:
+        body = request_object(request, TakeSerializer)
+        graphic = graphic_take(
+            user=request.user,
+            graphic_id=graphic_id,
+            expected_version=body.get("expected_version"),
+            reason=body.get("reason", ""),
+        )
+        return Response(graphic_with_lock(graphic, lock_live(graphic_id=graphic.pk)))
+
+
+class GraphicClearView(GraphicsAPIView):
+    @extend_schema(
+        tags=[AIR_TAG],
+        summary="Clear a graphic from air",
+        description=(
+            "Takes the graphic off air (overlays empty: graphic_clear event) and ends live "
+            "mode. Needs the Editor role and no lock: an operator can always pull a graphic "
+            "off air. Clearing a graphic that is off air changes nothing."
+        ),
+        parameters=[GRAPHIC_ID],
+        request=ReasonSerializer,
+        responses={200: GraphicSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def post(self, request: Request, graphic_id: int) -> Response:
+        body = request_object(request, ReasonSerializer)
+        graphic = graphic_clear(
+            user=request.user, graphic_id=graphic_id, reason=body.get("reason", "")
+        )
+        return Response(graphic_with_lock(graphic, lock_live(graphic_id=graphic.pk)))
+
+
+class GraphicLiveView(GraphicsAPIView):
+    @extend_schema(
+        tags=[AIR_TAG],
+        summary="Switch a graphic's live mode",
+        description=(
+            "live true: the current version goes to air now and every version saved after it "
+            "goes to air as it is saved (graphic_live event); the lock rule of a take applies. "
+            "live false: the program stays on air and later saves wait for a take. Needs the "
+            "Editor role."
+        ),
+        parameters=[GRAPHIC_ID],
+        request=LiveSerializer,
+        responses={200: GraphicSerializer, **error_responses(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, graphic_id: int) -> Response:
+        body = request_object(request, LiveSerializer)
+        graphic = graphic_set_live(
+            user=request.user,
+            graphic_id=graphic_id,
+            live=body.get("live"),
+            reason=body.get("reason", ""),
+            expected_version=body.get("expected_version"),
+        )
+        return Response(graphic_with_lock(graphic, lock_live(graphic_id=graphic.pk)))
+
+
+# Plain strings in the schema, not `date-time`: a time without a zone (UTC) is accepted too,
+# which RFC 3339's date-time is not; anything unparseable is a validation_error.
+AIR_LOG_PARAMETERS = [
+    OpenApiParameter(
+        "from",
+        {"type": "string", "minLength": 1},
+        description="Only intervals still on air at or after this instant: an ISO 8601 "
+        "date-time, e.g. 2026-12-06T20:00:00Z (UTC without a zone).",
+    ),
+    OpenApiParameter(
+        "to",
+        {"type": "string", "minLength": 1},
+        description="Only intervals taken at or before this instant (ISO 8601, as `from`).",
+    ),
+    *PAGE_PARAMETERS,
+]
+
+
+def _air_log_page(view: GraphicsAPIView, request: Request, intervals: Any) -> Response:
+    paginator = GraphicPagination()
+    page = paginator.paginate_queryset(intervals, request, view=view) or []
+    return paginator.get_paginated_response([air_interval_payload(item) for item in page])
+
+
+class GraphicAirLogView(GraphicsAPIView):
+    @extend_schema(
+        tags=[AIR_TAG],
+        summary="A graphic's on-air log",
+        operation_id="graphics_air_log_list",
+        description=(
+            "What of this graphic was on air when: intervals (version, taken by, cleared by), "
+            "oldest first. Each names the URL its version renders at."
+        ),
+        parameters=[GRAPHIC_ID, *AIR_LOG_PARAMETERS],
+        responses={200: AirLogPageSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def get(self, request: Request, graphic_id: int) -> Response:
+        params = request.query_params
+        intervals = air_log(graphic_id=graphic_id, since=params.get("from"), until=params.get("to"))
+        return _air_log_page(self, request, intervals)
+
+
+class AirLogView(GraphicsAPIView):
+    @extend_schema(
+        tags=[AIR_TAG],
+        summary="The on-air log",
+        operation_id="air_log_list",
+        description=(
+            "What was on air when, every graphic: intervals overlapping [from, to], oldest "
+            "first. Deleted graphics stay in the log (graphic_id null, their title kept)."
+        ),
+        parameters=AIR_LOG_PARAMETERS,
+        responses={200: AirLogPageSerializer, **error_responses(400, 401, 403, 404)},
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        return _air_log_page(
+            self, request, air_log(since=params.get("from"), until=params.get("to"))
+        )

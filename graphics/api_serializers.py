@@ -18,7 +18,7 @@ from drf_spectacular.extensions import (
 from rest_framework import serializers
 
 from graphics.canvas import Canvas
-from graphics.models import VersionAction
+from graphics.models import TRANSITION_MS_MAX, Transition, VersionAction
 from graphics.services import TEXT_FIELD_MAX_LENGTH
 from locks.api_serializers import LockStateSerializer
 from locks.services import REASON_MAX_LENGTH
@@ -66,6 +66,25 @@ class GraphicSummarySerializer(serializers.Serializer):
     updated_by = UserRefSerializer(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    on_air = serializers.BooleanField(help_text="Whether the graphic is on air (overlays draw it).")
+    program_version = serializers.IntegerField(
+        allow_null=True,
+        help_text="The version on air, or last on air; null: never taken.",
+    )
+    live = serializers.BooleanField(
+        help_text="Live mode: every saved version goes to air at once (no take needed)."
+    )
+    transition = serializers.ChoiceField(
+        choices=Transition.choices, help_text="How overlays animate a take and a clear."
+    )
+    transition_ms = serializers.IntegerField(
+        min_value=0, max_value=TRANSITION_MS_MAX, help_text="The transition's duration."
+    )
+    draft_differs = serializers.BooleanField(
+        help_text=(
+            "true when on air at another version than the current one (the draft), or never taken."
+        )
+    )
     lock = LockStateSerializer()
 
 
@@ -155,6 +174,14 @@ class GraphicUpdateSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=TEXT_FIELD_MAX_LENGTH, required=False)
     event_name = serializers.CharField(max_length=TEXT_FIELD_MAX_LENGTH, required=False)
     data = CanvasField(required=False)  # type: ignore[assignment]
+    transition = serializers.ChoiceField(
+        choices=Transition.choices,
+        required=False,
+        help_text="How overlays animate a take and a clear; goes to air with the next take.",
+    )
+    transition_ms = serializers.IntegerField(
+        min_value=0, max_value=TRANSITION_MS_MAX, required=False
+    )
     patch = serializers.JSONField(
         required=False,
         help_text=(
@@ -211,3 +238,68 @@ class GraphicViewKeySerializer(serializers.Serializer):
 class ViewKeyRevokedSerializer(serializers.Serializer):
     graphic_id = serializers.IntegerField()
     revoked = serializers.BooleanField(help_text="false: the graphic had no active key.")
+
+
+class TakeSerializer(serializers.Serializer):
+    expected_version = serializers.IntegerField(
+        min_value=1,
+        help_text=(
+            "The version you mean to take (the current one as you saw it); a stale one is a "
+            "version_conflict, never a take of something you did not see."
+        ),
+    )
+    reason = serializers.CharField(
+        max_length=REASON_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="Why; kept in the on-air log, the history and the event log.",
+    )
+
+
+class LiveSerializer(serializers.Serializer):
+    live = serializers.BooleanField(
+        help_text="true: the current version goes to air, and every version saved after it."
+    )
+    expected_version = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        allow_null=True,
+        help_text="Optional (null or absent: not checked): checked as a take checks it when "
+        "turning live mode on.",
+    )
+    reason = serializers.CharField(
+        max_length=REASON_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="Why; kept in the history and the event log.",
+    )
+
+
+class AirIntervalSerializer(serializers.Serializer):
+    """One interval of the on-air log: a version of a graphic on air from taken_at until
+    cleared_at (null: still on air)."""
+
+    graphic_id = serializers.IntegerField(
+        allow_null=True, help_text="null once the graphic was deleted."
+    )
+    graphic_title = serializers.CharField(help_text="The title as it was on air.")
+    version = serializers.IntegerField()
+    taken_at = serializers.DateTimeField()
+    taken_by = UserRefSerializer(allow_null=True)
+    taken_reason = serializers.CharField(allow_blank=True)
+    cleared_at = serializers.DateTimeField(allow_null=True)
+    cleared_by = UserRefSerializer(allow_null=True)
+    cleared_reason = serializers.CharField(allow_blank=True)
+    version_url = serializers.CharField(
+        allow_null=True,
+        help_text="Where that version renders: GET /api/graphics/{id}/history/{version}/.",
+    )
+
+
+class AirLogPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AirIntervalSerializer(many=True)

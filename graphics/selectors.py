@@ -6,14 +6,24 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from gal_dashboard.errors import NotFound, ValidationFailed
 from gal_dashboard.storable import BIGINT_MAX, text_problem
-from graphics.models import VIEW_KEY_MAX_LENGTH, Graphic, GraphicVersion, GraphicViewKey
+from graphics.models import (
+    CONTENT_ACTIONS,
+    VIEW_KEY_MAX_LENGTH,
+    AirInterval,
+    Graphic,
+    GraphicVersion,
+    GraphicViewKey,
+)
 
 ARCHIVED_FILTERS = ("false", "true", "all")
 
@@ -101,7 +111,7 @@ def graphic_history(*, graphic_id: Any) -> QuerySet[GraphicVersion]:
         GraphicVersion.objects.filter(graphic_id=graphic_id)
         .select_related("actor")
         .defer("data")
-        .order_by("-version")
+        .order_by("-version", "-id")
     )
 
 
@@ -114,7 +124,10 @@ def graphic_version_get(*, graphic_id: Any, version: Any) -> GraphicVersion:
             details={"version": ["A version (positive whole number) is required."]}
         )
     found = (
-        GraphicVersion.objects.filter(graphic_id=graphic_id, version=version)
+        # The version's own row: on-air rows (take, clear, live) name a version they did not make.
+        GraphicVersion.objects.filter(
+            graphic_id=graphic_id, version=version, action__in=CONTENT_ACTIONS
+        )
         .select_related("actor", "archived_by", "graphic__created_by")
         # The graphic's own canvas is the current one, not this version's: leave it unread.
         .defer("graphic__data")
@@ -128,6 +141,50 @@ def graphic_version_get(*, graphic_id: Any, version: Any) -> GraphicVersion:
             details={"graphic_id": graphic_id, "version": version},
         )
     return found
+
+
+# -- the on-air log -----------------------------------------------------------------------------
+
+
+def _check_instant(value: Any, *, field: str) -> datetime | None:
+    """An ISO 8601 date-time from a query string (a time without a zone is UTC), or None."""
+    if value is None:
+        return None
+    problem = "An ISO 8601 date-time, e.g. 2026-12-06T20:14:00Z."
+    if not isinstance(value, str) or text_problem(value):
+        raise ValidationFailed(details={field: [problem]})
+    try:
+        parsed = parse_datetime(value.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValidationFailed(details={field: [problem]})
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, UTC)
+    return parsed
+
+
+def air_log(
+    *, graphic_id: Any = None, since: Any = None, until: Any = None
+) -> QuerySet[AirInterval]:
+    """The on-air intervals, oldest first, that overlap [since, until] (ISO date-times, each
+    optional): what was on air in that time. With `graphic_id`, that graphic's only (NotFound
+    if it does not exist)."""
+    start = _check_instant(since, field="from")
+    end = _check_instant(until, field="to")
+    if start is not None and end is not None and end < start:
+        raise ValidationFailed(details={"to": ["Must not be before `from`."]})
+    intervals = AirInterval.objects.select_related("taken_by", "cleared_by")
+    if graphic_id is not None:
+        graphic_id = check_graphic_id(graphic_id)
+        if not Graphic.objects.filter(pk=graphic_id).exists():
+            raise NotFound(f"Graphic {graphic_id} does not exist.")
+        intervals = intervals.filter(graphic_id=graphic_id)
+    if end is not None:
+        intervals = intervals.filter(taken_at__lte=end)
+    if start is not None:
+        intervals = intervals.filter(Q(cleared_at__isnull=True) | Q(cleared_at__gte=start))
+    return intervals.order_by("taken_at", "id")
 
 
 # -- overlay view keys ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 from gal_dashboard.access import user_ref
 from gal_dashboard.timestamps import iso_timestamp
-from graphics.models import Graphic, GraphicVersion, GraphicViewKey
+from graphics.models import AirInterval, Graphic, GraphicVersion, GraphicViewKey
 from graphics.selectors import overlay_url
 
 
@@ -27,6 +27,21 @@ def graphic_summary(graphic: Graphic) -> dict[str, Any]:
         "updated_by": user_ref(graphic.updated_by) if graphic.updated_by_id else None,
         "created_at": iso_timestamp(graphic.created_at),
         "updated_at": iso_timestamp(graphic.updated_at),
+        **on_air_state(graphic),
+    }
+
+
+def on_air_state(graphic: Graphic) -> dict[str, Any]:
+    """Where the graphic stands on air (issue 16), in every staff payload: whether it is on
+    air, which version (or last was), live mode, its transition, and whether the draft (the
+    current version) differs from air."""
+    return {
+        "on_air": graphic.on_air,
+        "program_version": graphic.program_version,
+        "live": graphic.live,
+        "transition": graphic.transition,
+        "transition_ms": graphic.transition_ms,
+        "draft_differs": graphic.draft_differs,
     }
 
 
@@ -71,8 +86,23 @@ def version_payload(version: GraphicVersion) -> dict[str, Any]:
         "updated_by": user_ref(version.actor) if version.actor_id else None,
         "created_at": iso_timestamp(graphic.created_at),
         "updated_at": iso_timestamp(version.created_at),
+        # Where the graphic stands on air now (as the lock a version is served with is now).
+        **on_air_state(graphic),
         "data": version.data,
     }
+
+
+def program_payload(graphic: Graphic, program: GraphicVersion) -> dict[str, Any]:
+    """What an overlay draws: the program version (`program`, its history row) in
+    `graphic_payload`'s shape, with the graphic's on-air state."""
+    program.graphic = graphic
+    return version_payload(program)
+
+
+def off_air_payload(graphic: Graphic) -> dict[str, Any]:
+    """What an overlay learns of a graphic that is not on air: its id and on-air state, no
+    title, no canvas (the overlay draws nothing)."""
+    return {"id": graphic.pk, **on_air_state(graphic)}
 
 
 def view_key_payload(view_key: GraphicViewKey | None) -> dict[str, Any] | None:
@@ -85,4 +115,27 @@ def view_key_payload(view_key: GraphicViewKey | None) -> dict[str, Any] | None:
         "overlay_url": overlay_url(view_key.graphic_id, view_key.key),
         "created_at": iso_timestamp(view_key.created_at),
         "created_by": user_ref(view_key.created_by) if view_key.created_by_id else None,
+    }
+
+
+def air_interval_payload(interval: AirInterval) -> dict[str, Any]:
+    """One interval of the on-air log: which graphic (null once deleted; its title as on air),
+    which version, who took it when and why, who cleared it when and why (null while on air),
+    and where that version renders (GET /api/graphics/{id}/history/{version}/)."""
+    graphic_id = interval.graphic_id
+    return {
+        "graphic_id": graphic_id,
+        "graphic_title": interval.graphic_title,
+        "version": interval.version,
+        "taken_at": iso_timestamp(interval.taken_at),
+        "taken_by": user_ref(interval.taken_by) if interval.taken_by_id else None,
+        "taken_reason": interval.taken_reason,
+        "cleared_at": iso_timestamp(interval.cleared_at),
+        "cleared_by": user_ref(interval.cleared_by) if interval.cleared_by_id else None,
+        "cleared_reason": interval.cleared_reason,
+        "version_url": (
+            f"/api/graphics/{graphic_id}/history/{interval.version}/"
+            if graphic_id is not None
+            else None
+        ),
     }

@@ -36,7 +36,14 @@ from gal_dashboard.errors import (
 )
 from gal_dashboard.storable import BIGINT_MAX, INT_MAX, text_problem
 from graphics.canvas import check_canvas_data, empty_canvas
-from graphics.models import Graphic, GraphicVersion, GraphicViewKey
+from graphics.models import (
+    TRANSITION_MS_MAX,
+    AirInterval,
+    Graphic,
+    GraphicVersion,
+    GraphicViewKey,
+    Transition,
+)
 from graphics.patch import canvas_patch_apply, check_graphic_patch
 from graphics.selectors import graphic_get, graphic_get_for_update, graphic_version_get
 from locks.selectors import lock_conflict_for
@@ -77,6 +84,22 @@ def check_text_field(value: Any, *, field: str, max_length: int = TEXT_FIELD_MAX
     return cleaned
 
 
+def check_transition(value: Any) -> str:
+    if value not in Transition.values:
+        raise ValidationFailed(details={"transition": [f"One of {', '.join(Transition.values)}."]})
+    return str(value)
+
+
+def check_transition_ms(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= TRANSITION_MS_MAX:
+        raise ValidationFailed(
+            details={
+                "transition_ms": [f"A whole number of milliseconds, 0 to {TRANSITION_MS_MAX}."]
+            }
+        )
+    return value
+
+
 def check_version(value: Any, *, field: str = "version") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationFailed(details={field: ["A whole number is required."]})
@@ -110,9 +133,13 @@ def graphic_update(
     data: Any = UNSET,
     patch: Any = UNSET,
     fencing_token: Any = UNSET,
+    transition: Any = UNSET,
+    transition_ms: Any = UNSET,
 ) -> Graphic:
     """Change title, event_name and/or data, given in full or as a `patch` (a merge patch of
-    the version edited, see graphics.patch). The caller must hold the graphic's live lock and
+    the version edited, see graphics.patch), and/or how the graphic goes on and off air
+    (`transition`, `transition_ms`: a new version like any edit, on air with the next take).
+    The caller must hold the graphic's live lock and
     pass the version it edited; a stale version is a VersionConflict naming the current one.
     Clients (REST, WebSocket) also pass their lock's `fencing_token` (see
     graphic_get_for_edit); only code acting for a user in person (the admin) leaves it UNSET.
@@ -138,9 +165,14 @@ def graphic_update(
         changes["event_name"] = check_text_field(event_name, field="event_name")
     if data is not UNSET:
         changes["data"] = data
+    if transition is not UNSET:
+        changes["transition"] = check_transition(transition)
+    if transition_ms is not UNSET:
+        changes["transition_ms"] = check_transition_ms(transition_ms)
     if not changes and (patch is UNSET or "data" not in patch):
         raise ValidationFailed(
             "Nothing to update.",
+            # transition and transition_ms count too; the message names the fields most sent.
             details={"non_field_errors": ["Give at least one of title, event_name, data."]},
         )
     with transaction.atomic():
@@ -262,12 +294,12 @@ def graphic_history_prune(*, graphic_id: int | None = None) -> int:
     if settings.GRAPHIC_HISTORY_MAX_VERSIONS <= 0:
         return 0  # keep all: nothing to look at
     deleted = 0
-    graphics = Graphic.objects.order_by("pk").values_list("pk", "version")
+    graphics = Graphic.objects.order_by("pk").values_list("pk", "version", "program_version")
     if graphic_id is not None:
         graphics = graphics.filter(pk=graphic_id)
-    for pk, newest in graphics.iterator():
+    for pk, newest, program in graphics.iterator():
         with transaction.atomic():
-            deleted += GraphicVersion.objects.prune(graphic_id=pk, newest=newest)
+            deleted += GraphicVersion.objects.prune(graphic_id=pk, newest=newest, program=program)
     return deleted
 
 
@@ -328,6 +360,10 @@ def graphic_delete(*, user: Any, graphic_id: Any, reason: Any = "") -> None:
         own_lock = lock_check_not_held_by_other(graphic=graphic, user=user)
         if own_lock is not None:
             lock_release_held(own_lock, graphic=graphic, user=user, note="graphic deleted")
+        # The on-air log outlives the graphic: what was on air until now ends now.
+        AirInterval.objects.close_open(
+            graphic.pk, actor_id=user.pk, reason=reason or "graphic deleted", at=timezone.now()
+        )
         graphic.deleted_by_id = user.pk
         graphic.change_reason = reason
         graphic.delete()

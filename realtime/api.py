@@ -122,7 +122,16 @@ def check_view_key_scope(view_key: GraphicViewKey, key: SubscriptionKey) -> None
 class EventFrameSerializer(serializers.Serializer):
     """An event exactly as the WebSocket sends it (see docs/protocol.md)."""
 
-    type = serializers.ChoiceField(choices=["graphic_update", "lock_status"])
+    type = serializers.ChoiceField(
+        choices=[
+            "graphic_update",
+            "lock_status",
+            "standings_update",
+            "graphic_take",
+            "graphic_clear",
+            "graphic_live",
+        ]
+    )
     subscription = serializers.JSONField(help_text='The graphic id polled, or "all".')
     # Shadows Serializer.data only for type checkers (DRF moves declared fields aside).
     data = serializers.DictField(  # type: ignore[assignment]
@@ -173,7 +182,8 @@ class EventPollView(GraphicsAPIView):
             "Poll again with `next_since`. Without `since`, or when it is older than the "
             "event log keeps or newer than any seq, the answer is the subscription's snapshot "
             "with recovered false. An overlay may authenticate with its graphic's view key "
-            "(`key`) instead, for that graphic only."
+            "(`key`) instead, for that graphic only; it then gets what is on air only: no "
+            "graphic_update of a draft (its seqs have gaps), and the program as snapshot."
         ),
         parameters=[
             OpenApiParameter(

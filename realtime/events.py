@@ -25,8 +25,14 @@ from django.utils import timezone
 from gal_dashboard.timestamps import iso_timestamp
 from graphics.canvas import canvas_json
 from graphics.models import Graphic, GraphicChange
+from graphics.on_air import AirChange
 from graphics.patch import canvas_diff
-from graphics.serialization import graphic_payload, summary_from_payload
+from graphics.serialization import (
+    graphic_payload,
+    on_air_state,
+    program_payload,
+    summary_from_payload,
+)
 from locks.models import CanvasLock, LockChange
 from locks.selectors import lock_state
 from realtime.lock_notices import LOST_REASONS as LOCK_LOST_REASONS
@@ -96,6 +102,9 @@ def graphic_event_data(
         "timestamp": iso_timestamp(at),
         "user": _username(change.actor_id),
         "user_id": change.actor_id,
+        # Whether this version went to air as it was saved (live mode): only then do overlays
+        # receive it (realtime.redaction.event_for_view_key).
+        "live": graphic.live,
     }
     if change.reverted_from is not None:
         # Only a revert names the version it brought back; other actions keep their shape.
@@ -141,6 +150,39 @@ def record_graphic_change(
         at=now,
     )
     return _append_and_publish(graphic_id=graphic.pk, type=EventType.GRAPHIC_UPDATE, data=data)
+
+
+AIR_EVENT_TYPES = {
+    "take": EventType.GRAPHIC_TAKE,
+    "clear": EventType.GRAPHIC_CLEAR,
+    "live": EventType.GRAPHIC_LIVE,
+}
+# Who did it, per event type (a view key gets null, realtime.redaction).
+AIR_ACTOR_FIELDS = {"take": "taken_by", "clear": "cleared_by", "live": "by"}
+
+
+def record_air_change(graphic: Graphic, change: AirChange) -> Event:
+    """Append a graphic_take, graphic_clear or graphic_live event for an on-air change
+    (graphics.on_air) and publish it after commit. A take, and live mode turned on, carry the
+    program's whole payload (`payload`), which overlays draw."""
+    username = _username(change.actor_id)
+    data: dict[str, Any] = {
+        "id": graphic.pk,
+        "graphic_id": graphic.pk,
+        "action": change.action,
+        "version": graphic.version,
+        **on_air_state(graphic),
+        AIR_ACTOR_FIELDS[change.action]: username,
+        "user": username,
+        "user_id": change.actor_id,
+        "reason": change.reason,
+        "timestamp": iso_timestamp(change.at),
+    }
+    if change.program is not None:
+        data["payload"] = program_payload(graphic, change.program)
+    return _append_and_publish(
+        graphic_id=graphic.pk, type=AIR_EVENT_TYPES[change.action], data=data
+    )
 
 
 def record_lock_change(lock: CanvasLock, change: LockChange, *, deleted: bool) -> Event:

@@ -22,6 +22,8 @@ from realtime.models import Event
 from realtime.redaction import event_for_view_key
 
 ALL = "all"
+# The on-air events (realtime.events.record_air_change).
+AIR_EVENT_TYPES = frozenset({"graphic_take", "graphic_clear", "graphic_live"})
 SubscriptionKey = int | str  # a graphic id, or "all"
 
 
@@ -50,13 +52,15 @@ class EventFrames:
     def for_graphic(self) -> dict[str, Any]:
         return self._graphic_message
 
-    def for_view_key(self) -> dict[str, Any]:
+    def for_view_key(self) -> dict[str, Any] | None:
         """The graphic subscribers' frame as an overlay's view key gets it: without staff
-        identities, notes or reasons (realtime.redaction)."""
+        identities, notes or reasons, and None for a draft overlays never get
+        (realtime.redaction)."""
         return self._view_key_message
 
-    def for_member(self, member: FrameReader) -> dict[str, Any]:
-        """The graphic subscribers' frame for this member: staff, or a view key."""
+    def for_member(self, member: FrameReader) -> dict[str, Any] | None:
+        """The graphic subscribers' frame for this member: staff, or a view key (None: not
+        for it; the hub skips it)."""
         return self.for_graphic() if member.view_key_id is None else self.for_view_key()
 
     def for_list(self) -> dict[str, Any]:
@@ -73,9 +77,9 @@ class EventFrames:
         return self._message(self._graphic_view, self.graphic_id)
 
     @cached_property
-    def _view_key_message(self) -> dict[str, Any]:
+    def _view_key_message(self) -> dict[str, Any] | None:
         data = event_for_view_key(self.event_type, self._graphic_view)
-        return self._message(data, self.graphic_id)
+        return None if data is None else self._message(data, self.graphic_id)
 
     @cached_property
     def _list_message(self) -> dict[str, Any]:
@@ -102,6 +106,11 @@ def graphic_view_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
 def list_view_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     """The list view's copy of an event: graphic payloads without the canvas, standings
     without their tables (the list draws no canvas; it learns which graphic redrew)."""
+    if event_type in AIR_EVENT_TYPES:
+        payload = data.get("payload")
+        if isinstance(payload, dict):
+            return {**data, "payload": summary_from_payload(payload)}
+        return data
     if event_type == "standings_update":
         standings = data.get("standings")
         if standings is None:

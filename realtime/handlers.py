@@ -35,6 +35,7 @@ from locks.services import lock_acquire, lock_override, lock_refresh, lock_relea
 from realtime import observability
 from realtime.auth import TokenRejected, authenticate_access_token, view_key_out_of_scope
 from realtime.frames import ALL, SubscriptionKey
+from realtime.handlers_on_air import ON_AIR_HANDLERS
 from realtime.hub import get_hub
 from realtime.limits import check_subscription_room
 from realtime.presence import get_presence
@@ -192,7 +193,17 @@ async def on_create(session: ConnectionSession, message: ClientMessage) -> dict[
 async def on_update(session: ConnectionSession, message: ClientMessage) -> dict[str, Any]:
     _allowed_keys(
         message,
-        {"graphic_id", "version", "fencing_token", "title", "event_name", "data", "patch"},
+        {
+            "graphic_id",
+            "version",
+            "fencing_token",
+            "title",
+            "event_name",
+            "data",
+            "patch",
+            "transition",
+            "transition_ms",
+        },
     )
     return await database_sync_to_async(_graphic_reply)(
         graphic_update,
@@ -203,6 +214,8 @@ async def on_update(session: ConnectionSession, message: ClientMessage) -> dict[
         event_name=message.data.get("event_name", UNSET),
         data=message.data.get("data", UNSET),
         patch=message.data.get("patch", UNSET),
+        transition=message.data.get("transition", UNSET),
+        transition_ms=message.data.get("transition_ms", UNSET),
         fencing_token=message.data.get("fencing_token"),
     )
 
@@ -301,4 +314,5 @@ HANDLERS: dict[str, Handler] = {
     "lock_override": on_lock_override,
     "auth": on_auth,
     "activity": on_activity,
+    **ON_AIR_HANDLERS,  # take, clear, set_live (issue 16)
 }

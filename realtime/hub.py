@@ -274,7 +274,8 @@ class EventHub:
             if graphic_members:
                 for member in list(graphic_members):
                     message = frames.for_member(member)
-                    self._deliver_to(member, frames.graphic_id, seq, message)
+                    if message is not None:  # None: a draft, not for an overlay (issue 16)
+                        self._deliver_to(member, frames.graphic_id, seq, message)
                 recipients += len(graphic_members)
         if self._cursors.get(ALL, seq) < seq:
             self._cursors[ALL] = seq

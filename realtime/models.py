@@ -23,6 +23,10 @@ class EventType(models.TextChoices):
     GRAPHIC_UPDATE = "graphic_update", "Graphic update"
     LOCK_STATUS = "lock_status", "Lock status"
     STANDINGS_UPDATE = "standings_update", "Standings update"
+    # On air (issue 16, graphics.on_air).
+    GRAPHIC_TAKE = "graphic_take", "Graphic taken to air"
+    GRAPHIC_CLEAR = "graphic_clear", "Graphic cleared from air"
+    GRAPHIC_LIVE = "graphic_live", "Graphic live mode switched"
 
 
 class EventManager(models.Manager["Event"]):

@@ -7,6 +7,14 @@ realtime.presence). Every path that hands a view key data goes through one funct
 shape: the subscribe ack (snapshot or replay), live events (realtime.frames.EventFrames encodes the
 redacted frame once for all view-key members), and polling (GET /api/events/?key=).
 
+A view key also sees only what is on air (issue 16): the program version, never a draft. A
+`graphic_update` reaches it only when that version went to air as it was saved (`live` true in
+its data; events written before on-air control have no `live` and were all on air) or when the
+graphic was deleted; a take, and live mode turned on, bring it the program whole; a clear
+tells it the graphic is off air. `event_for_view_key` returns None for an event a view key does
+not get, and its seq is a gap in the overlay's stream, which clients allow (docs/protocol.md).
+Snapshots come from `realtime.snapshots.graphic_program_snapshot`.
+
 The shapes stay those of docs/protocol.md, so a client reads them the same way: who (a username,
 a user id, `{"id", "username"}`) becomes null, and what staff wrote (a lock override's `note`,
 a change's `reason`) becomes "". The canvas, titles, versions, times, lock state (locked or not,
@@ -27,6 +35,10 @@ _LOCK_PEOPLE = ("locked_by", "locked_by_id")
 _LOCK_CHANGE_PEOPLE = ("actor", "actor_id", "previous_holder", "previous_holder_id")
 # Who made a graphic_update or a standings_update.
 _EVENT_PEOPLE = ("user", "user_id")
+# Who took, cleared or switched live (realtime.events.record_air_change).
+_AIR_PEOPLE = ("taken_by", "cleared_by", "by")
+# What an on-air event says of the draft, which a view key never learns of.
+_DRAFT_FIELDS = ("version", "draft_differs")
 
 
 def _nulled(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -66,11 +78,33 @@ def standings_update_for_view_key(data: dict[str, Any]) -> dict[str, Any]:
     return _nulled(data, _EVENT_PEOPLE)
 
 
+def air_event_for_view_key(data: dict[str, Any]) -> dict[str, Any]:
+    """A graphic_take, graphic_clear or graphic_live without who did it, their reason and the
+    draft's version; the program's payload (take, live on) without its staff."""
+    redacted = _emptied(_nulled(data, (*_EVENT_PEOPLE, *_AIR_PEOPLE)), ("reason",))
+    for key in _DRAFT_FIELDS:
+        redacted.pop(key, None)
+    if isinstance(redacted.get("payload"), dict):
+        redacted["payload"] = graphic_for_view_key(redacted["payload"])
+    return redacted
+
+
 EVENT_REDACTIONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "graphic_update": graphic_update_for_view_key,
     "lock_status": lock_status_for_view_key,
     "standings_update": standings_update_for_view_key,
+    "graphic_take": air_event_for_view_key,
+    "graphic_clear": air_event_for_view_key,
+    "graphic_live": air_event_for_view_key,
 }
+
+
+def on_air_for_view_key(event_type: str, data: dict[str, Any]) -> bool:
+    """Whether a view key gets this event at all: every event but a graphic_update of a
+    version that did not go to air (a draft)."""
+    if event_type != "graphic_update":
+        return True
+    return bool(data.get("live", True)) or data.get("action") == "deleted"
 
 
 def _any_event_for_view_key(data: dict[str, Any]) -> dict[str, Any]:
@@ -80,14 +114,17 @@ def _any_event_for_view_key(data: dict[str, Any]) -> dict[str, Any]:
     return _emptied(_nulled(data, people), ("note", "reason"))
 
 
-def event_for_view_key(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+def event_for_view_key(event_type: str, data: dict[str, Any]) -> dict[str, Any] | None:
     """An event's data (the graphic subscribers' copy, realtime.frames.graphic_view_data) as a
-    view key receives it."""
+    view key receives it; None when a view key does not get it (a draft's graphic_update)."""
+    if not on_air_for_view_key(event_type, data):
+        return None
     return EVENT_REDACTIONS.get(event_type, _any_event_for_view_key)(data)
 
 
 def snapshot_for_view_key(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """A graphic's snapshot (realtime.snapshots.graphic_snapshot) as a view key receives it."""
+    """A graphic's program snapshot (realtime.snapshots.graphic_program_snapshot) as a view
+    key receives it."""
     redacted = dict(snapshot)
     if isinstance(redacted.get("graphic"), dict):
         redacted["graphic"] = graphic_for_view_key(redacted["graphic"])

@@ -35,7 +35,13 @@ from realtime.frames import (
 from realtime.models import Event
 from realtime.redaction import event_for_view_key, snapshot_for_view_key
 from realtime.retention import events_pruned_through
-from realtime.snapshots import consistent_read, graphic_snapshot, latest_seq, list_snapshot
+from realtime.snapshots import (
+    consistent_read,
+    graphic_program_snapshot,
+    graphic_snapshot,
+    latest_seq,
+    list_snapshot,
+)
 
 
 def check_seq(value: Any, *, field: str) -> int | None:
@@ -75,8 +81,10 @@ def events_since(*, key: SubscriptionKey, since: int, limit: int) -> EventsSince
 def _snapshot(key: SubscriptionKey, *, view_key: bool) -> dict[str, Any]:
     if key == ALL:
         return list_snapshot()
-    snapshot = graphic_snapshot(graphic_id=key)
-    return snapshot_for_view_key(snapshot) if view_key else snapshot
+    if view_key:
+        # An overlay starts from the program, never the draft (issue 16).
+        return snapshot_for_view_key(graphic_program_snapshot(graphic_id=key))
+    return graphic_snapshot(graphic_id=key)
 
 
 def _resumable(history: EventsSince | None) -> bool:
@@ -105,16 +113,18 @@ def subscription_start(
             for event in history.events:
                 frames = EventFrames.from_event(event)
                 if key == ALL:
-                    message = frames.for_list()
+                    message: dict[str, Any] | None = frames.for_list()
                 else:
                     message = frames.for_view_key() if view_key else frames.for_graphic()
-                replay.append((frames.seq, message))
+                if message is not None:  # None: a draft, which a view key never gets
+                    replay.append((frames.seq, message))
             return SubscriptionStart(
                 ack={
                     "graphic_id": key,
                     "recovered": True,
                     "replayed": len(replay),
-                    "seq": replay[-1][0] if replay else last_seq,
+                    # The last event read, delivered or not: a view key's stream has gaps.
+                    "seq": history.events[-1].pk if history.events else last_seq,
                 },
                 replay=replay,
             )
@@ -123,7 +133,7 @@ def subscription_start(
     )
 
 
-def _graphic_event_data(event: Event, *, view_key: bool) -> dict[str, Any]:
+def _graphic_event_data(event: Event, *, view_key: bool) -> dict[str, Any] | None:
     data = graphic_view_data(event.type, event.data)
     return event_for_view_key(event.type, data) if view_key else data
 
@@ -146,19 +156,15 @@ def events_poll(
             "next_since": snapshot["seq"],
             "more": False,
         }
-    events = [
-        event_frame(
-            event.type,
-            (
-                list_view_data(event.type, event.data)
-                if key == ALL
-                else _graphic_event_data(event, view_key=view_key)
-            ),
-            seq=event.pk,
-            subscription=key,
+    events = []
+    for event in history.events:
+        data = (
+            list_view_data(event.type, event.data)
+            if key == ALL
+            else _graphic_event_data(event, view_key=view_key)
         )
-        for event in history.events
-    ]
+        if data is not None:  # None: a draft, which a view key never gets
+            events.append(event_frame(event.type, data, seq=event.pk, subscription=key))
     return {
         "graphic": key,
         "recovered": True,

@@ -19,11 +19,13 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from graphics.models import Graphic, GraphicChange, GraphicViewKey
+from graphics.on_air import AirChange, air_changed
 from locks.models import CanvasLock
 from realtime.auth import VIEW_KEY_REVOKED_MESSAGE, session_digest
 from realtime.events import (
     deleted_graphic_payload,
     publish_hub_command,
+    record_air_change,
     record_graphic_change,
     record_graphic_standings,
     record_lock_change,
@@ -59,6 +61,11 @@ def _standings_binding_changed(graphic: Graphic, change: GraphicChange) -> bool:
         data=previous.get("data", graphic.data),
     )
     return before != after
+
+
+@receiver(air_changed, dispatch_uid="realtime.air_changed")
+def air_change_recorded(sender: Any, graphic: Graphic, change: AirChange, **kwargs: Any) -> None:
+    record_air_change(graphic, change)
 
 
 @receiver(standings_changed, dispatch_uid="realtime.standings_changed")

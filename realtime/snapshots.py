@@ -7,6 +7,7 @@ greater seq" is exactly the current state: each is read in one `consistent_read(
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,13 +17,20 @@ from django.db.models import Max, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from gal_dashboard.errors import NotFound
-from graphics.models import Graphic
+from graphics.models import CONTENT_ACTIONS, Graphic, GraphicVersion
 from graphics.selectors import check_graphic_id
-from graphics.serialization import graphic_payload, graphic_summary
+from graphics.serialization import (
+    graphic_payload,
+    graphic_summary,
+    off_air_payload,
+    program_payload,
+)
 from locks.models import CanvasLock
 from locks.selectors import lock_state
 from realtime.models import Event
 from standings.selectors import graphic_standings
+
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -70,6 +78,54 @@ def graphic_snapshot(*, graphic_id: Any) -> dict[str, Any]:
     snapshot = {
         "graphic_id": graphic.pk,
         "graphic": graphic_payload(graphic),
+        "lock": lock_state(_lock_of(graphic)),
+        "seq": graphic.last_seq,
+    }
+    if standings is not None:
+        snapshot["standings"] = standings
+    return snapshot
+
+
+def graphic_program_snapshot(*, graphic_id: Any) -> dict[str, Any]:
+    """What an overlay starts from (issue 16): `graphic_snapshot`'s shape with the program in
+    `graphic` (the version on air, `graphic_payload`'s shape with the on-air fields) and the
+    standings its lists draw; while the graphic is off air, `graphic` holds only its id and
+    on-air fields (no title, no canvas) and there are no standings. Never the draft."""
+    graphic_id = check_graphic_id(graphic_id)
+    latest_event = Event.objects.filter(graphic_id=OuterRef("pk")).order_by("-id").values("id")[:1]
+    with consistent_read():
+        graphic = (
+            _graphics_with_lock()
+            .defer("data")
+            .annotate(last_seq=Coalesce(Subquery(latest_event), 0))
+            .filter(pk=graphic_id)
+            .first()
+        )
+        if graphic is None:
+            raise NotFound(f"Graphic {graphic_id} does not exist.")
+        program = None
+        if graphic.on_air and graphic.program_version is not None:
+            program = (
+                GraphicVersion.objects.filter(
+                    graphic_id=graphic.pk,
+                    version=graphic.program_version,
+                    action__in=CONTENT_ACTIONS,
+                )
+                .select_related("actor", "archived_by")
+                .first()
+            )
+            if program is None:  # kept from pruning (GraphicVersionManager.prune): never so
+                logger.error("graphic %s has no row for its program version", graphic.pk)
+        standings = (
+            graphic_standings(event_name=program.event_name, data=program.data)
+            if program is not None
+            else None
+        )
+    snapshot = {
+        "graphic_id": graphic.pk,
+        "graphic": (
+            program_payload(graphic, program) if program is not None else off_air_payload(graphic)
+        ),
         "lock": lock_state(_lock_of(graphic)),
         "seq": graphic.last_seq,
     }

@@ -19,6 +19,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from gal_dashboard.access import EDITOR
 from graphics.models import Graphic, GraphicViewKey
+from graphics.on_air import graphic_take
 from graphics.services import graphic_archive, graphic_update, view_key_rotate
 from locks.models import CanvasLock
 from locks.services import lock_acquire, lock_release
@@ -55,6 +56,15 @@ def archive_first(graphic: Any, actor: Any, other: Any) -> None:
 
 def someone_else_holds_the_lock(graphic: Any, actor: Any, other: Any) -> None:
     lock_acquire(user=other, graphic_id=graphic.pk)
+
+
+def hold_lock_for_a_take(graphic: Any, actor: Any, other: Any) -> None:
+    """A take (or live on) sends no fencing token: holding the lock is enough."""
+    hold_lock_if_allowed(graphic, actor, other)
+
+
+def on_air_first(graphic: Any, actor: Any, other: Any) -> None:
+    graphic_take(user=other, graphic_id=graphic.pk, expected_version=1)
 
 
 def the_graphic_has_a_view_key(graphic: Any, actor: Any, other: Any) -> None:
@@ -117,6 +127,13 @@ ACTIONS: dict[str, Action] = {
         second_version_then_hold_lock_if_allowed,
     ),
     "events_poll": Action("get", "/api/events/?graphic={id}"),
+    "take": Action(
+        "post", "/api/graphics/{id}/take/", {"expected_version": 1}, hold_lock_for_a_take
+    ),
+    "clear": Action("post", "/api/graphics/{id}/clear/", {"reason": "Break"}, on_air_first),
+    "live": Action("post", "/api/graphics/{id}/live/", {"live": True}, hold_lock_for_a_take),
+    "graphic_air_log": Action("get", "/api/graphics/{id}/air-log/", setup=on_air_first),
+    "air_log": Action("get", "/api/air-log/", setup=on_air_first),
 }
 
 #                  anonymous  no role  Viewer  Editor  Lock admin  superuser
@@ -142,6 +159,11 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "view_key_rotate": (401, 403, 403, 201, 201, 201),
     "view_key_revoke": (401, 403, 403, 200, 200, 200),
     "revert": (401, 403, 403, 200, 200, 200),
+    "take": (401, 403, 403, 200, 200, 200),
+    "clear": (401, 403, 403, 200, 200, 200),
+    "live": (401, 403, 403, 200, 200, 200),
+    "graphic_air_log": READ,
+    "air_log": READ,
 }
 
 CASES = [
@@ -153,7 +175,9 @@ CASES = [
 
 def snapshot() -> tuple[Any, ...]:
     graphics = tuple(
-        Graphic.objects.order_by("pk").values_list("pk", "title", "version", "archived")
+        Graphic.objects.order_by("pk").values_list(
+            "pk", "title", "version", "archived", "on_air", "live", "program_version"
+        )
     )
     locks = tuple(CanvasLock.objects.order_by("pk").values_list("graphic_id", "holder_id"))
     view_keys = tuple(GraphicViewKey.objects.order_by("pk").values_list("key", "revoked_at"))
@@ -191,3 +215,29 @@ def test_permission_matrix(
         code = "not_authenticated" if expected == 401 else "permission_denied"
         assert response.json()["error"]["code"] == code
         assert snapshot() == before
+
+
+# The view-key column: a view key authenticates GET /api/events/ for its own graphic and nothing
+# else, so on the on-air endpoints `?key=` is no credential at all.
+VIEW_KEY_ACTIONS = ("take", "clear", "live", "graphic_air_log", "air_log")
+
+
+@pytest.mark.parametrize("action", VIEW_KEY_ACTIONS)
+def test_a_view_key_cannot_take_clear_switch_live_or_read_the_air_log(
+    action: str, make_user: Callable[..., Any], make_graphic: Any
+) -> None:
+    """With only its graphic's view key, every on-air endpoint answers 401 not_authenticated
+    and changes nothing."""
+    other = make_user("other", role=EDITOR)
+    graphic = make_graphic(by=other)
+    key = view_key_rotate(graphic_id=graphic.pk, user=other).key
+    spec = ACTIONS[action]
+    spec.setup(graphic, None, other)
+    before = snapshot()
+
+    path = spec.path.format(id=graphic.pk)
+    response = getattr(APIClient(), spec.method)(f"{path}?key={key}", spec.body, format="json")
+
+    assert response.status_code == 401, response.content
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert snapshot() == before

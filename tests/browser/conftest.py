@@ -11,6 +11,7 @@ hasher, which would make every test's login slow).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -144,6 +145,19 @@ def make_graphic(author: Any, title: str, **text: str) -> Any:
     )
 
 
+def put_on_air(graphic: Any, user: Any, *, live: bool = False) -> Any:
+    """Take `graphic` to air as `user` (new graphics start off air), through the services like
+    every write of these tests; `live=True` also turns live mode on, so every save goes to air
+    at once, as every save did before on-air control (issue 16)."""
+    from graphics.on_air import graphic_set_live, graphic_take
+
+    if live:
+        return outside_playwright(graphic_set_live, user=user, graphic_id=graphic.pk, live=True)
+    return outside_playwright(
+        graphic_take, user=user, graphic_id=graphic.pk, expected_version=graphic.version
+    )
+
+
 def session_cookie_for(user: Any, server: DaphneServer) -> dict[str, Any]:
     client = Client()
     client.force_login(user)
@@ -195,9 +209,36 @@ def signed_in(browser: Any, live_server_app: DaphneServer) -> Iterator[Any]:
     assert not watcher.dialogs, f"unexpected dialogs (script injection?): {watcher.dialogs}"
 
 
-def screenshot(page: Any, name: str) -> Path:
-    """Save a screenshot under var/screenshots/ (the README shows them)."""
+def screenshot(page: Any, name: str, *, full_page: bool = False) -> Path:
+    """Save a screenshot under var/screenshots/ (the README shows them): the viewport, or the
+    whole page with `full_page`."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+# The backdrop an overlay screenshot is taken over: the page itself is transparent (OBS
+# composites it), and a screenshot of a transparent page is white, on which white text shows
+# nothing. A checkerboard, as image editors show transparency.
+CHECKERBOARD = "repeating-conic-gradient(#3a3d46 0% 25%, #24262d 0% 50%) 0 0 / 32px 32px"
+
+
+def screenshot_overlay(page: Any, name: str) -> Path:
+    """Save a screenshot of an overlay page once it has drawn its graphic (on air, its
+    transition in played), over a checkerboard. The backdrop is set through the CSSOM, which
+    the page's Content-Security-Policy allows, and removed afterwards: the page stays as OBS
+    sees it."""
+    from playwright.sync_api import expect
+
+    root = page.locator("#overlay")
+    expect(root).to_have_attribute("data-air", "on")
+    expect(root.locator("[data-element-id]").first).to_be_attached()
+    expect(root).not_to_have_class(re.compile(r"\bair-in\b"))
+    page.evaluate(
+        "(backdrop) => { document.documentElement.style.background = backdrop; }", CHECKERBOARD
+    )
+    try:
+        return screenshot(page, name)
+    finally:
+        page.evaluate("() => { document.documentElement.style.background = ''; }")

@@ -19,7 +19,7 @@ from tests.browser.conftest import (
     browser_server_settings,
     make_graphic,
     outside_playwright,
-    screenshot,
+    put_on_air,
 )
 from tests.conftest import text_element
 
@@ -62,6 +62,7 @@ def test_overlay_shows_a_save_within_a_second_and_survives_a_restart(
     tmp_path: Any,
 ):
     graphic = make_graphic(editor, "Caster Lower Third", casters="Mira Vale")
+    put_on_air(graphic, editor, live=True)  # every save goes to air at once
     key = outside_playwright(view_key_rotate, graphic_id=graphic.pk, user=editor).key
     overlay = browser.new_page(base_url=live_server_app.url)  # no session: the key is enough
     overlay.goto(overlay_path(graphic, key))
@@ -80,7 +81,6 @@ def test_overlay_shows_a_save_within_a_second_and_survives_a_restart(
     expect(on_air_text(overlay, "casters")).to_have_text("Mira Vale & Tomo Kessler", timeout=1000)
     latency = time.monotonic() - saved_at
     assert latency < 1.0, f"the overlay showed the save after {latency:.2f} s"
-    screenshot(overlay, "overlay")
 
     # The server goes away; a change is made while it is down; a new server comes up.
     live_server_app.stop()
@@ -160,6 +160,7 @@ def test_markup_in_user_fields_renders_as_text_everywhere(
         event_name=XSS,
         data={"background": None, "elements": [text_element("payload", content=XSS)]},
     )
+    put_on_air(graphic, editor)
     key = outside_playwright(view_key_rotate, graphic_id=graphic.pk, user=editor).key
     page = signed_in(editor)
 
@@ -187,6 +188,7 @@ def test_open_overlay_and_copy_obs_url_from_the_list(signed_in: Any, editor: Any
     """The first use makes the graphic's view key; "Open overlay" opens the on-air page in a new
     tab, and "Copy OBS URL" copies the same URL."""
     graphic = make_graphic(editor, "Caster Lower Third", casters="Mira Vale")
+    put_on_air(graphic, editor)
     page = signed_in(editor)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.goto("/graphics/")

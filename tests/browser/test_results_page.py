@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from gal_dashboard.access import SCOREKEEPER
+from graphics.on_air import graphic_take
 from graphics.services import graphic_create, view_key_rotate
 from standings import services
 from standings.models import Result, ResultChange, Tournament
@@ -53,7 +54,8 @@ def event_with_a_round_played(user: Any) -> Tournament:
 
 
 def standings_overlay(editor: Any) -> tuple[int, str]:
-    """A graphic bound to the event (players | scores, total standings) and its view key."""
+    """A graphic bound to the event (players | scores, total standings), on air, and its view
+    key."""
     graphic = graphic_create(
         user=editor,
         title="Browser Cup Standings",
@@ -66,6 +68,8 @@ def standings_overlay(editor: Any) -> tuple[int, str]:
             ],
         },
     )
+    # On air (new graphics start off air); standings reach air without a take.
+    graphic_take(user=editor, graphic_id=graphic.pk, expected_version=graphic.version)
     return graphic.pk, view_key_rotate(graphic_id=graphic.pk, user=editor).key
 
 

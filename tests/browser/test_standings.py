@@ -39,7 +39,7 @@ from standings.services import (
     round_create,
     tournament_create,
 )
-from tests.browser.conftest import PageErrors, outside_playwright, screenshot
+from tests.browser.conftest import PageErrors, outside_playwright, put_on_air, screenshot
 from tests.conftest import list_element, text_element
 from tests.e2e.conftest import RestClient, token_for
 
@@ -132,13 +132,16 @@ def standings_graphic(editor: Any, *, columns: tuple[str, ...] = COLUMNS, **fiel
         )
         for column in columns
     ]
-    return outside_playwright(
+    graphic = outside_playwright(
         graphic_create,
         user=editor,
         title="Week 2 Standings",
         event_name=EVENT,
         data={"background": dark_background(), "elements": elements},
     )
+    # On air (new graphics start off air); not live: standings reach air without a take.
+    put_on_air(graphic, editor)
+    return graphic
 
 
 @pytest.fixture

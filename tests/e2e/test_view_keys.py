@@ -78,6 +78,9 @@ async def test_an_overlay_reads_its_graphic_live_and_by_polling_and_its_key_is_n
     server = daphne_server()
     api = rest_client(server, editor)
     key = await make_key(api, graphic.pk)
+    # On air in live mode (as every graphic was before on-air control): each save reaches it.
+    went_live = await api.call("POST", f"/api/graphics/{graphic.pk}/live/", {"live": True})
+    assert went_live.status == 200, went_live.body
     other = await api.call("POST", "/api/graphics/", {"title": "Other", "event_name": "W"})
 
     overlay = await open_overlay(server, key)

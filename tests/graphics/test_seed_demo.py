@@ -275,3 +275,92 @@ def test_force_runs_with_debug_off(settings: Any):
 
     assert get_user_model().objects.filter(username="admin", is_superuser=True).exists()
     assert Graphic.objects.count() == 5
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_demo_graphics_go_on_air():
+    """`make run`'s overlays show something: every demo graphic is taken to air (its current
+    version the program, live off, the take in its air log)."""
+    seed()
+
+    graphics = list(Graphic.objects.all())
+    assert len(graphics) == 5
+    for graphic in graphics:
+        assert graphic.on_air, graphic.title
+        assert graphic.program_version == graphic.version
+        assert not graphic.live
+        interval = graphic.air_intervals.get()
+        assert interval.version == graphic.version
+        assert interval.cleared_at is None
+        assert interval.taken_by is not None
+        assert interval.taken_by.username == "editor"
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_a_renamed_demo_graphic_is_found_by_its_demo_key_not_made_again():
+    """Each demo graphic has a stable demo key: renamed (title and event) between runs, it is
+    kept, under its new name, and no second one is made."""
+    seed()
+    graphic = Graphic.objects.get(title="Caster Lower Third")
+    assert graphic.demo_key
+    Graphic.objects.filter(pk=graphic.pk).update(
+        title="Casters — Grand Final", event_name="GAL Finals"
+    )
+    count = Graphic.objects.count()
+
+    out, _ = seed()
+
+    assert Graphic.objects.count() == count
+    assert not Graphic.objects.filter(title="Caster Lower Third").exists()
+    assert f"Graphic 'Casters — Grand Final' (GAL Finals): exists as #{graphic.pk}, kept" in out
+    assert "created" not in out
+    assert len({key for key in Graphic.objects.values_list("demo_key", flat=True)}) == count
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_every_run_prints_every_overlay_url():
+    """The overlay URLs are printed on every run, not only the first: `make run` seeds on each
+    start, and the operator needs them then."""
+    first, _ = seed()
+    second, _ = seed()
+
+    for graphic in Graphic.objects.all():
+        url = f"overlay /overlay/{graphic.pk}/?key={graphic.view_keys.get(revoked_at=None).key}"
+        assert url in first, graphic.title
+        assert url in second, graphic.title
+        assert second.count(f"/overlay/{graphic.pk}/") == 1
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_a_demo_graphic_whose_key_was_revoked_says_so():
+    """No active view key: the run says there is no overlay URL and how to make one, and makes
+    none itself (a rerun changes nothing)."""
+    seed()
+    graphic = Graphic.objects.get(title="Caster Lower Third")
+    GraphicViewKey.objects.filter(graphic=graphic).delete()
+
+    out, _ = seed()
+
+    assert f"exists as #{graphic.pk}, kept, no overlay URL" in out
+    assert not GraphicViewKey.objects.filter(graphic=graphic).exists()
+
+
+@pytest.mark.usefixtures("debug_on")
+def test_graphics_seeded_before_demo_keys_get_theirs_from_the_migration():
+    """A development database seeded by title (before migration 0008): the migration gives the
+    oldest graphic of each demo title its demo key, so the next run makes no duplicate."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("graphics.migrations.0008_graphic_demo_key")
+    seed()
+    keys = dict(Graphic.objects.values_list("pk", "demo_key"))
+    Graphic.objects.update(demo_key=None)
+    count = Graphic.objects.count()
+
+    migration.key_the_seeded_demo_graphics(apps, None)
+
+    assert dict(Graphic.objects.values_list("pk", "demo_key")) == keys
+    seed()
+    assert Graphic.objects.count() == count

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { graphicPatch } from "../../dashboard/static/dashboard/canvas-diff.js";
+import { graphicPatch, transitionChanges } from "../../dashboard/static/dashboard/canvas-diff.js";
 import { graphicApplyEvent } from "../../realtime/static/realtime/patch.js";
 
 const text = (id, extra = {}) => ({
@@ -83,4 +83,18 @@ test("setting a background on a canvas without one sends it whole", () => {
   const edited = structuredClone(bare);
   edited.data.background = { image_url: "/media/x.png", width: 10, height: 20 };
   assert.deepEqual(graphicPatch(bare, edited), { data: { background: edited.data.background } });
+});
+
+test("the transition and its duration are sent beside the patch, only when they change", () => {
+  const onAir = { ...structuredClone(base), transition: "fade", transition_ms: 400 };
+  const edited = { ...structuredClone(onAir), transition: "slide", transition_ms: 250 };
+  assert.deepEqual(transitionChanges(onAir, edited), { transition: "slide", transition_ms: 250 });
+  assert.equal(graphicPatch(onAir, edited), null, "no part of the canvas patch");
+  assert.deepEqual(
+    transitionChanges(onAir, { ...structuredClone(onAir), transition_ms: 0 }), { transition_ms: 0 },
+  );
+  assert.equal(transitionChanges(onAir, structuredClone(onAir)), null);
+  // A working copy without them (a graphic from an older server) leaves them alone.
+  const { transition: _t, transition_ms: _ms, ...without } = structuredClone(onAir);
+  assert.equal(transitionChanges(onAir, without), null);
 });

@@ -5,11 +5,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  EDITS, INITIAL, LOCK, hasUnsavedChanges, heldToken, isSaving, transition,
+  AIR, EDITS, INITIAL, LOCK, airBusy, canTake, hasUnsavedChanges, heldToken, isSaving,
+  programToFetch, transition,
 } from "../../dashboard/static/dashboard/editor-state.js";
 
-const state = (lock, { token = null, edits = EDITS.CLEAN, triedOnOpen = false } = {}) => ({
-  lock, token, edits, triedOnOpen,
+const state = (
+  lock,
+  { token = null, edits = EDITS.CLEAN, triedOnOpen = false, air = AIR.IDLE, program = null } = {},
+) => ({
+  lock, token, edits, triedOnOpen, air, program,
 });
 // A token for each lock state as the page reaches it: held in editing, set aside in releasing.
 const TOKENS = { viewing: null, acquiring: null, editing: 7, releasing: 7, lock_lost: null };
@@ -220,4 +224,93 @@ test("a whole session: open, edit, save, lose the lock to an override, take it b
   }
   assert.equal(heldToken(current), null);
   assert.equal(current.triedOnOpen, true);
+});
+
+// -- on air: one request at a time; Take (and live on) only with nothing unsaved ----------------
+
+const ALL_AIR = Object.values(AIR);
+
+/** Check `event` in every air state and edits state: `expected(air, edits)` is the air after
+ * it, or null when refused. The lock region never changes: the server judges the lock. */
+function checkAirEvent(event, expected) {
+  for (const lock of ALL_LOCKS) {
+    for (const air of ALL_AIR) {
+      for (const edits of ALL_EDITS) {
+        const before = inLock(lock, { edits, air });
+        const after = transition(before, event);
+        const want = expected(air, edits);
+        if (want === null) {
+          assert.equal(after, null, `${JSON.stringify(event)} must be refused in ${air}/${edits}`);
+        } else {
+          assert.deepEqual(after, { ...before, air: want }, `${JSON.stringify(event)} in ${air}/${edits}`);
+        }
+      }
+    }
+  }
+}
+
+test("the page opens with no on-air request and no program wanted", () => {
+  assert.equal(INITIAL.air, AIR.IDLE);
+  assert.equal(INITIAL.program, null);
+  assert.equal(airBusy(INITIAL), false);
+  assert.equal(canTake(INITIAL), true);
+  assert.equal(programToFetch(INITIAL), null);
+});
+
+test("take: only when idle and nothing is unsaved (Take puts the saved version on air)", () => {
+  checkAirEvent({ type: "take" }, (air, edits) => (air === AIR.IDLE && edits === EDITS.CLEAN ? AIR.TAKING : null));
+});
+
+test("clear: whenever idle, unsaved changes or not", () => {
+  checkAirEvent({ type: "clear" }, (air) => (air === AIR.IDLE ? AIR.CLEARING : null));
+});
+
+test("set_live: on needs nothing unsaved, like a take; off only needs idle", () => {
+  checkAirEvent({ type: "set_live", live: true }, (air, edits) => (
+    air === AIR.IDLE && edits === EDITS.CLEAN ? AIR.SWITCHING : null
+  ));
+  checkAirEvent({ type: "set_live", live: false }, (air) => (air === AIR.IDLE ? AIR.SWITCHING : null));
+});
+
+test("air_done and air_failed end whichever request was on its way; idle refuses them", () => {
+  for (const type of ["air_done", "air_failed"]) {
+    checkAirEvent({ type }, (air) => (air === AIR.IDLE ? null : AIR.IDLE));
+  }
+});
+
+test("a take on its way does not stop editing, and a save does not stop a clear", () => {
+  let current = transition(inLock(LOCK.EDITING), { type: "take" });
+  current = transition(current, { type: "edit" });
+  assert.deepEqual([current.air, current.edits], [AIR.TAKING, EDITS.DIRTY]);
+  assert.equal(transition(current, { type: "take" }), null, "one take at a time");
+  current = transition(current, { type: "air_done" });
+  assert.equal(transition(current, { type: "take" }), null, "now there are unsaved changes");
+  current = transition(current, { type: "clear" });
+  current = transition(current, { type: "save" });
+  assert.deepEqual([current.air, current.edits], [AIR.CLEARING, EDITS.SAVING]);
+});
+
+test("program: wanted, fetched once, a late answer for another version dropped", () => {
+  let current = transition(INITIAL, { type: "program_wanted", version: 3 });
+  assert.deepEqual(current.program, { version: 3, loaded: false });
+  assert.equal(programToFetch(current), 3);
+  assert.equal(transition(current, { type: "program_wanted", version: 3 }), null, "already wanted");
+
+  current = transition(current, { type: "program_wanted", version: 4 }); // a take meanwhile
+  assert.equal(transition(current, { type: "program_loaded", version: 3 }), null, "too late");
+  current = transition(current, { type: "program_loaded", version: 4 });
+  assert.deepEqual(current.program, { version: 4, loaded: true });
+  assert.equal(programToFetch(current), null);
+  assert.equal(transition(current, { type: "program_loaded", version: 4 }), null, "once");
+  assert.equal(transition(current, { type: "program_wanted", version: 4 }), null, "held");
+
+  const failed = transition(transition(current, { type: "program_wanted", version: 5 }), {
+    type: "program_failed", version: 5,
+  });
+  assert.equal(failed.program, null, "forgotten, so that the next want fetches again");
+  assert.equal(transition(current, { type: "program_failed", version: 9 }), null);
+
+  const none = transition(current, { type: "program_wanted", version: null });
+  assert.equal(none.program, null, "nothing on air and never taken: nothing to show");
+  assert.equal(transition(none, { type: "program_wanted", version: null }), null);
 });

@@ -40,6 +40,9 @@ COVERED_TYPES = {
     "auth",
     "activity",
     "ping",
+    "take",
+    "clear",
+    "set_live",
 }
 
 
@@ -279,3 +282,33 @@ async def test_auth_with_the_same_token_twice_and_ping_twice(
     for _ in range(2):
         reply = await client.request("ping", {})
         assert reply["type"] == "pong", reply
+
+
+async def test_take_twice_clear_twice_and_live_twice(
+    ws_connect: Callable[..., Any], db_call: Any, editor: Any, graphic: Graphic
+) -> None:
+    """A second take of the version on air is a re-take (acknowledged, the program unchanged);
+    a second clear, and live set to what it is, are acknowledged and record nothing; a take of
+    a version that does not exist yet is a version_conflict, a take without a version a
+    validation_error."""
+    client = await ws_connect(editor)
+    gid = graphic.pk
+    for _ in range(2):
+        reply = await acked(client, "take", {"graphic_id": gid, "expected_version": 1})
+        assert (reply["graphic"]["on_air"], reply["graphic"]["program_version"]) == (True, 1)
+    await refused(client, "take", {"graphic_id": gid, "expected_version": 2}, "version_conflict")
+    await refused(client, "take", {"graphic_id": gid}, "validation_error")
+    await refused(client, "take", {"graphic_id": gid, "expected_version": -0.0}, "validation_error")
+    await acked(client, "set_live", {"graphic_id": gid, "live": True})
+    before = await db_call(state_of, gid)
+    reply = await acked(client, "set_live", {"graphic_id": gid, "live": True})
+    assert reply["graphic"]["live"] is True
+    assert await db_call(state_of, gid) == before
+    await acked(client, "clear", {"graphic_id": gid, "reason": ""})
+    before = await db_call(state_of, gid)
+    reply = await acked(client, "clear", {"graphic_id": gid})
+    assert reply["graphic"]["on_air"] is False
+    reply = await acked(client, "set_live", {"graphic_id": gid, "live": False})
+    assert reply["graphic"]["live"] is False
+    assert await db_call(state_of, gid) == before
+    await refused(client, "clear", {"graphic_id": gid, "extra": 1}, "validation_error")

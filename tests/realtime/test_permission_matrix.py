@@ -25,6 +25,7 @@ import pytest
 
 from gal_dashboard.access import EDITOR
 from graphics.models import Graphic, GraphicVersion
+from graphics.on_air import graphic_take
 from graphics.services import graphic_archive
 from locks.models import CanvasLock, LockEvent
 from locks.services import lock_acquire
@@ -73,6 +74,10 @@ def archive_first(setting: Setting) -> None:
 
 def someone_else_holds_the_lock(setting: Setting) -> None:
     lock_acquire(user=setting.other, graphic_id=setting.graphic.pk)
+
+
+def on_air_first(setting: Setting) -> None:
+    graphic_take(user=setting.other, graphic_id=setting.graphic.pk, expected_version=1)
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,19 @@ MESSAGES: dict[str, Message] = {
         subscribed_first=True,
         sends="activity",
     ),
+    "take": Message(
+        "take",
+        lambda s: {"graphic_id": s.graphic.pk, "expected_version": s.graphic.version},
+        prepare=hold_lock_if_allowed,
+        writes=True,
+    ),
+    "clear": Message("clear", graphic_id, prepare=on_air_first, writes=True),
+    "set_live": Message(
+        "set_live",
+        lambda s: {"graphic_id": s.graphic.pk, "live": True},
+        prepare=hold_lock_if_allowed,
+        writes=True,
+    ),
     "ping": Message("ping", lambda s: {}),
 }
 
@@ -158,6 +176,9 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "auth":             (U,       F,       ACK,    ACK,    ACK,        ACK),
     "activity_viewing": (U,       F,       ACK,    ACK,    ACK,        ACK),
     "activity_editing": (U,       F,       DENIED, ACK,    ACK,        ACK),
+    "take":             (U,       F,       DENIED, ACK,    ACK,        ACK),
+    "clear":            (U,       F,       DENIED, ACK,    ACK,        ACK),
+    "set_live":         (U,       F,       DENIED, ACK,    ACK,        ACK),
     "ping":             (U,       F,       PONG,   PONG,   PONG,       PONG),
 }  # fmt: skip
 

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from gal_dashboard.access import EDITOR, LOCK_ADMIN
 from graphics.models import Graphic, GraphicViewKey
+from graphics.on_air import graphic_set_live
 from graphics.services import graphic_archive, graphic_create, graphic_update, view_key_rotate
 from locks.services import lock_acquire, lock_override
 from realtime.models import Event, EventType
@@ -72,9 +73,12 @@ def staff(make_user: Callable[..., Any], make_event: Callable[..., Any]) -> Staf
     event = make_event(EVENT)
     graphic = graphic_create(user=editor, title="Standings", event_name=EVENT, data=valid_canvas())
     token = lock_acquire(user=editor, graphic_id=graphic.pk).fencing_token
-    graphic = graphic_update(
+    graphic_update(
         user=editor, graphic_id=graphic.pk, version=1, fencing_token=token, title="Standings 2"
     )
+    # On air in live mode (as every graphic was before on-air control): its overlay sees each
+    # save, so every kind of event reaches it.
+    graphic = graphic_set_live(user=editor, graphic_id=graphic.pk, live=True)
     return Staff(
         editor=editor,
         lock_admin=lock_admin,

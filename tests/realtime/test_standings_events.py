@@ -13,6 +13,7 @@ from django.db import transaction
 from rest_framework.test import APIClient
 
 from graphics.models import Graphic
+from graphics.on_air import graphic_take
 from graphics.services import view_key_rotate
 from standings.services import lobby_results_save, player_update
 from tests.conftest import lobby_results, text_element, valid_canvas
@@ -139,6 +140,7 @@ async def test_an_overlays_view_key_receives_standings(
 ) -> None:
     event = await db_call(make_event, EVENT)
     bound = await db_call(make_graphic, event_name=EVENT, by=editor)
+    await db_call(graphic_take, user=editor, graphic_id=bound.pk, expected_version=1)
     key = await db_call(view_key_rotate, graphic_id=bound.pk, user=editor)
     overlay = await ws_connect(path=f"/ws/graphics?key={key.key}", origin=None)
     ack = await overlay.ack("subscribe", {"graphic_id": bound.pk})

@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from graphics.models import Graphic, GraphicViewKey
+from graphics.on_air import graphic_set_live
 from graphics.services import graphic_delete, graphic_update, view_key_revoke, view_key_rotate
 from locks.services import lock_acquire
 from realtime.protocol import (
@@ -36,6 +37,9 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 @pytest.fixture
 def view_key(editor: Any, graphic: Graphic) -> GraphicViewKey:
+    # On air in live mode (as every graphic was before on-air control): an overlay sees each
+    # save (tests/realtime/test_on_air.py covers the draft and program rules).
+    graphic_set_live(user=editor, graphic_id=graphic.pk, live=True)
     return view_key_rotate(graphic_id=graphic.pk, user=editor)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from graphics.models import Graphic, GraphicVersion, GraphicViewKey
+from graphics.on_air import graphic_take
 from graphics.services import graphic_archive, view_key_rotate
 from locks.models import CanvasLock, LockEvent
 from locks.services import lock_acquire
@@ -102,6 +103,11 @@ def overridable(world: World) -> dict[str, Any]:
     return {"graphic_id": world.own.pk, "reason": "Operator left the desk", "take_over": True}
 
 
+def on_air(world: World) -> dict[str, Any]:
+    graphic_take(user=world.bystander, graphic_id=world.own.pk, expected_version=1)
+    return own_id(world)
+
+
 def fresh_token(world: World) -> dict[str, Any]:
     return {"token": token_for(world.holder)}
 
@@ -136,6 +142,13 @@ ROWS: dict[str, Row] = {
     "activity editing": Row(
         "activity", lambda w: {"graphic_id": w.own.pk, "action": "editing"}, "permission_denied",
         SUBSCRIBED,
+    ),
+    "take own": Row(
+        "take", lambda w: {"graphic_id": w.own.pk, "expected_version": 1}, "permission_denied"
+    ),
+    "clear own": Row("clear", on_air, "permission_denied"),
+    "set_live own": Row(
+        "set_live", lambda w: {"graphic_id": w.own.pk, "live": True}, "permission_denied"
     ),
     "ping": Row("ping", lambda w: {}, "pong"),
 }  # fmt: skip

@@ -57,3 +57,18 @@ export function graphicPatch(base, edited) {
   if (data) patch.data = data;
   return Object.keys(patch).length ? patch : null;
 }
+
+// How the graphic goes on and off air: set in the same update as the patch, under the lock,
+// but beside it (`transition`, `transition_ms` in the request body), since they are no part of
+// the canvas document a merge patch describes.
+const TRANSITION_FIELDS = ["transition", "transition_ms"];
+
+/** The transition fields `edited` changes from `base` ({transition?, transition_ms?}), or
+ * null; a field `edited` lacks is left alone. */
+export function transitionChanges(base, edited) {
+  const changes = {};
+  for (const name of TRANSITION_FIELDS) {
+    if (name in edited && base[name] !== edited[name]) changes[name] = edited[name];
+  }
+  return Object.keys(changes).length ? changes : null;
+}

@@ -11,6 +11,14 @@
  *   of the same user holds a different token, so it never counts as this page's lock.
  * - `edits`, the working copy: clean → dirty → saving → clean (or back to dirty when the save
  *   fails).
+ * - `air`, this page's on-air request: idle → taking | clearing | switching (the live switch)
+ *   → idle. One at a time: a second press of Take while the first is on its way sends
+ *   nothing. Take, and turning live on, put the *saved* current version on air, so they are
+ *   refused while there are unsaved changes (the page says "save first"); Clear is always
+ *   allowed, since an operator must always be able to pull a graphic off air.
+ * - `program`, the program version the page shows beside the draft: `{version, loaded}` while
+ *   its content is fetched (GET history/<version>/) and once it is in, so a late answer for a
+ *   version no longer on air is dropped; null when nothing is wanted.
  *
  * Whether the page may edit right now also depends on live data this module does not see (the
  * lock in the subscription must be live and carry `token`, the graphic must not be archived):
@@ -27,6 +35,13 @@ export const LOCK = Object.freeze({
   LOCK_LOST: "lock_lost", // the server ended this page's term (expired or overridden)
 });
 
+export const AIR = Object.freeze({
+  IDLE: "idle", // no on-air request on its way
+  TAKING: "taking", // POST take/ on its way
+  CLEARING: "clearing", // POST clear/ on its way
+  SWITCHING: "switching", // POST live/ on its way
+});
+
 export const EDITS = Object.freeze({
   CLEAN: "clean", // the working copy is the graphic as the server has it
   DIRTY: "dirty", // unsaved changes, kept until saved, whatever happens to the lock
@@ -36,6 +51,7 @@ export const EDITS = Object.freeze({
 /** The page as it opens: looking, nothing changed, the one lock attempt on opening not made. */
 export const INITIAL = Object.freeze({
   lock: LOCK.VIEWING, token: null, edits: EDITS.CLEAN, triedOnOpen: false,
+  air: AIR.IDLE, program: null,
 });
 
 /**
@@ -57,8 +73,25 @@ export function isSaving(state) {
   return state.edits === EDITS.SAVING;
 }
 
+/** True while an on-air request (take, clear, live) is on its way. */
+export function airBusy(state) {
+  return state.air !== AIR.IDLE;
+}
+
+/** True when Take (or turning live on) may be sent now: nothing unsaved, no request on its way. */
+export function canTake(state) {
+  return state.air === AIR.IDLE && state.edits === EDITS.CLEAN;
+}
+
+/** The program version whose content the page should fetch now, or null. */
+export function programToFetch(state) {
+  return state.program && !state.program.loaded ? state.program.version : null;
+}
+
 const withLock = (state, lock, token) => Object.freeze({ ...state, lock, token });
 const withEdits = (state, edits) => Object.freeze({ ...state, edits });
+const withAir = (state, air) => Object.freeze({ ...state, air });
+const withProgram = (state, program) => Object.freeze({ ...state, program });
 
 /**
  * The state after `event`, or null when `state` refuses it.
@@ -74,6 +107,11 @@ const withEdits = (state, edits) => Object.freeze({ ...state, edits });
  * - `edit`: the user changed the working copy.
  * - `save`: send the changes. `saved` / `save_failed`: its answer. `nothing_to_save`: the
  *   changes cancel out (no patch), so the copy is clean without a request.
+ * - `take`, `clear`, `set_live` {live}: send an on-air request. `air_done` / `air_failed`:
+ *   its answer, whichever it was.
+ * - `program_wanted` {version}: the program on air is `version` (null: none); its content is
+ *   to be fetched unless it is the one held. `program_loaded` / `program_failed` {version}:
+ *   the fetch's answer, taken only for the version still wanted.
  *
  * @param {typeof INITIAL} state
  * @param {{type: string, token?: number}} event
@@ -117,6 +155,29 @@ export function transition(state, event) {
       return edits === EDITS.SAVING ? withEdits(state, EDITS.CLEAN) : null;
     case "save_failed":
       return edits === EDITS.SAVING ? withEdits(state, EDITS.DIRTY) : null;
+    case "take":
+      return canTake(state) ? withAir(state, AIR.TAKING) : null;
+    case "clear":
+      return state.air === AIR.IDLE ? withAir(state, AIR.CLEARING) : null;
+    case "set_live":
+      // Live on puts the saved version on air at once, like a take; live off changes no picture.
+      return (event.live ? canTake(state) : state.air === AIR.IDLE) ? withAir(state, AIR.SWITCHING) : null;
+    case "air_done":
+    case "air_failed":
+      return state.air !== AIR.IDLE ? withAir(state, AIR.IDLE) : null;
+    case "program_wanted": {
+      const version = event.version ?? null;
+      if (version === null) return state.program === null ? null : withProgram(state, null);
+      if (state.program && state.program.version === version) return null;
+      return withProgram(state, Object.freeze({ version, loaded: false }));
+    }
+    case "program_loaded":
+      return state.program && !state.program.loaded && state.program.version === event.version
+        ? withProgram(state, Object.freeze({ version: event.version, loaded: true }))
+        : null;
+    case "program_failed":
+      // Forget it, so the next program_wanted for it fetches again.
+      return state.program && state.program.version === event.version ? withProgram(state, null) : null;
     default:
       return null;
   }

@@ -4,14 +4,22 @@
 // token. The graphic itself always comes from the live subscription, so the preview is what
 // the overlay shows. List elements (players, scores, placements) show the event's real
 // standings from the same subscription, and placeholder rows while there are none.
+//
+// On air: the page shows the program (the version on air, fetched from the graphic's history
+// when it is not the current one) below the draft, says when the draft differs from it, and
+// gives editors Take (the saved current version to air), Clear and the live switch, on
+// buttons and on F8 / Shift+F8. The transition is edited and saved like the title.
 
 import { LiveClient } from "../realtime/live-client.js";
+import { airBadge, airShortcut, draftDiffersText } from "./air-controls.js";
 import { api, describeError, pageConfig } from "./api.js";
-import { graphicPatch } from "./canvas-diff.js";
+import { graphicPatch, transitionChanges } from "./canvas-diff.js";
 import {
   copyObsUrl, formatCountdown, hideBanner, openOverlay, showBanner, showConnectionState,
 } from "./connection.js";
-import { INITIAL, hasUnsavedChanges, heldToken, isSaving, transition } from "./editor-state.js";
+import {
+  AIR, INITIAL, airBusy, canTake, hasUnsavedChanges, heldToken, isSaving, transition,
+} from "./editor-state.js";
 import {
   EMPTY_STATE_TEXT, TOTAL, canvasSize, isList, listRows, renderCanvas, tableName,
 } from "./render.js";
@@ -25,11 +33,16 @@ showConnectionState(client);
 
 const $ = (id) => document.getElementById(id);
 const stage = $("stage");
+const programStage = $("program-stage");
 
 // The page's lock term and the state of its edits (editor-state.js); only dispatch() changes it.
 let state = INITIAL;
-// The page's working copy ({title, event_name, data}); whether it is saved is in `state`.
+// The page's working copy ({title, event_name, transition, transition_ms, data}); whether it
+// is saved is in `state`.
 let working = null;
+// The program's content when it is not the current version ({version, data}), as fetched for
+// `state.program`; whether it is the one wanted is in `state`.
+let programContent = null;
 let selectedId = null;
 let lastActivity = Date.now();
 let lastRefresh = Date.now();
@@ -85,6 +98,110 @@ function drawStage() {
   }
 }
 
+/** The program as it is on air ({version, data}), or null: off air, or not fetched yet. */
+function programOnAir() {
+  const graphic = subscription.graphic;
+  if (!graphic || !graphic.on_air) return null;
+  if (graphic.program_version === graphic.version) return graphic;
+  const wanted = state.program;
+  return wanted && wanted.loaded && programContent && programContent.version === graphic.program_version
+    ? programContent
+    : null;
+}
+
+/** Fetch the program's content when it is not the current version (and not fetched yet). */
+function syncProgram() {
+  const graphic = subscription.graphic;
+  const needed = graphic && graphic.on_air && graphic.program_version !== graphic.version
+    ? graphic.program_version
+    : null;
+  if (!dispatch({ type: "program_wanted", version: needed }) || needed === null) return;
+  api("GET", `/api/graphics/${graphicId}/history/${needed}/`).then(
+    (answer) => {
+      if (!dispatch({ type: "program_loaded", version: needed })) return;
+      programContent = { version: needed, data: answer.data };
+      drawProgram();
+    },
+    (error) => {
+      if (dispatch({ type: "program_failed", version: needed })) {
+        $("program-label").textContent = `version ${needed} could not be loaded: ${describeError(error)}`;
+      }
+    },
+  );
+}
+
+function drawProgram() {
+  const graphic = subscription.graphic;
+  const label = $("program-label");
+  const program = programOnAir();
+  programStage.dataset.version = program ? String(program.version) : "";
+  if (!graphic || !("on_air" in graphic)) {
+    programStage.replaceChildren();
+    label.textContent = "";
+    return;
+  }
+  if (!graphic.on_air) {
+    programStage.replaceChildren();
+    programStage.style.width = "";
+    programStage.style.height = "";
+    label.textContent = graphic.program_version === null
+      ? "· nothing on air: this graphic was never taken"
+      : `· nothing on air (cleared; version ${graphic.program_version} was on air last)`;
+    return;
+  }
+  if (!program) {
+    label.textContent = `· version ${graphic.program_version} on air (loading…)`;
+    return;
+  }
+  const size = canvasSize(program.data);
+  renderCanvas(programStage, program.data, { standings: subscription.standings });
+  const canvas = programStage.firstElementChild;
+  // Half the width of the draft: enough to check what is on air.
+  const scale = Math.min(1, (programStage.parentElement.clientWidth / 2 - 4) / size.width);
+  canvas.style.transform = `scale(${scale})`;
+  canvas.style.transformOrigin = "0 0";
+  programStage.style.width = `${size.width * scale + 2}px`;
+  programStage.style.height = `${size.height * scale}px`;
+  label.textContent = `· version ${program.version} on air${graphic.live ? ", live" : ""}`
+    + (graphic.draft_differs ? "; the draft above differs" : "; the same as the draft");
+}
+
+function otherHolder() {
+  const lock = liveLock();
+  return lock && lock.locked_by_id !== me.id ? lock.locked_by : null;
+}
+
+function drawAir() {
+  const graphic = subscription.graphic;
+  const badge = airBadge(graphic);
+  const status = $("air-status");
+  status.textContent = badge ? badge.text : "";
+  status.className = `badge air ${badge ? badge.state : ""}`;
+  status.dataset.air = badge ? badge.state : "";
+  $("air-differs").textContent = draftDiffersText(graphic);
+  const takeButton = $("take");
+  if (!takeButton) return; // no Editor role: nothing to press
+  const usable = Boolean(graphic && !graphic.archived && !subscription.deleted && badge);
+  const holder = otherHolder();
+  const lockedOut = Boolean(holder) && !config.can_override;
+  takeButton.disabled = !usable || !canTake(state) || lockedOut;
+  takeButton.title = `Put version ${graphic ? graphic.version : ""} on air (F8)`;
+  $("clear").disabled = !usable || !graphic.on_air || airBusy(state);
+  const live = $("live-switch");
+  live.checked = Boolean(graphic && graphic.live);
+  live.disabled = !usable || airBusy(state) || lockedOut || (!live.checked && !canTake(state));
+  const note = $("air-note");
+  if (state.air !== AIR.IDLE) {
+    note.textContent = { taking: "Taking…", clearing: "Clearing…", switching: "Switching live…" }[state.air];
+  } else if (usable && hasUnsavedChanges(state)) {
+    note.textContent = "Save first: Take puts the saved version on air.";
+  } else if (usable && lockedOut) {
+    note.textContent = `In use by ${holder}: only they or a Lock admin can take it.`;
+  } else {
+    note.textContent = "";
+  }
+}
+
 function drawPanel() {
   const editable = canEditNow();
   const graphic = subscription.graphic;
@@ -93,6 +210,11 @@ function drawPanel() {
     const event = $("field-event");
     if (document.activeElement !== title) title.value = working.title;
     if (document.activeElement !== event) event.value = working.event_name;
+    if (working.transition !== undefined) $("field-transition").value = working.transition;
+    const duration = $("field-transition-ms");
+    if (working.transition_ms !== undefined && document.activeElement !== duration) {
+      duration.value = String(working.transition_ms);
+    }
     const list = $("element-list");
     list.replaceChildren(...working.data.elements.map((element) => {
       const item = document.createElement("li");
@@ -105,7 +227,8 @@ function drawPanel() {
       return item;
     }));
   }
-  for (const id of ["field-title", "field-event", ...ADD_BUTTONS, "background-file", "clear-background"]) {
+  const fields = ["field-title", "field-event", "field-transition", "field-transition-ms"];
+  for (const id of [...fields, ...ADD_BUTTONS, "background-file", "clear-background"]) {
     $(id).disabled = !editable;
   }
   const element = selectedElement();
@@ -125,6 +248,7 @@ function drawPanel() {
   const saving = isSaving(state);
   const dirty = hasUnsavedChanges(state);
   $("save").disabled = !editable || !dirty || saving;
+  drawAir(); // Take waits for a save: what the buttons allow follows the edits
   $("save-state").textContent = saving ? "Saving…" : dirty ? "Unsaved changes" : graphic ? "Saved" : "";
   if (graphic) {
     $("graphic-title").textContent = graphic.title;
@@ -241,6 +365,9 @@ function drawAll() {
   drawStage();
   drawStandingsNote();
   drawPresence();
+  syncProgram();
+  drawAir();
+  drawProgram();
 }
 
 // ------------------------------------------------------------------------------ live state
@@ -251,6 +378,9 @@ function takeServerCopy() {
   // Unsaved changes stay until saved or discarded; otherwise show the graphic as it is now.
   if (!hasUnsavedChanges(state) || !working) {
     working = { title: graphic.title, event_name: graphic.event_name, data: clone(graphic.data) };
+    for (const name of ["transition", "transition_ms"]) {
+      if (name in graphic) working[name] = graphic[name];
+    }
   }
 }
 
@@ -262,7 +392,7 @@ subscription.addEventListener("change", (event) => {
   const frame = event.detail;
   // A lock_status that ends our term needs nothing here: holdingLock() compares the live
   // lock's token with ours, and lock_lost (which may come before or after it) says why.
-  if (frame.type === "graphic_update") takeServerCopy();
+  if (frame.type !== "lock_status" && frame.type !== "standings_update") takeServerCopy();
   drawAll();
 });
 subscription.addEventListener("presence", drawPresence);
@@ -407,6 +537,11 @@ function changeSelected(mutate) {
 
 $("field-title").addEventListener("input", (event) => change((copy) => { copy.title = event.target.value; }));
 $("field-event").addEventListener("input", (event) => change((copy) => { copy.event_name = event.target.value; }));
+$("field-transition").addEventListener("change", (event) => change((copy) => { copy.transition = event.target.value; }));
+$("field-transition-ms").addEventListener("input", (event) => {
+  const ms = wholeNumberIn(event.target, 0, 5000);
+  if (ms !== null) change((copy) => { copy.transition_ms = ms; });
+});
 $("prop-content").addEventListener("input", (event) => changeSelected((element) => { element.content = event.target.value; }));
 $("prop-color").addEventListener("input", (event) => changeSelected((element) => { element.color = event.target.value; }));
 for (const [id, key] of [["prop-font-size", "font_size"], ["prop-x", "x"], ["prop-y", "y"]]) {
@@ -566,7 +701,8 @@ async function save() {
   const graphic = subscription.graphic;
   if (!canEditNow() || !graphic) return;
   const patch = graphicPatch(graphic, working);
-  if (!patch) {
+  const transition = transitionChanges(graphic, working);
+  if (!patch && !transition) {
     if (dispatch({ type: "nothing_to_save" })) drawPanel();
     return;
   }
@@ -574,7 +710,9 @@ async function save() {
   const token = heldToken(state);
   drawPanel();
   try {
-    await api("PATCH", `/api/graphics/${graphicId}/`, { version: graphic.version, fencing_token: token, patch });
+    const body = { version: graphic.version, fencing_token: token, ...transition };
+    if (patch) body.patch = patch;
+    await api("PATCH", `/api/graphics/${graphicId}/`, body);
     dispatch({ type: "saved" });
     lastRefresh = Date.now() - REFRESH_EVERY_MS; // a save is activity: refresh on the next tick
     hideBanner();
@@ -593,13 +731,68 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
+// ----------------------------------------------------------------------------------- on air
+
+/** Send one on-air request (`event` starts it in the state machine); say why if refused. */
+async function airRequest(event, path, body, failure) {
+  if (!dispatch(event)) return;
+  drawAir();
+  try {
+    await api("POST", `/api/graphics/${graphicId}/${path}/`, body);
+    dispatch({ type: "air_done" });
+    hideBanner();
+  } catch (error) {
+    dispatch({ type: "air_failed" });
+    showBanner(`${failure}: ${describeError(error)}`, "error");
+  }
+  drawAll();
+}
+
+function takeToAir() {
+  const graphic = subscription.graphic;
+  if (!config.can_edit || !graphic || graphic.archived) return;
+  if (hasUnsavedChanges(state)) {
+    showBanner("Not taken: save first. Take puts the saved version on air, and your changes are not saved yet.", "warning");
+    return;
+  }
+  // The version this page shows: a newer one saved elsewhere meanwhile is a version_conflict,
+  // never a take of something this operator did not see.
+  airRequest({ type: "take" }, "take", { expected_version: graphic.version }, "Not taken");
+}
+
+function clearFromAir() {
+  const graphic = subscription.graphic;
+  if (!config.can_edit || !graphic || !graphic.on_air) return;
+  airRequest({ type: "clear" }, "clear", {}, "Not cleared");
+}
+
+if (config.can_edit) {
+  $("take").addEventListener("click", takeToAir);
+  $("clear").addEventListener("click", clearFromAir);
+  $("live-switch").addEventListener("change", (event) => {
+    const live = event.target.checked;
+    event.target.checked = !live; // the graphic's flag decides what shows, once it changes
+    airRequest({ type: "set_live", live }, "live", { live }, live ? "Live not turned on" : "Live not turned off");
+  });
+  document.addEventListener("keydown", (event) => {
+    const action = airShortcut(event);
+    if (!action) return;
+    event.preventDefault();
+    if (action === "take") takeToAir();
+    else clearFromAir();
+  });
+}
+
 for (const [id, action] of [["open-overlay", openOverlay], ["copy-obs-url", copyObsUrl]]) {
   $(id).addEventListener("click", () => action(api, graphicId, config.can_edit).catch(
     (error) => showBanner(describeError(error), "error"),
   ));
 }
 
-window.addEventListener("resize", drawStage);
+window.addEventListener("resize", () => {
+  drawStage();
+  drawProgram();
+});
 
 client.start();
 // Take the lock once, when the page opens and this user may edit; later the user decides.

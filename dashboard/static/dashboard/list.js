@@ -1,8 +1,14 @@
 // The graphics list: every graphic, live. Everything other people do (new graphics, titles,
-// archive and restore, locks with their countdown, who is watching) arrives on the "all"
-// subscription and is drawn without a reload; writes go through the REST API.
+// archive and restore, locks with their countdown, who is watching, takes and clears) arrives
+// on the "all" subscription and is drawn without a reload; writes go through the REST API.
+//
+// On air: each row says whether the graphic is on air and at which version (the program),
+// and whether its draft differs from it. Editors get Take (which names the version the row
+// shows, so a take never puts on air a version nobody here saw) and Clear, on the buttons or
+// with F8 / Shift+F8 on the selected row (click a row to select it).
 
 import { LiveClient } from "../realtime/live-client.js";
+import { SHORTCUTS, airBadge, airShortcut, draftDiffersText } from "./air-controls.js";
 import { api, describeError, pageConfig } from "./api.js";
 import {
   copyObsUrl, formatCountdown, openOverlay, showBanner, showConnectionState,
@@ -22,6 +28,8 @@ let tab = "active";
 // Graphic id -> when its lock was last seen to free up, for the "now available" moment.
 const freedAt = new Map();
 const FREED_NOTICE_MS = 8000;
+// The row F8 / Shift+F8 act on: the last one clicked.
+let selectedId = null;
 
 function lockHeld(lock) {
   return Boolean(lock && lock.locked && Date.parse(lock.expires_at) > client.serverNow());
@@ -65,6 +73,37 @@ function statusCell(graphic) {
   return node;
 }
 
+function airCell(graphic) {
+  const node = cell("air");
+  const badge = airBadge(graphic);
+  if (badge) {
+    const span = document.createElement("span");
+    span.className = `badge air ${badge.state}`;
+    span.dataset.air = badge.state;
+    span.textContent = badge.text;
+    node.append(span);
+  }
+  const differs = draftDiffersText(graphic);
+  if (differs) {
+    const note = document.createElement("span");
+    note.className = "draft-differs";
+    note.textContent = differs;
+    node.append(" ", note);
+  }
+  return node;
+}
+
+/** Take the version the row shows to air. */
+function takeGraphic(graphic) {
+  return act(() => api("POST", `/api/graphics/${graphic.id}/take/`, {
+    expected_version: graphic.version,
+  }));
+}
+
+function clearGraphic(graphic) {
+  return act(() => api("POST", `/api/graphics/${graphic.id}/clear/`, {}));
+}
+
 function presenceText(graphicId) {
   const counts = all.presenceCounts.get(graphicId) || all.presenceCounts.get(String(graphicId));
   if (!counts || (!counts.viewing && !counts.editing)) return "";
@@ -99,6 +138,15 @@ function confirmDialog(text, { withReason = true } = {}) {
 
 function actionsCell(graphic) {
   const node = cell("actions");
+  if (config.can_edit && !graphic.archived && "on_air" in graphic) {
+    const take = button("Take", () => takeGraphic(graphic), { action: "take" });
+    take.className = "take";
+    take.title = `Put version ${graphic.version} on air (${SHORTCUTS.take} on the selected row)`;
+    const clear = button("Clear", () => clearGraphic(graphic), { action: "clear" });
+    clear.title = `Take it off air (${SHORTCUTS.clear} on the selected row)`;
+    clear.disabled = !graphic.on_air;
+    node.append(take, clear);
+  }
   const open = document.createElement("a");
   open.href = `/graphics/${graphic.id}/edit/`;
   open.textContent = config.can_edit && !graphic.archived ? "Edit" : "Open";
@@ -146,6 +194,13 @@ function row(graphic) {
   const tr = document.createElement("tr");
   tr.id = `graphic-${graphic.id}`;
   tr.dataset.graphicId = String(graphic.id);
+  if (graphic.id === selectedId) tr.classList.add("selected");
+  if (graphic.on_air) tr.classList.add("on-air");
+  tr.addEventListener("click", () => {
+    selectedId = graphic.id;
+    for (const other of body.querySelectorAll("tr.selected")) other.classList.remove("selected");
+    tr.classList.add("selected");
+  });
   const title = cell("title");
   const link = document.createElement("a");
   link.href = `/graphics/${graphic.id}/edit/`;
@@ -155,6 +210,7 @@ function row(graphic) {
     title,
     cell("event", graphic.event_name),
     cell("version", String(graphic.version)),
+    airCell(graphic),
     cell("updated", new Date(graphic.updated_at).toLocaleString()),
     statusCell(graphic),
     cell("presence", presenceText(graphic.id)),
@@ -231,6 +287,19 @@ for (const tabButton of document.querySelectorAll("[data-tab]")) {
   });
 }
 search.addEventListener("input", render);
+
+document.addEventListener("keydown", (event) => {
+  const action = airShortcut(event);
+  if (!action || !config.can_edit) return;
+  event.preventDefault(); // F8 is the take key here, whatever the browser does with it
+  const graphic = all.graphics.get(selectedId);
+  if (!graphic || graphic.archived || !body.querySelector(`tr.selected`)) {
+    showBanner(`Click a graphic's row first: ${SHORTCUTS.take} takes it, ${SHORTCUTS.clear} clears it.`, "info");
+    return;
+  }
+  if (action === "take") takeGraphic(graphic);
+  else if (graphic.on_air) clearGraphic(graphic);
+});
 eventFilter.addEventListener("change", render);
 
 const createForm = document.getElementById("create-form");

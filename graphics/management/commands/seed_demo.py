@@ -4,7 +4,10 @@ league graphics whose lists draw its standings.
 
 Development only: the users have published passwords, so it refuses to run unless DEBUG is on
 (or --force is given). Running it again changes nothing: users, the event and graphics that
-exist are kept as they are, found by username, by event name and by (title, event_name).
+exist are kept as they are, found by username, by event name and by each demo graphic's demo
+key (`Graphic.demo_key`, so a demo graphic someone renamed is still found, not made again).
+New demo graphics are taken to air, so the demo overlays show something after `make run`; every
+run prints every demo graphic's overlay URL.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from django.urls import reverse
 
 from gal_dashboard.access import EDITOR, LOCK_ADMIN, SCOREKEEPER, VIEWER
 from gal_dashboard.errors import DomainError
-from graphics.selectors import graphic_list, overlay_url
+from graphics.models import Graphic
+from graphics.on_air import graphic_take
+from graphics.selectors import overlay_url, view_key_active
 from graphics.services import graphic_create, view_key_rotate
 from standings.selectors import tournament_by_name
 from standings.services import lobby_results_save, player_create, round_create, tournament_create
@@ -159,8 +164,19 @@ def _canvas(*elements: dict) -> dict:
 GAMES = len(DEMO_ROUNDS)
 LAST_ROUND = len(DEMO_ROUNDS)
 
-DEMO_GRAPHICS: tuple[tuple[str, str, dict], ...] = (
-    (
+
+@dataclass(frozen=True)
+class DemoGraphic:
+    # Names the demo graphic for good (Graphic.demo_key): titles are the operators' to change.
+    key: str
+    title: str
+    event_name: str
+    data: dict
+
+
+DEMO_GRAPHICS: tuple[DemoGraphic, ...] = (
+    DemoGraphic(
+        "week2-standings-top8",
         "Week 2 Standings",
         WEEK_2,
         _canvas(
@@ -176,7 +192,8 @@ DEMO_GRAPHICS: tuple[tuple[str, str, dict], ...] = (
             *_columns(y=220, rows=8),
         ),
     ),
-    (
+    DemoGraphic(
+        "week2-standings-9-to-16",
         "Week 2 Standings — 9 to 16",
         WEEK_2,
         _canvas(
@@ -192,7 +209,8 @@ DEMO_GRAPHICS: tuple[tuple[str, str, dict], ...] = (
             *_columns(y=220, rows=8, start=9),
         ),
     ),
-    (
+    DemoGraphic(
+        "round-scoreboard",
         f"Round {LAST_ROUND} Scoreboard",
         WEEK_2,
         _canvas(
@@ -208,7 +226,8 @@ DEMO_GRAPHICS: tuple[tuple[str, str, dict], ...] = (
             *_columns(y=220, rows=16, round_id=f"round_{LAST_ROUND}"),
         ),
     ),
-    (
+    DemoGraphic(
+        "player-card",
         f"Player Card — {CARD_PLAYER}",
         WEEK_2,
         _canvas(
@@ -230,7 +249,8 @@ DEMO_GRAPHICS: tuple[tuple[str, str, dict], ...] = (
             ),
         ),
     ),
-    (
+    DemoGraphic(
+        "caster-lower-third",
         "Caster Lower Third",
         WEEK_2,
         _canvas(
@@ -270,8 +290,8 @@ class Command(BaseCommand):
         # The event before the graphics: each new graphic then starts out drawing its standings.
         self._ensure_event(users[DEMO_SCOREKEEPER], name=WEEK_2)
         author = users[DEMO_AUTHOR]
-        for title, event_name, data in DEMO_GRAPHICS:
-            self._ensure_graphic(author, title=title, event_name=event_name, data=data)
+        for demo in DEMO_GRAPHICS:
+            self._ensure_graphic(author, demo)
         scorekeeper = next(demo for demo in DEMO_USERS if demo.username == DEMO_SCOREKEEPER)
         self.stdout.write(
             f"Results page: {reverse('dashboard:results')} (sign in as {scorekeeper.username} / "
@@ -345,24 +365,50 @@ class Command(BaseCommand):
             )
         )
 
-    def _ensure_graphic(self, author: Any, *, title: str, event_name: str, data: dict) -> None:
-        existing = graphic_list(archived="all", event_name=event_name).filter(title=title).first()
+    def _ensure_graphic(self, author: Any, demo: DemoGraphic) -> None:
+        """The demo graphic with `demo.key`, created (with an overlay view key, and taken to air)
+        if there is none; either way its overlay URL is printed."""
+        existing = Graphic.objects.filter(demo_key=demo.key).first()
         if existing is not None:
-            self.stdout.write(f"Graphic {title!r} ({event_name}): exists as #{existing.pk}, kept")
+            self.stdout.write(
+                f"Graphic {existing.title!r} ({existing.event_name}): exists as #{existing.pk}, "
+                f"kept, {self._overlay(existing.pk)}"
+            )
             return
         try:
-            graphic = graphic_create(user=author, title=title, event_name=event_name, data=data)
+            # One transaction: a graphic is never left without its demo key (the next run would
+            # make it again) or its view key.
+            with transaction.atomic():
+                graphic = graphic_create(
+                    user=author, title=demo.title, event_name=demo.event_name, data=demo.data
+                )
+                # The demo key is no content (no version, no event): a development marker that
+                # only this command reads and writes.
+                Graphic.objects.filter(pk=graphic.pk).update(demo_key=demo.key)
+                # An overlay URL from the start, so that "Open overlay" works for the demo
+                # viewer too (a Viewer may read a graphic's key but not make one).
+                view_key_rotate(graphic_id=graphic.pk, user=author)
+                # On air, so the demo overlays show something (new graphics start off air).
+                graphic_take(
+                    user=author,
+                    graphic_id=graphic.pk,
+                    expected_version=graphic.version,
+                    reason="seed_demo",
+                )
         except DomainError as error:
             # E.g. an existing `editor` account that is no longer in the Editor role.
             raise CommandError(
-                f"Could not create {title!r} as {author.get_username()}: {error.message}"
+                f"Could not create {demo.title!r} as {author.get_username()}: {error.message}"
             ) from error
-        # An overlay URL from the start, so that "Open overlay" works for the demo viewer too
-        # (a Viewer may read a graphic's key but not make one).
-        view_key = view_key_rotate(graphic_id=graphic.pk, user=author)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Graphic {title!r} ({event_name}): created as #{graphic.pk}, "
-                f"overlay {overlay_url(graphic.pk, view_key.key)}"
+                f"Graphic {demo.title!r} ({demo.event_name}): created as #{graphic.pk}, on air, "
+                f"{self._overlay(graphic.pk)}"
             )
         )
+
+    def _overlay(self, graphic_id: int) -> str:
+        view_key = view_key_active(graphic_id=graphic_id)
+        if view_key is None:
+            return "no overlay URL (its view key was revoked: make one with Copy OBS URL)"
+        return f"overlay {overlay_url(graphic_id, view_key.key)}"

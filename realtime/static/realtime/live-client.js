@@ -265,6 +265,9 @@ export class LiveClient extends EventTarget {
       case "error":
         return this._error(frame, data);
       case "graphic_update":
+      case "graphic_take":
+      case "graphic_clear":
+      case "graphic_live":
       case "lock_status":
       case "standings_update":
         return this._event(frame);

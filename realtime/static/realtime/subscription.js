@@ -4,6 +4,7 @@
  * transport, and when to ask for a snapshot, are live-client.js's; this module only applies.
  */
 
+import { afterUpdate, graphicAfterAirEvent } from "./air.js";
 import { graphicApplyEvent } from "./patch.js";
 
 /** The list's subscription key. */
@@ -21,6 +22,9 @@ export const FREE_LOCK = Object.freeze({
 
 /** What `_applyEvent` returns when the copy cannot take an event: take a fresh snapshot. */
 export const RESYNC = "resync";
+
+/** The events that change what is on air (docs/protocol.md, On air). */
+export const AIR_EVENTS = Object.freeze(["graphic_take", "graphic_clear", "graphic_live"]);
 
 function lockOf(lockStatus) {
   // The lock state, with the event's reason, actor, previous_holder and note kept beside it,
@@ -195,8 +199,10 @@ export class Subscription extends EventTarget {
   }
 
   /**
-   * Apply one event frame (`graphic_update`, `lock_status` or `standings_update`) unless its
-   * seq was seen.
+   * Apply one event frame (`graphic_update`, `lock_status`, `standings_update`, or an on-air
+   * event: `graphic_take`, `graphic_clear`, `graphic_live`) unless its seq was seen. A view key
+   * is not sent the drafts of a graphic that is not live, so its seqs have gaps: only a seq
+   * that is not newer than the last one is dropped, and a gap is never a reason to resync.
    * @returns {undefined|"resync"} "resync" when the copy cannot take it (take a snapshot)
    */
   _applyEvent(frame) {
@@ -210,6 +216,16 @@ export class Subscription extends EventTarget {
   }
 
   _applyToList(type, data) {
+    if (AIR_EVENTS.includes(type)) {
+      const summary = this.graphics.get(data.graphic_id);
+      if (summary) {
+        this.graphics.set(
+          data.graphic_id,
+          graphicAfterAirEvent(summary, type, data, { summary: true }),
+        );
+      }
+      return;
+    }
     if (type === "standings_update") {
       // The list draws no canvas: its copy (standings without tables) only says that a
       // graphic's lists redrew, which the `change` event tells the page.
@@ -223,12 +239,14 @@ export class Subscription extends EventTarget {
       this.presenceCounts.delete(data.id);
     } else {
       const lock = this.graphics.get(data.id)?.lock ?? FREE_LOCK;
-      this.graphics.set(data.id, { ...data.payload, lock });
+      this.graphics.set(data.id, afterUpdate({ ...data.payload, lock }, data));
     }
   }
 
   _applyToGraphic(type, data) {
-    if (type === "lock_status") {
+    if (AIR_EVENTS.includes(type)) {
+      this.graphic = graphicAfterAirEvent(this.graphic, type, data);
+    } else if (type === "lock_status") {
       this.lock = lockOf(data);
     } else if (type === "standings_update") {
       // Each event carries the whole document: it replaces the copy (a state, not a delta).
@@ -238,10 +256,13 @@ export class Subscription extends EventTarget {
       this.graphic = null;
       this.standings = null;
     } else {
+      // A view key's copy while its graphic is off air has no canvas: nothing on air to patch
+      // (the next take brings the whole graphic), so a patch is no reason for a snapshot.
+      if (this.graphic && !("data" in this.graphic) && !("payload" in data)) return undefined;
       try {
         if (this.graphic === null && !("payload" in data)) throw new Error("no copy to patch");
         if (addedOrderLost(this.graphic, data)) throw new Error("the added elements' order");
-        this.graphic = graphicApplyEvent(this.graphic, data);
+        this.graphic = afterUpdate(graphicApplyEvent(this.graphic, data), data);
       } catch {
         // A version gap (or a patch this copy cannot take): keep showing the last whole
         // state and ask for a fresh one, never a half-applied graphic.
