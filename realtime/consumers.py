@@ -47,6 +47,7 @@ from locks.models import CanvasLock
 from locks.selectors import lock_live, lock_state
 from locks.services import lock_acquire, lock_override, lock_refresh, lock_release
 from realtime import observability
+from realtime.batching import delivery_round, wants_batches
 from realtime.auth import (
     VIEW_KEY_REVOKED_MESSAGE,
     TokenRejected,
@@ -210,6 +211,9 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             self.base_send,
             limit_bytes=settings.WS_SEND_BACKLOG_BYTES,
             on_overflow=self._slow_consumer,
+            # Issue 17: `?batch=1` opts in to `batch` frames (realtime.batching).
+            batch=wants_batches(self.scope),
+            batch_max_bytes=settings.WS_MAX_MESSAGE_BYTES,
         )
         await self.accept()
         self._opened = True
@@ -255,6 +259,8 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
                 # True while the channel layer is away (see the `notice` message).
                 "broadcast_degraded": get_hub().probe.degraded,
                 "heartbeat_interval": settings.WS_HEARTBEAT_INTERVAL_SECONDS,
+                # Issue 17: whether waiting frames come as `batch` frames (`?batch=1`).
+                "batch": self.outbox.batch,
             },
         )
 
@@ -771,6 +777,11 @@ class GraphicsConsumer(AsyncWebsocketConsumer):
             )
 
     def _flush_pending(self) -> None:
+        # Issue 17: a snapshot's or a replay's waiting events go out as one delivery round.
+        with delivery_round():
+            self._flush_pending_now()
+
+    def _flush_pending_now(self) -> None:
         for subscription in list(self.subscriptions.values()):
             if subscription.pending is None:
                 continue

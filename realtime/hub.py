@@ -35,6 +35,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import observability
+from realtime.batching import WaitingReader, delivery_round
 from realtime.broadcast_probe import BroadcastProbe
 from realtime.events import HUB_GROUP
 from realtime.frames import (
@@ -202,10 +203,12 @@ class EventHub:
             events = await database_sync_to_async(events_after)(
                 seq=self.cursor, limit=CATCH_UP_BATCH
             )
-            for event in events:
-                if until is not None and event.pk > until:
-                    return
-                self._fan_out(EventFrames.from_event(event))
+            # Issue 17: events read together are delivered together (batched where opted in).
+            with delivery_round(len(events) > 1):
+                for event in events:
+                    if until is not None and event.pk > until:
+                        return
+                    self._fan_out(EventFrames.from_event(event))
             if len(events) < CATCH_UP_BATCH:
                 return
 
@@ -286,21 +289,29 @@ class EventHub:
 
     async def _listen(self, layer: Any) -> None:
         assert self._channel_name is not None
-        while True:
-            try:
-                message = await layer.receive(self._channel_name)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.warning("channel layer receive failed; retrying", exc_info=True)
-                await asyncio.sleep(1)
-                continue
-            try:
-                await self._handle(message)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("hub failed to handle %s", message.get("type"))
+        # Issue 17: take every message already waiting (a burst), and deliver them in one
+        # delivery round so that batching connections get them as one frame.
+        reader = WaitingReader(layer, self._channel_name)
+        try:
+            while True:
+                try:
+                    messages = await reader.receive_waiting(most=CATCH_UP_BATCH)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.warning("channel layer receive failed; retrying", exc_info=True)
+                    await asyncio.sleep(1)
+                    continue
+                with delivery_round(len(messages) > 1):
+                    for message in messages:
+                        try:
+                            await self._handle(message)
+                        except asyncio.CancelledError:
+                            raise
+                        except Exception:
+                            logger.exception("hub failed to handle %s", message.get("type"))
+        finally:
+            reader.cancel()
 
     async def _handle(self, message: dict[str, Any]) -> None:
         if message.get("type") == "hub.event":
