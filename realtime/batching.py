@@ -16,8 +16,8 @@ several frames at once.
   (a resume). The hub and the consumer deliver such a group inside `delivery_round()`; a
   batching outbox holds what it is given during the round and sends it, batched, when the round
   ends. Outside a round, and for a connection that did not opt in, a frame is sent at once, as
-  itself: batching adds no delay when nothing is waiting. Rounds are per task (a context
-  variable), so a reply sent by another connection's task is never held by the hub's round.
+  itself: batching adds no delay when nothing is waiting. Rounds are per task, so a reply sent by a
+  connection's own task is never held by the hub's round.
 - Priority. Control frames (`error`, `lock_lost`, `lock_expiring`, `notice`, and the close
   itself) overtake the events and replies waiting in an outbox, keeping their order among
   themselves (`is_control`). A staff disconnect and every other close by the server is an
@@ -93,8 +93,8 @@ def take_batch(queue: deque[Message], *, max_bytes: int) -> Message:
 
 
 async def finish_suspended(coroutine: Coroutine[Any, Any, Any], awaiting: Any) -> Any:
-    """Drive a coroutine, started by hand, that suspended on `awaiting` to its end, as a Task would; return what
-    it returns."""
+    """Drive a coroutine, started by hand, that suspended on `awaiting` to its end, as a Task
+    would; return what it returns."""
     while True:
         try:
             if awaiting is None:
@@ -165,11 +165,13 @@ class RoundMember(Protocol):
 class DeliveryRound:
     """The outboxes holding frames until a round of deliveries ends."""
 
-    __slots__ = ("holding", "open")
+    __slots__ = ("holding", "open", "task")
 
     def __init__(self) -> None:
         self.open = True
         self.holding: list[RoundMember] = []
+        # Tasks started during the round inherit the context variable; only this one delivers.
+        self.task = asyncio.current_task()
 
 
 _current_round: ContextVar[DeliveryRound | None] = ContextVar("delivery_round", default=None)
@@ -177,7 +179,9 @@ _current_round: ContextVar[DeliveryRound | None] = ContextVar("delivery_round", 
 
 def current_round() -> DeliveryRound | None:
     delivery_round = _current_round.get()
-    return delivery_round if delivery_round is not None and delivery_round.open else None
+    if delivery_round is None or not delivery_round.open:
+        return None
+    return delivery_round if delivery_round.task is asyncio.current_task() else None
 
 
 @contextlib.contextmanager

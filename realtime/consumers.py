@@ -47,13 +47,13 @@ from locks.models import CanvasLock
 from locks.selectors import lock_live, lock_state
 from locks.services import lock_acquire, lock_override, lock_refresh, lock_release
 from realtime import observability
-from realtime.batching import delivery_round, wants_batches
 from realtime.auth import (
     VIEW_KEY_REVOKED_MESSAGE,
     TokenRejected,
     authenticate_access_token,
     view_key_out_of_scope,
 )
+from realtime.batching import delivery_round, wants_batches
 from realtime.frames import ALL, SubscriptionKey
 from realtime.hub import get_hub
 from realtime.limits import (
