@@ -12,6 +12,7 @@ It prints a table and appends one JSON line per scenario to var/bench/results.js
     python bench/fanout.py --scenario rate --subscribers 1000 --rate 20 --duration 10
     python bench/fanout.py --scenario idle --subscribers 10000
     python bench/fanout.py --layer redis --servers 2 --scenario rate
+    python bench/fanout.py --scenario burst --subscribers 1000   # issue 17: batching on / off
 """
 
 from __future__ import annotations
@@ -278,13 +279,66 @@ def format_row(
     )
 
 
+# -- issue 17: the `burst` scenario (batching) ----------------------------------------------------
+
+
+def run_burst(args: argparse.Namespace) -> None:
+    """A burst of --burst-events updates, published back to back, to --subscribers: the frames
+    that carried them, the time until the last one arrived and the server's CPU, for
+    subscribers without batching and then with it (`?batch=1`), each on a fresh server."""
+    rows = []
+    for batch in (False, True):
+        scenario = {
+            "name": f"burst batch={'on' if batch else 'off'}",
+            "mode": "burst",
+            "subscribers": args.subscribers,
+            "updates": args.burst_events,
+        }
+        print(f"running {scenario['name']} ...", flush=True)
+        with tempfile.TemporaryDirectory(prefix="gal-bench-") as tmp:
+            workdir = Path(tmp)
+            fixture = prepare_database(args, args.subscribers, workdir)
+            env = server_env(args, fixture["database_url"])
+            with running_servers(args.server, args.servers, env, workdir) as servers:
+                plan = scenario_plan(args, scenario, args.server, servers, fixture)
+                if batch:
+                    plan["urls"] = [f"{url}&batch=1" for url in plan["urls"]]
+                result = run_load(plan, workdir)
+        record = {
+            "at": datetime.now(UTC).isoformat(),
+            **{key: getattr(args, key) for key in ("label", "server", "layer", "db")},
+            "scenario": scenario,
+            "ours": result,
+        }
+        VAR_BENCH.mkdir(parents=True, exist_ok=True)
+        with open(VAR_BENCH / "results.jsonl", "a") as results:
+            results.write(json.dumps(record) + "\n")
+        rows.append(
+            f"{scenario['name']:<16} {result['subscribers']:>6} {result['deliveries']:>9} "
+            f"{result['event_frames']:>9} {result['events_per_frame']!s:>8} "
+            f"{result['elapsed_seconds']:>8} {result['server_cpu_seconds']:>8} "
+            f"{result['losses']:>5} {result['duplicates']:>5} "
+            f"{result['subscribers_out_of_order']:>4}"
+        )
+        print(rows[-1], flush=True)
+    header = (
+        f"{'scenario':<16} {'subs':>6} {'events':>9} {'frames':>9} {'ev/frame':>8} "
+        f"{'drain s':>8} {'cpu s':>8} {'loss':>5} {'dup':>5} {'ooo':>4}"
+    )
+    print()
+    print("\n".join([header, "-" * len(header), *rows]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--scenario", choices=["standard", "throughput", "rate", "idle"], default="standard"
+        "--scenario",
+        choices=["standard", "throughput", "rate", "idle", "burst"],
+        default="standard",
     )
+    parser.add_argument("--burst-events", type=int, default=200, help="burst: events published")
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument(
         "--updates", type=int, default=100, help="throughput mode: updates to publish"
@@ -303,6 +357,9 @@ def main() -> None:
     if args.servers > 1 and args.layer != "redis":
         parser.error("several server processes need --layer redis")
 
+    if args.scenario == "burst":
+        run_burst(args)
+        return
     if args.scenario == "standard":
         scenarios = STANDARD_SCENARIOS
     else:

@@ -111,6 +111,7 @@ class Run:
         self.received = 0
         self.done = asyncio.Event()
         self.measure_latency = plan["mode"] == "rate"
+        self.listener_class = BurstSubscriber if plan["mode"] == "burst" else Subscriber
         self.fencing_token: int | None = None
 
     def commit_time(self, seq: int, iso: str) -> float:
@@ -124,7 +125,7 @@ class Run:
         for attempt in range(5):
             try:
                 return await ws_connect(  # type: ignore[return-value, unused-ignore]
-                    lambda: Subscriber(self, index),
+                    lambda: self.listener_class(self, index),
                     url,
                     extra_headers=headers,
                     websocket_handshake_timeout=30,
@@ -243,14 +244,14 @@ class Run:
 
         count = (
             plan["updates"]
-            if plan["mode"] == "throughput"
+            if plan["mode"] in ("throughput", "burst")
             else int(plan["rate"] * plan["duration"])
         )
         self.expected_per_subscriber = count
         cpu_start = server_cpu_seconds(pids)
         client_cpu_start = time.process_time()
         started = time.perf_counter()
-        rate = None if plan["mode"] == "throughput" else plan["rate"]
+        rate = None if plan["mode"] in ("throughput", "burst") else plan["rate"]
         acks = asyncio.get_running_loop().create_task(self.drain_acks(listener, count))
         await self.publish(publisher, count, rate)
         try:
@@ -297,6 +298,8 @@ class Run:
                 "frame_bytes": max((s.frame_bytes for s in self.subscribers), default=0),
             }
         )
+        if plan["mode"] == "burst":
+            result.update(burst_figures(self.subscribers))
         if latencies:
             result.update(
                 {
@@ -311,6 +314,58 @@ class Run:
     async def close(self) -> None:
         for transport in self.transports:
             transport.disconnect()
+
+
+# -- issue 17: the `burst` scenario (batching) ----------------------------------------------------
+# `burst` is `throughput` that also counts the frames which carried the events.
+
+
+class BurstSubscriber(Subscriber):
+    """A subscriber that counts the frames its events came in and unpacks `batch` frames (a
+    connection opened with `?batch=1` gets the events that waited for it as one frame)."""
+
+    def __init__(self, run: Run, index: int):
+        super().__init__(run, index)
+        self.event_frames = 0
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type == WSMsgType.CLOSE:
+            transport.disconnect()
+            return
+        if frame.msg_type not in (WSMsgType.TEXT, WSMsgType.CONTINUATION):
+            return
+        payload = frame.get_payload_as_bytes()
+        if not frame.fin:
+            self._partial += payload
+            return
+        if self._partial:
+            payload, self._partial = self._partial + payload, b""
+        message = loads(payload)
+        frames = message["frames"] if message.get("type") == "batch" else (message,)
+        events = [inner for inner in frames if inner.get("type") == "graphic_update"]
+        for inner in frames:
+            if inner.get("type") not in ("heartbeat", "graphic_update"):
+                self.replies.put_nowait(inner)
+        if not events:
+            return
+        self.event_frames += 1
+        self.frame_bytes = max(self.frame_bytes, len(payload))
+        run = self.run
+        for event in events:
+            self.seqs.append(event["data"]["seq"])
+        run.received += len(events)
+        if run.received >= run.expected_total:
+            run.done.set()
+
+
+def burst_figures(subscribers: list[Subscriber]) -> dict[str, Any]:
+    frames = sum(getattr(subscriber, "event_frames", 0) for subscriber in subscribers)
+    events = sum(len(subscriber.seqs) for subscriber in subscribers)
+    return {
+        "event_frames": frames,
+        "event_frames_per_subscriber": round(frames / max(1, len(subscribers)), 1),
+        "events_per_frame": round(events / frames, 1) if frames else None,
+    }
 
 
 async def main(plan: dict[str, Any]) -> None:
