@@ -281,11 +281,22 @@ def format_row(
 
 # -- issue 17: the `burst` scenario (batching) ----------------------------------------------------
 
+BURST_REDIS_URL = "redis://127.0.0.1:6379/6"
+
 
 def run_burst(args: argparse.Namespace) -> None:
-    """A burst of --burst-events updates, published back to back, to --subscribers: the frames
-    that carried them, the time until the last one arrived and the server's CPU, for
-    subscribers without batching and then with it (`?batch=1`), each on a fresh server."""
+    """A burst of --burst-events edits, written back to back by another process
+    (bench/burst_writer.py; `--burst-together`: in one transaction) and broadcast through Redis
+    (db 6), to --subscribers on one server: the frames that carried them, the time until the
+    last one arrived and the server's CPU, without batching and then with it (`?batch=1`),
+    each on a fresh server.
+
+    Why another process: when the editor writes through the same server, its writes and the
+    fan-out take turns on one event loop (each commit's broadcast waits for the loop), so no
+    event ever waits for the hub there and batching has nothing to group. Events do wait where
+    they arrive from elsewhere: another server's edits (this scenario), or the log (a catch-up,
+    a resume)."""
+    args.layer = "redis"
     rows = []
     for batch in (False, True):
         scenario = {
@@ -298,11 +309,24 @@ def run_burst(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory(prefix="gal-bench-") as tmp:
             workdir = Path(tmp)
             fixture = prepare_database(args, args.subscribers, workdir)
-            env = server_env(args, fixture["database_url"])
-            with running_servers(args.server, args.servers, env, workdir) as servers:
+            env = {**server_env(args, fixture["database_url"]), "REDIS_URL": BURST_REDIS_URL}
+            with running_servers(args.server, 1, env, workdir) as servers:
                 plan = scenario_plan(args, scenario, args.server, servers, fixture)
                 if batch:
                     plan["urls"] = [f"{url}&batch=1" for url in plan["urls"]]
+                plan["writer_command"] = [
+                    "env",
+                    *(f"{key}={env[key]}" for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY",
+                                                      "CHANNEL_LAYER_PREFIX", "DEBUG")),
+                    f"DJANGO_SETTINGS_MODULE={env['DJANGO_SETTINGS_MODULE']}",
+                    f"PYTHONPATH={ROOT}",
+                    *pinned(CLIENT_CPU, [PYTHON, str(ROOT / "bench" / "burst_writer.py")]),
+                    str(fixture["graphic_id"]),
+                    str(args.burst_events),
+                    *(["--together"] if args.burst_together else []),
+                ]  # fmt: skip
+                # Fewer handshakes at once: on a loaded machine 200 at once lose some.
+                plan["connect_concurrency"] = 50
                 result = run_load(plan, workdir)
         record = {
             "at": datetime.now(UTC).isoformat(),
@@ -338,7 +362,8 @@ def main() -> None:
         choices=["standard", "throughput", "rate", "idle", "burst"],
         default="standard",
     )
-    parser.add_argument("--burst-events", type=int, default=200, help="burst: events published")
+    parser.add_argument("--burst-events", type=int, default=200, help="burst: events written")
+    parser.add_argument("--burst-together", action="store_true", help="burst: in one commit")
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument(
         "--updates", type=int, default=100, help="throughput mode: updates to publish"

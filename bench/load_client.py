@@ -231,6 +231,8 @@ class Run:
         if plan["mode"] == "idle":
             return result
 
+        if plan.get("writer_command"):  # issue 17's burst: the events come from a writer process
+            return await run_writer_burst(self, result)
         publisher, listener = await self.open(plan["publisher_url"], -1)
         if self.kind == "gal":
             await listener.replies.get()  # welcome
@@ -356,6 +358,53 @@ class BurstSubscriber(Subscriber):
         run.received += len(events)
         if run.received >= run.expected_total:
             run.done.set()
+
+
+async def run_writer_burst(run: Run, result: dict[str, Any]) -> dict[str, Any]:
+    """Start the writer (bench/burst_writer.py), let it write once it is ready, and wait for
+    every subscriber to have every event: deliveries, losses, frames, drain time, server CPU."""
+    plan = run.plan
+    count = run.expected_per_subscriber = plan["updates"]
+    writer = await asyncio.create_subprocess_exec(
+        *plan["writer_command"], stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    assert writer.stdin is not None and writer.stdout is not None
+    assert (await writer.stdout.readline()).strip() == b"ready"
+    pids = plan["server_pids"]
+    cpu_start = server_cpu_seconds(pids)
+    started = time.perf_counter()
+    writer.stdin.write(b"go\n")
+    await writer.stdin.drain()
+    try:
+        await asyncio.wait_for(run.done.wait(), timeout=plan["timeout"])
+        timed_out = False
+    except TimeoutError:
+        timed_out = True
+    elapsed = time.perf_counter() - started
+    cpu_used = server_cpu_seconds(pids) - cpu_start
+    written = (await writer.stdout.read()).decode().strip()
+    await writer.wait()
+    subscribers = run.subscribers
+    deliveries = sum(len(s.seqs) for s in subscribers)
+    result.update(
+        {
+            "updates": count,
+            "writer": written,
+            "timed_out": timed_out,
+            "deliveries": deliveries,
+            "elapsed_seconds": round(elapsed, 3),
+            "server_cpu_seconds": round(cpu_used, 3),
+            "losses": sum(max(0, count - len(set(s.seqs))) for s in subscribers),
+            "duplicates": sum(len(s.seqs) - len(set(s.seqs)) for s in subscribers),
+            "subscribers_out_of_order": sum(
+                1
+                for s in subscribers
+                if any(b <= a for a, b in zip(s.seqs, s.seqs[1:], strict=False))
+            ),
+            **burst_figures(subscribers),
+        }
+    )
+    return result
 
 
 def burst_figures(subscribers: list[Subscriber]) -> dict[str, Any]:
