@@ -124,13 +124,16 @@ class Run:
         headers = {"Origin": self.plan["origin"]} if self.plan.get("origin") else None
         for attempt in range(5):
             try:
-                return await ws_connect(  # type: ignore[return-value, unused-ignore]
+                transport, listener = await ws_connect(
                     lambda: self.listener_class(self, index),
                     url,
                     extra_headers=headers,
                     websocket_handshake_timeout=30,
                     max_frame_size=2**21,
                 )
+                if listener is None:  # a loaded server dropped the handshake: try again
+                    raise OSError("WebSocket handshake failed")
+                return transport, listener  # type: ignore[return-value, unused-ignore]
             except OSError:
                 if attempt == 4:
                     raise
