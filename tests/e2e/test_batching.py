@@ -164,7 +164,7 @@ async def test_a_burst_arrives_batched_in_seq_order_and_a_plain_client_sees_it_f
 
 
 async def test_a_lock_lost_overtakes_a_thousand_events_queued_for_a_holder_not_reading(
-    daphne_server: Any, editor: Any, lock_admin: Any, graphic: Any
+    daphne_server: Any, ws_connect: Any, editor: Any, viewer: Any, lock_admin: Any, graphic: Any
 ) -> None:
     """The holder's connection stops reading while it is sent ~7 MB of edits (its socket
     buffers fill, so the server's `send` waits: uvicorn) and then 1,100 small ones, which queue
@@ -189,6 +189,10 @@ async def test_a_lock_lost_overtakes_a_thousand_events_queued_for_a_holder_not_r
     client = RawClient(holder)
     await client.next_frame()  # welcome
     await client.request("subscribe", {"graphic_id": graphic.pk})
+    # A viewer that keeps reading: once it has the override, the server has handed the holder's
+    # outbox every event and then the lock_lost.
+    observer = await ws_connect(server, viewer)
+    await observer.ack("subscribe", {"graphic_id": graphic.pk})
 
     def fill_then_queue() -> int:
         version = 1
@@ -214,8 +218,7 @@ async def test_a_lock_lost_overtakes_a_thousand_events_queued_for_a_holder_not_r
         return version
 
     last_version = await database_sync_to_async(fill_then_queue)()
-    # Time for the server to hand the holder everything, lock_lost last.
-    await asyncio.sleep(8)
+    await observer.next_event(graphic.pk, "lock_status", timeout=120)
 
     received: list[dict[str, Any]] = []
     with contextlib.suppress(ConnectionClosed, TimeoutError):
