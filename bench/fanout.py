@@ -12,6 +12,7 @@ It prints a table and appends one JSON line per scenario to var/bench/results.js
     python bench/fanout.py --scenario rate --subscribers 1000 --rate 20 --duration 10
     python bench/fanout.py --scenario idle --subscribers 10000
     python bench/fanout.py --layer redis --servers 2 --scenario rate
+    python bench/fanout.py --scenario burst --subscribers 1000   # issue 17: batching on / off
 """
 
 from __future__ import annotations
@@ -457,13 +458,91 @@ def format_row(
     )
 
 
+# -- issue 17: the `burst` scenario (batching) ----------------------------------------------------
+
+BURST_REDIS_URL = "redis://127.0.0.1:6379/6"
+
+
+def run_burst(args: argparse.Namespace) -> None:
+    """A burst of --burst-events edits, written back to back by another process
+    (bench/burst_writer.py; `--burst-together`: in one transaction) and broadcast through Redis
+    (db 6), to --subscribers on one server: the frames that carried them, the time until the
+    last one arrived and the server's CPU, without batching and then with it (`?batch=1`),
+    each on a fresh server.
+
+    Why another process: when the editor writes through the same server, its writes and the
+    fan-out take turns on one event loop (each commit's broadcast waits for the loop), so no
+    event ever waits for the hub there and batching has nothing to group. Events do wait where
+    they arrive from elsewhere: another server's edits (this scenario), or the log (a catch-up,
+    a resume)."""
+    args.layer = "redis"
+    rows = []
+    for batch in (False, True):
+        scenario = {
+            "name": f"burst batch={'on' if batch else 'off'}",
+            "mode": "burst",
+            "subscribers": args.subscribers,
+            "updates": args.burst_events,
+        }
+        print(f"running {scenario['name']} ...", flush=True)
+        with tempfile.TemporaryDirectory(prefix="gal-bench-") as tmp:
+            workdir = Path(tmp)
+            fixture = prepare_database(args, args.subscribers, workdir)
+            env = {**server_env(args, fixture["database_url"]), "REDIS_URL": BURST_REDIS_URL}
+            with running_servers(args.server, 1, env, workdir) as servers:
+                plan = scenario_plan(args, scenario, args.server, servers, fixture)
+                if batch:
+                    plan["urls"] = [f"{url}&batch=1" for url in plan["urls"]]
+                plan["writer_command"] = [
+                    "env",
+                    *(f"{key}={env[key]}" for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY",
+                                                      "CHANNEL_LAYER_PREFIX", "DEBUG")),
+                    f"DJANGO_SETTINGS_MODULE={env['DJANGO_SETTINGS_MODULE']}",
+                    f"PYTHONPATH={ROOT}",
+                    *pinned(CLIENT_CPU, [PYTHON, str(ROOT / "bench" / "burst_writer.py")]),
+                    str(fixture["graphic_id"]),
+                    str(args.burst_events),
+                    *(["--together"] if args.burst_together else []),
+                ]  # fmt: skip
+                # Fewer handshakes at once: on a loaded machine 200 at once lose some.
+                plan["connect_concurrency"] = 50
+                result = run_load(plan, workdir)
+        record = {
+            "at": datetime.now(UTC).isoformat(),
+            **{key: getattr(args, key) for key in ("label", "server", "layer", "db")},
+            "scenario": scenario,
+            "ours": result,
+        }
+        VAR_BENCH.mkdir(parents=True, exist_ok=True)
+        with open(VAR_BENCH / "results.jsonl", "a") as results:
+            results.write(json.dumps(record) + "\n")
+        rows.append(
+            f"{scenario['name']:<16} {result['subscribers']:>6} {result['deliveries']:>9} "
+            f"{result['event_frames']:>9} {result['events_per_frame']!s:>8} "
+            f"{result['elapsed_seconds']:>8} {result['server_cpu_seconds']:>8} "
+            f"{result['losses']:>5} {result['duplicates']:>5} "
+            f"{result['subscribers_out_of_order']:>4}"
+        )
+        print(rows[-1], flush=True)
+    header = (
+        f"{'scenario':<16} {'subs':>6} {'events':>9} {'frames':>9} {'ev/frame':>8} "
+        f"{'drain s':>8} {'cpu s':>8} {'loss':>5} {'dup':>5} {'ooo':>4}"
+    )
+    print()
+    print("\n".join([header, "-" * len(header), *rows]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--scenario", choices=["standard", "throughput", "rate", "idle"], default="standard"
+        "--scenario",
+        choices=["standard", "throughput", "rate", "idle", "burst"],
+        default="standard",
     )
+    parser.add_argument("--burst-events", type=int, default=200, help="burst: events written")
+    parser.add_argument("--burst-together", action="store_true", help="burst: in one commit")
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument(
         "--updates", type=int, default=100, help="throughput mode: updates to publish"
@@ -504,6 +583,9 @@ def main() -> None:
     if args.servers > 1 and args.layer != "redis":
         parser.error("several server processes need --layer redis")
 
+    if args.scenario == "burst":
+        run_burst(args)
+        return
     if args.scenario == "standard":
         scenarios = QUICK_SCENARIOS if args.quick else STANDARD_SCENARIOS
         if args.only:

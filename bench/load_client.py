@@ -140,6 +140,7 @@ class Run:
         self.received = 0
         self.done = asyncio.Event()
         self.measure_latency = plan["mode"] == "rate"
+        self.listener_class = BurstSubscriber if plan["mode"] == "burst" else Subscriber
         self.fencing_token: int | None = None
         self.notices: list[str] = []
 
@@ -158,12 +159,15 @@ class Run:
         for attempt in range(5):
             try:
                 transport, listener = await ws_connect(
-                    lambda: Subscriber(self, index),
+                    lambda: self.listener_class(self, index),
                     url,
                     extra_headers=headers,
                     websocket_handshake_timeout=30,
                     max_frame_size=2**21,
                 )
+                if listener is None:  # a loaded server dropped the handshake: try again
+                    raise OSError("WebSocket handshake failed")
+                return transport, listener  # type: ignore[return-value, unused-ignore]
             except OSError:
                 if attempt == 4:
                     raise
@@ -280,6 +284,8 @@ class Run:
         if plan["mode"] == "idle":
             return result
 
+        if plan.get("writer_command"):  # issue 17's burst: the events come from a writer process
+            return await run_writer_burst(self, result)
         publisher, listener = await self.open(plan["publisher_url"], -1)
         if self.kind == "gal":
             await listener.replies.get()  # welcome
@@ -293,14 +299,14 @@ class Run:
 
         count = (
             plan["updates"]
-            if plan["mode"] == "throughput"
+            if plan["mode"] in ("throughput", "burst")
             else int(plan["rate"] * plan["duration"])
         )
         self.expected_per_subscriber = count
         cpu_start = server_cpu_seconds(pids)
         client_cpu_start = time.process_time()
         started = time.perf_counter()
-        rate = None if plan["mode"] == "throughput" else plan["rate"]
+        rate = None if plan["mode"] in ("throughput", "burst") else plan["rate"]
         acks = asyncio.get_running_loop().create_task(self.drain_acks(listener, count))
         profiler = start_profiler(plan, pids)
         await self.publish(publisher, count, rate)
@@ -363,6 +369,8 @@ class Run:
                 "notices": sorted(set(self.notices)),
             }
         )
+        if plan["mode"] == "burst":
+            result.update(burst_figures(self.subscribers))
         if latencies:
             result.update(
                 {
@@ -385,6 +393,105 @@ class Run:
     async def close(self) -> None:
         for transport in self.transports:
             transport.disconnect()
+
+
+# -- issue 17: the `burst` scenario (batching) ----------------------------------------------------
+# `burst` is `throughput` that also counts the frames which carried the events.
+
+
+class BurstSubscriber(Subscriber):
+    """A subscriber that counts the frames its events came in and unpacks `batch` frames (a
+    connection opened with `?batch=1` gets the events that waited for it as one frame)."""
+
+    def __init__(self, run: Run, index: int):
+        super().__init__(run, index)
+        self.event_frames = 0
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type == WSMsgType.CLOSE:
+            transport.disconnect()
+            return
+        if frame.msg_type not in (WSMsgType.TEXT, WSMsgType.CONTINUATION):
+            return
+        payload = frame.get_payload_as_bytes()
+        if not frame.fin:
+            self._partial += payload
+            return
+        if self._partial:
+            payload, self._partial = self._partial + payload, b""
+        message = loads(payload)
+        frames = message["frames"] if message.get("type") == "batch" else (message,)
+        events = [inner for inner in frames if inner.get("type") == "graphic_update"]
+        for inner in frames:
+            if inner.get("type") not in ("heartbeat", "graphic_update"):
+                self.replies.put_nowait(inner)
+        if not events:
+            return
+        self.event_frames += 1
+        self.frame_bytes = max(self.frame_bytes, len(payload))
+        run = self.run
+        for event in events:
+            self.seqs.append(event["data"]["seq"])
+        run.received += len(events)
+        if run.received >= run.expected_total:
+            run.done.set()
+
+
+async def run_writer_burst(run: Run, result: dict[str, Any]) -> dict[str, Any]:
+    """Start the writer (bench/burst_writer.py), let it write once it is ready, and wait for
+    every subscriber to have every event: deliveries, losses, frames, drain time, server CPU."""
+    plan = run.plan
+    count = run.expected_per_subscriber = plan["updates"]
+    writer = await asyncio.create_subprocess_exec(
+        *plan["writer_command"], stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    assert writer.stdin is not None and writer.stdout is not None
+    assert (await writer.stdout.readline()).strip() == b"ready"
+    pids = plan["server_pids"]
+    cpu_start = server_cpu_seconds(pids)
+    started = time.perf_counter()
+    writer.stdin.write(b"go\n")
+    await writer.stdin.drain()
+    try:
+        await asyncio.wait_for(run.done.wait(), timeout=plan["timeout"])
+        timed_out = False
+    except TimeoutError:
+        timed_out = True
+    elapsed = time.perf_counter() - started
+    cpu_used = server_cpu_seconds(pids) - cpu_start
+    written = (await writer.stdout.read()).decode().strip()
+    await writer.wait()
+    subscribers = run.subscribers
+    deliveries = sum(len(s.seqs) for s in subscribers)
+    result.update(
+        {
+            "updates": count,
+            "writer": written,
+            "timed_out": timed_out,
+            "deliveries": deliveries,
+            "elapsed_seconds": round(elapsed, 3),
+            "server_cpu_seconds": round(cpu_used, 3),
+            "losses": sum(max(0, count - len(set(s.seqs))) for s in subscribers),
+            "duplicates": sum(len(s.seqs) - len(set(s.seqs)) for s in subscribers),
+            "subscribers_out_of_order": sum(
+                1
+                for s in subscribers
+                if any(b <= a for a, b in zip(s.seqs, s.seqs[1:], strict=False))
+            ),
+            **burst_figures(subscribers),
+        }
+    )
+    return result
+
+
+def burst_figures(subscribers: list[Subscriber]) -> dict[str, Any]:
+    frames = sum(getattr(subscriber, "event_frames", 0) for subscriber in subscribers)
+    events = sum(len(subscriber.seqs) for subscriber in subscribers)
+    return {
+        "event_frames": frames,
+        "event_frames_per_subscriber": round(frames / max(1, len(subscribers)), 1),
+        "events_per_frame": round(events / frames, 1) if frames else None,
+    }
 
 
 async def main(plan: dict[str, Any]) -> None:

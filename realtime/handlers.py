@@ -42,7 +42,8 @@ from realtime.presence import get_presence
 from realtime.presence_store import ACTIONS, EDITING
 from realtime.protocol import ClientMessage, ProtocolError
 from realtime.replay import check_seq, subscription_start
-from realtime.session import ConnectionSession, Subscription
+from realtime.session import ConnectionSession
+from realtime.subscription import Subscription
 
 Handler = Callable[[ConnectionSession, ClientMessage], Awaitable[dict[str, Any]]]
 

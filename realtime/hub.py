@@ -35,6 +35,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import observability
+from realtime.batching import WaitingReader, delivery_round
 from realtime.broadcast_probe import BroadcastProbe
 from realtime.commands import run_command
 from realtime.events import HUB_GROUP
@@ -254,8 +255,10 @@ class EventHub:
             events = await database_sync_to_async(events_after)(
                 seq=seq, limit=CATCH_UP_BATCH, graphic_ids=graphic_ids, before=before
             )
-            for event in events:
-                self._fan_out(EventFrames.from_event(event))
+            # Events read together are delivered together (batched where opted in, issue 17).
+            with delivery_round(len(events) > 1):
+                for event in events:
+                    self._fan_out(EventFrames.from_event(event))
             read += len(events)
             if len(events) < CATCH_UP_BATCH:
                 return read
@@ -353,21 +356,29 @@ class EventHub:
 
     async def _listen(self, layer: Any) -> None:
         assert self._channel_name is not None
-        while True:
-            try:
-                message = await layer.receive(self._channel_name)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.warning("channel layer receive failed; retrying", exc_info=True)
-                await asyncio.sleep(1)
-                continue
-            try:
-                await self._handle(message)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("hub failed to handle %s", message.get("type"))
+        # Take every message already waiting (a burst) and deliver them in one delivery round,
+        # so that connections that opted in to batching get them as one frame (issue 17).
+        reader = WaitingReader(layer, self._channel_name)
+        try:
+            while True:
+                try:
+                    messages = await reader.receive_waiting(most=CATCH_UP_BATCH)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.warning("channel layer receive failed; retrying", exc_info=True)
+                    await asyncio.sleep(1)
+                    continue
+                with delivery_round(len(messages) > 1):
+                    for message in messages:
+                        try:
+                            await self._handle(message)
+                        except asyncio.CancelledError:
+                            raise
+                        except Exception:
+                            logger.exception("hub failed to handle %s", message.get("type"))
+        finally:
+            reader.cancel()
 
     async def _handle(self, message: dict[str, Any]) -> None:
         if message.get("type") == "hub.event":

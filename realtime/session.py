@@ -19,7 +19,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -30,6 +29,7 @@ from gal_dashboard.access import VIEW_GRAPHIC, user_ref
 from graphics.selectors import view_key_active
 from realtime import observability
 from realtime.auth import VIEW_KEY_REVOKED_MESSAGE
+from realtime.batching import delivery_round, wants_batches
 from realtime.frames import ALL, SubscriptionKey
 from realtime.hub import get_hub
 from realtime.limits import FrameRateLimit, message_too_large
@@ -47,22 +47,10 @@ from realtime.protocol import (
     server_time,
 )
 from realtime.registry import ConnectionEntry
+from realtime.subscription import Subscription
 from realtime.supervisor import get_supervisor
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Subscription:
-    """Where one subscription of this connection stands in the event stream."""
-
-    last_seq: int = 0
-    # While the snapshot or the replay is being read, live events wait here (then those after
-    # the snapshot's seq, or after the replay, are sent), so nothing is lost or sent twice
-    # between the read and the stream. A replay's events are queued here too, ahead of them.
-    pending: list[tuple[int, dict[str, Any]]] | None = field(default_factory=list)
-    # Presence frames (no seq) that arrived meanwhile: sent after the ack, in arrival order.
-    pending_ephemeral: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ConnectionSession:
@@ -103,7 +91,12 @@ class ConnectionSession:
         # Every frame after the handshake, replies and events alike, leaves through the outbox,
         # so they stay in order and a client that stops reading cannot stall the hub.
         self.outbox = Outbox(
-            send, limit_bytes=settings.WS_SEND_BACKLOG_BYTES, on_overflow=self._slow_consumer
+            send,
+            limit_bytes=settings.WS_SEND_BACKLOG_BYTES,
+            on_overflow=self._slow_consumer,
+            # `?batch=1` opts in to `batch` frames (realtime.batching, issue 17).
+            batch=wants_batches(scope),
+            batch_max_bytes=settings.WS_MAX_MESSAGE_BYTES,
         )
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -135,6 +128,8 @@ class ConnectionSession:
                 # True while the channel layer is away (see the `notice` message).
                 "broadcast_degraded": get_hub().probe.degraded,
                 "heartbeat_interval": settings.WS_HEARTBEAT_INTERVAL_SECONDS,
+                # Whether waiting frames come as `batch` frames (`?batch=1`, issue 17).
+                "batch": self.outbox.batch,
             },
         )
         return True
@@ -374,7 +369,12 @@ class ConnectionSession:
         self.outbox.put(message)
 
     def flush_pending(self) -> None:
-        """After an ack: send what waited behind the snapshot or replay, each seq once."""
+        """After an ack: send what waited behind the snapshot or replay, each seq once, as one
+        delivery round (one `batch` frame where the client opted in)."""
+        with delivery_round():
+            self._flush_pending_now()
+
+    def _flush_pending_now(self) -> None:
         for subscription in list(self.subscriptions.values()):
             if subscription.pending is None:
                 continue

@@ -993,3 +993,81 @@ describe("standings", () => {
     assert.deepEqual(changes, ["standings_update"]);
   });
 });
+
+describe("batches (issue 17)", () => {
+  /** The `batch` frame the server sends for frames that waited: their texts, concatenated. */
+  function batchOf(...frames) {
+    return { type: "batch", frames };
+  }
+
+  test("batch: true opts in with ?batch=1, after a view key", () => {
+    const plain = makeClient({ batch: true });
+    plain.client.start();
+    assert.equal(plain.socket().url, `${URL}?batch=1`);
+    const keyed = makeClient({ viewKey: "k 1", batch: true });
+    keyed.client.start();
+    assert.equal(keyed.socket().url, `${URL}?key=k%201&batch=1`);
+  });
+
+  test("a batch's events are applied in order, exactly as the same frames sent one by one", () => {
+    const frames = [titleUpdate(101, 5), titleUpdate(102, 6), titleUpdate(103, 7, "Last")];
+    const one = liveOn7(100, { batch: true });
+    const alone = liveOn7(100);
+    const heard = { batched: [], alone: [] };
+    one.sub.addEventListener("change", (event) => heard.batched.push(event.detail.data.seq));
+    alone.sub.addEventListener("change", (event) => heard.alone.push(event.detail.data.seq));
+
+    one.socket().receive(batchOf(...frames));
+    for (const frame of frames) alone.socket().receive(frame);
+
+    assert.deepEqual(heard.batched, [101, 102, 103]);
+    assert.deepEqual(heard.batched, heard.alone);
+    assert.deepEqual(one.sub.graphic, alone.sub.graphic);
+    assert.equal(one.sub.graphic.title, "Last");
+    assert.equal(one.sub.seq, 103);
+  });
+
+  test("duplicates inside and across batches are dropped; replies and notices are unpacked", async () => {
+    const { client, socket, sub } = liveOn7(100, { batch: true });
+    const seqs = [];
+    const notices = [];
+    sub.addEventListener("change", (event) => seqs.push(event.detail.data.seq));
+    client.addEventListener("lock_lost", (event) => notices.push(event.detail));
+    const reply = client.request("lock", { graphic_id: 7 });
+    const request = socket().sentOf("lock").at(-1);
+
+    socket().receive(
+      batchOf(
+        { type: "lock_lost", data: { graphic_id: 7, reason: "overridden" } },
+        titleUpdate(101, 5),
+        titleUpdate(101, 5),
+        { type: "ack", request_id: request.request_id, data: { graphic_id: 7, lock: FREE } },
+      ),
+    );
+    socket().receive(batchOf(titleUpdate(101, 5), titleUpdate(102, 6)));
+
+    assert.deepEqual(await reply, { graphic_id: 7, lock: FREE });
+    assert.deepEqual(notices, [{ graphic_id: 7, reason: "overridden" }]);
+    assert.deepEqual(seqs, [101, 102]);
+    assert.equal(socket().sentOf("subscribe").length, 1, "no gap was seen");
+  });
+
+  test("an auth error inside a batch makes the close fatal, as alone", async () => {
+    const { client, socket, sub } = liveOn7(100, { batch: true });
+    const seqs = [];
+    sub.addEventListener("change", (event) => seqs.push(event.detail.data.seq));
+    const fatal = [];
+    client.addEventListener("fatal", (event) => fatal.push(event.detail.code));
+    socket().receive(
+      batchOf(titleUpdate(101, 5), {
+        type: "error",
+        data: { code: "token_revoked", message: "Log in again.", details: {} },
+      }),
+    );
+    socket().drop(4001);
+    await settle();
+    assert.deepEqual(seqs, [101]);
+    assert.deepEqual(fatal, ["token_revoked"]);
+    assert.equal(client.state, "offline");
+  });
+});

@@ -27,7 +27,7 @@ import {
 const config = pageConfig();
 const graphicId = config.graphic_id;
 const me = config.user;
-const client = new LiveClient();
+const client = new LiveClient({ batch: true });
 const subscription = client.subscribe(graphicId);
 showConnectionState(client);
 

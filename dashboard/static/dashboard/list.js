@@ -15,7 +15,7 @@ import {
 } from "./connection.js";
 
 const config = pageConfig();
-const client = new LiveClient();
+const client = new LiveClient({ batch: true });
 const all = client.subscribe("all");
 showConnectionState(client);
 

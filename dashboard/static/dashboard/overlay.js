@@ -21,7 +21,7 @@ import { redrawLists, renderCanvas } from "./render.js";
 
 const config = pageConfig();
 const root = document.getElementById("overlay");
-const client = new LiveClient({ viewKey: config.view_key });
+const client = new LiveClient({ viewKey: config.view_key, batch: true });
 const subscription = client.subscribe(config.graphic_id);
 
 // What is drawn: the program version and its standings (as JSON: a snapshot after a

@@ -14,7 +14,7 @@ const REFRESH_COALESCE_MS = 30;
 
 const config = pageConfig();
 const canManage = Boolean(config.can_manage);
-const client = new LiveClient();
+const client = new LiveClient({ batch: true });
 const all = client.subscribe("all");
 showConnectionState(client);
 

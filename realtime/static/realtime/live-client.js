@@ -80,6 +80,10 @@ function subscriptionKey(key) {
  * retrying), "polling" (HTTP fallback), "offline" (before start(), after stop() or a fatal
  * close). Events: `state` ({state, previous}), `welcome`, `notice`, `lock_expiring`,
  * `lock_lost` (the frame's data), `fatal` ({code, message, closeCode, status?}).
+ *
+ * With `batch: true` it opens the socket with `?batch=1`: frames that wait for it on the server
+ * arrive together as one `batch` frame, which it unpacks here, each frame in order through the
+ * same path as a frame sent alone (docs/protocol.md, "Batches").
  */
 export class LiveClient extends EventTarget {
   /**
@@ -104,10 +108,14 @@ export class LiveClient extends EventTarget {
     nowImpl = Date.now,
     random = Math.random,
     debug = false,
+    batch = false,
   } = {}) {
     super();
     const base = url ?? `${globalThis.location.origin.replace(/^http/, "ws")}/ws/graphics`;
-    this._url = viewKey ? `${base}?key=${encodeURIComponent(viewKey)}` : base;
+    const query = [];
+    if (viewKey) query.push(`key=${encodeURIComponent(viewKey)}`);
+    if (batch) query.push("batch=1");
+    this._url = query.length ? `${base}?${query.join("&")}` : base;
     this._viewKey = viewKey;
     this._pollUrl = pollUrl;
     this._backoff = { base: backoffBase, cap: backoffCap, random };
@@ -245,6 +253,19 @@ export class LiveClient extends EventTarget {
       this._debug("not JSON", text);
       return;
     }
+    if (frame?.type === "batch" && Array.isArray(frame.frames)) {
+      // Frames that waited on the server, in the order they would have come one by one. A
+      // frame may close this socket's turn (a fatal error): the rest are then not for us.
+      for (const inner of frame.frames) {
+        if (socket !== this._socket) return;
+        this._onFrameObject(inner);
+      }
+      return;
+    }
+    this._onFrameObject(frame);
+  }
+
+  _onFrameObject(frame) {
     if (frame === null || typeof frame !== "object" || typeof frame.type !== "string") return;
     this._debug("<-", frame);
     this._armDeadTimer(); // any frame is a sign of life
