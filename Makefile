@@ -68,7 +68,7 @@ run: install
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 # gal_dashboard.serve adds each server's own message size limit (--ws-max-size for uvicorn,
-# --websocket-max-message-size for daphne) from WS_MAX_MESSAGE_BYTES; see realtime/limits.py.
+# --websocket-max-message-size for daphne) from WS_MAX_MESSAGE_BYTES; see realtime/connection/limits.py.
 ifeq ($(SERVER),uvicorn)
 	DEBUG=$${DEBUG:-true} $(BIN)/python -m gal_dashboard.serve uvicorn --host $(HOST) --port $(PORT) \
 		--ws websockets --lifespan off gal_dashboard.asgi:application

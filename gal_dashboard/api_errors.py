@@ -104,8 +104,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
 
 def _describe(exc: exceptions.APIException) -> dict[str, Any]:
-    # An exception of ours may name its own code (realtime.api's view_key_invalid is a 401
-    # like any failed authentication, told apart so the overlay knows its key is the problem).
+    # An exception of ours may name its own code (realtime.connection.api's view_key_invalid is a
+    # 401 like any failed authentication, told apart so the overlay knows its key is the problem).
     code = getattr(exc, "error_code", None) or next(
         (name for exc_class, name in _CODES if isinstance(exc, exc_class)),
         exc.default_code if isinstance(exc.default_code, str) else "error",

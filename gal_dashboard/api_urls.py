@@ -9,7 +9,7 @@ from gal_dashboard import auth_api
 from gal_dashboard.api_errors import api_not_found
 from graphics import api as graphics_api
 from locks import api as locks_api
-from realtime import api as realtime_api
+from realtime.connection import api as realtime_api
 from standings import api as standings_api
 
 app_name = "api"

@@ -1,6 +1,6 @@
 """
 ASGI entry point: HTTP through Django; WebSockets at /ws/graphics behind the origin check and
-token-or-session authentication (realtime.auth).
+token-or-session authentication (realtime.connection.auth).
 """
 
 import os
@@ -13,8 +13,8 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from realtime.auth import websocket_auth_stack  # noqa: E402
-from realtime.hub import StartHubMiddleware  # noqa: E402
+from realtime.connection.auth import websocket_auth_stack  # noqa: E402
+from realtime.delivery.hub import StartHubMiddleware  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = StartHubMiddleware(

@@ -35,7 +35,7 @@ from rest_framework_simplejwt.views import (
 
 from gal_dashboard.api_errors import error_responses
 from gal_dashboard.login_throttle import login_locked_out
-from realtime.events import publish_hub_command
+from realtime.delivery.events import publish_hub_command
 from realtime.protocol import CLOSE_UNAUTHENTICATED
 
 TAG = "auth"

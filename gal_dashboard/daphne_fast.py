@@ -11,7 +11,8 @@ it when the socket is writable (an `add_writer`, then a loop turn, a `send`, and
 `remove_writer`: two epoll_ctl calls and a callback per delivery). This protocol:
 
 1. **Frames each text once per reactor turn.** A broadcast hands every socket of an audience
-   the *same* `str` object (realtime.frames.EventFrames). The frame bytes are cached by that
+   the *same* `str` object (realtime.delivery.frames.EventFrames). The frame bytes are cached by
+that
    object's identity for the rest of the loop turn, so the second to the thousandth socket
    reuse them (autobahn's prepared-message idea, without an API change: no ASGI extension is
    needed, and any application sending a shared text benefits).

@@ -20,7 +20,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from realtime.hub import get_hub
+from realtime.delivery.hub import get_hub
 from realtime.models import Event, EventType
 
 

@@ -30,7 +30,7 @@ from django.urls import reverse
 
 from gal_dashboard.api_errors import error_body
 from gal_dashboard.errors import TooManyAttempts
-from realtime.network import trusted_client_address
+from realtime.connection.network import trusted_client_address
 
 LOCKED_OUT_TEMPLATE = "dashboard/login_locked.html"
 

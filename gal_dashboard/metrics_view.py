@@ -1,5 +1,5 @@
 """
-`GET /metrics`: Prometheus metrics (realtime.observability), for staff or for a scraper that
+`GET /metrics`: Prometheus metrics (realtime.ops.observability), for staff or for a scraper that
 presents METRICS_TOKEN as a Bearer token.
 
 With several server processes on one host, set PROMETHEUS_MULTIPROC_DIR (an empty directory,

@@ -9,8 +9,8 @@ an access log), so a `?token=` or `?key=` would otherwise reach the log; our own
 redacted by a filter.
 
 It also starts either server with its own WebSocket message limit set from
-WS_MAX_MESSAGE_BYTES (`realtime.limits.server_message_limit`): daphne at the limit itself (it
-drops the TCP connection of a larger message, and autobahn does not let an application close
+WS_MAX_MESSAGE_BYTES (`realtime.connection.limits.server_message_limit`): daphne at the limit itself
+(it drops the TCP connection of a larger message, and autobahn does not let an application close
 with 1009), uvicorn at twice the limit (the application answers a message over the limit with
 `too_large` and 1009; uvicorn closes with 1009 past twice). Options given on the command line
 come later and win.
@@ -92,7 +92,7 @@ def _settings() -> Any:
 def message_limit_options(server: str) -> list[str]:
     """The server's own WebSocket message size options (see the module docstring)."""
     _settings()
-    from realtime.limits import server_message_limit
+    from realtime.connection.limits import server_message_limit
 
     limit = str(server_message_limit(server))
     if server == "uvicorn":

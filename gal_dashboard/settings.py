@@ -383,7 +383,7 @@ AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_SECONDS)
 # By account and, separately, by address: an attacker spreading guesses over many addresses
 # still locks the account; one guessing many accounts from one address locks the address.
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-# The address behind our trusted proxy, as the WebSocket side sees it (realtime.network).
+# The address behind our trusted proxy, as the WebSocket side sees it (realtime.connection.network).
 AXES_CLIENT_IP_CALLABLE = "gal_dashboard.login_throttle.client_address"
 AXES_LOCKOUT_CALLABLE = "gal_dashboard.login_throttle.lockout_response"
 # Successful logins are not recorded (Django keeps last_login); only failures are counted.
@@ -546,8 +546,8 @@ require_two_heartbeats(
 PRESENCE_ANNOUNCE_MAX_AUDIENCE = env_int("PRESENCE_ANNOUNCE_MAX_AUDIENCE", 100, minimum=1)
 # A subscribe ack lists at most this many present users (editors first) with the full counts.
 PRESENCE_LIST_MAX = env_int("PRESENCE_LIST_MAX", 50, minimum=1)
-# Presence (realtime.presence): each connection's entry on a graphic lives this long without a
-# refresh. Entries are renewed with every heartbeat and expired ones are swept on every
+# Presence (realtime.presence.tracker): each connection's entry on a graphic lives this long without
+# a refresh. Entries are renewed with every heartbeat and expired ones are swept on every
 # supervisor tick (at most a quarter of WS_IDLE_TIMEOUT_SECONDS apart, 15 s by default), so a
 # crashed server's users are announced `left` within 45 + 15 = 60 s, as issue 6 asks.
 PRESENCE_TTL_SECONDS = env_float("PRESENCE_TTL_SECONDS", 45.0, minimum=0.1)
@@ -635,8 +635,8 @@ LOGGING = {
     "filters": {
         "redact_secrets": {"()": "gal_dashboard.logging.RedactSecretsFilter"},
         # A Redis outage is logged once when it starts and once when it ends, not once per
-        # failed operation (realtime.redis_outage).
-        "redis_outage": {"()": "realtime.redis_outage.RedisOutageFilter"},
+        # failed operation (realtime.ops.redis_outage).
+        "redis_outage": {"()": "realtime.ops.redis_outage.RedisOutageFilter"},
     },
     "formatters": {
         # gal.access is a JSON line either way; LOG_FORMAT chooses for everything else.

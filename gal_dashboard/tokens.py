@@ -5,14 +5,14 @@ simplejwt blacklists refresh tokens only: an access token stays valid until it e
 after its user logged out. Here every access token carries the id (`jti`) of the refresh token
 it was issued with, its *token family*; once that refresh token is blacklisted (logout, or a
 rotation that replaced it) the access token is refused everywhere: REST
-(`FamilyJWTAuthentication`) and WebSocket (`realtime.auth`). Logging out also closes the
+(`FamilyJWTAuthentication`) and WebSocket (`realtime.connection.auth`). Logging out also closes the
 WebSockets opened with that family, on every server.
 
 Changing a password revokes every token issued before: simplejwt's CHECK_REVOKE_TOKEN puts a
 digest of the user's password hash in each token and refuses access tokens whose digest is no
-longer the user's (REST here, WebSocket in `realtime.auth`); `password_changed_since` adds the
-same check where simplejwt leaves it out, refreshing and verifying. Saving the new password
-closes the user's WebSockets on every server (realtime.signals).
+longer the user's (REST here, WebSocket in `realtime.connection.auth`); `password_changed_since`
+adds the same check where simplejwt leaves it out, refreshing and verifying. Saving the new password
+closes the user's WebSockets on every server (realtime.delivery.signals).
 """
 
 from __future__ import annotations

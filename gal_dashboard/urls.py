@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from gal_dashboard import health, metrics_view, views
-from realtime import views as realtime_views
+from realtime.ops import views as realtime_views
 
 urlpatterns = [
     path("", views.home, name="home"),

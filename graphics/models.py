@@ -151,7 +151,7 @@ class Graphic(models.Model):
         (a service, the admin or a plain `.save()` in a shell): a change of title, event_name
         or data, an archive or a restore bumps `version` by one, writes the `GraphicVersion`
         of the new version, and leaves `pending_change` for the receivers that log and
-        broadcast it (realtime.signals).
+        broadcast it (realtime.delivery.signals).
         """
         using = kwargs.get("using")
         update_fields = kwargs.get("update_fields")

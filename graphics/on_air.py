@@ -15,8 +15,9 @@ on-air state. REST, the WebSocket and the admin call these, so each rule is writ
 
 Each change writes, in one transaction: the graphic's on-air fields (a queryset update: taking
 makes no new version), the on-air log (`AirInterval`), a row of the graphic's history naming the
-version (action take, clear or live) and, through `air_changed`, the event log (realtime.signals
-records a graphic_take, graphic_clear or graphic_live event, broadcast after commit).
+version (action take, clear or live) and, through `air_changed`, the event log
+(realtime.delivery.signals records a graphic_take, graphic_clear or graphic_live event, broadcast
+after commit).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from locks.services import check_reason, lock_live_or_clear_expired
 RETAKE_REASON = "replaced by a take"
 
 # Sent inside the transaction of every take, clear and live switch, with `change` (an
-# AirChange); realtime.signals records it in the event log.
+# AirChange); realtime.delivery.signals records it in the event log.
 air_changed = Signal()
 
 

@@ -371,7 +371,7 @@ def graphic_delete(*, user: Any, graphic_id: Any, reason: Any = "") -> None:
 
 # -- overlay view keys ---------------------------------------------------------------------------
 # Revoking a key (by a rotation too) or deleting its graphic closes the WebSockets opened with
-# it on every server, after commit: realtime.signals hears the key's save or delete.
+# it on every server, after commit: realtime.delivery.signals hears the key's save or delete.
 
 
 def view_key_rotate(*, graphic_id: int, user: Any) -> GraphicViewKey:

@@ -6,4 +6,4 @@ class RealtimeConfig(AppConfig):
     verbose_name = "Real-time"
 
     def ready(self) -> None:
-        from realtime import signals  # noqa: F401  (connects the event-log receivers)
+        from realtime.delivery import signals  # noqa: F401  (connects the event-log receivers)

@@ -43,7 +43,7 @@ class EventManager(models.Manager["Event"]):
         self.hold_order()
         # Under the append lock, the events before this one are settled: remember the seq of
         # the last one, and of the last one of the same graphic, so that a hub receiving this
-        # event through one group (realtime.hub) can tell whether it missed one before it.
+        # event through one group (realtime.delivery.hub) can tell whether it missed one before it.
         previous_seq = self.order_by("-id").values_list("id", flat=True).first()
         previous_graphic_seq = (
             self.filter(graphic_id=graphic_id).order_by("-id").values_list("id", flat=True).first()

@@ -27,7 +27,7 @@ CLOSE_IDLE = 4000  # nothing received for WS_IDLE_TIMEOUT_SECONDS (heartbeats un
 CLOSE_UNAUTHENTICATED = 4001  # log in again: missing, invalid or expired credentials
 CLOSE_BY_STAFF = 4002  # a Lock admin closed it from the staff page; reconnecting is allowed
 CLOSE_FORBIDDEN = 4003  # authenticated, but not allowed to view graphics
-CLOSE_POLICY = 4008  # persistent flooding (rate limit strikes; see realtime.limits)
+CLOSE_POLICY = 4008  # persistent flooding (rate limit strikes; see realtime.connection.limits)
 CLOSE_SLOW_CONSUMER = 4009  # not reading: too far behind; reconnect and resume from last seq
 CLOSE_TOO_MANY_CONNECTIONS = 4029  # the user already has WS_MAX_CONNECTIONS_PER_USER open
 

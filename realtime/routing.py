@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from realtime.consumers import GraphicsConsumer
+from realtime.connection.consumers import GraphicsConsumer
 
 websocket_urlpatterns = [
     path("ws/graphics", GraphicsConsumer.as_asgi()),

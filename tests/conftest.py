@@ -132,7 +132,7 @@ def fresh_presence_and_registry() -> None:
     recent errors (in Redis or this process's memory). Entries of an earlier test's connections
     (a stopped server's, say) would otherwise live out their TTL and show up in this test's
     presence and connection counts, and its errors on this test's staff page."""
-    from realtime.recent_errors import clear_process_recent_errors
+    from realtime.ops.recent_errors import clear_process_recent_errors
 
     clear_process_recent_errors()
     if not settings.REDIS_URL:

@@ -1,9 +1,10 @@
 """
-Batches and priority over real sockets (issue 17, realtime.batching): a client that opts in with
-`?batch=1` gets the events that waited for it (a resume's replay, a burst the server read from the
-log at once) as `batch` frames holding exactly the frames a client without the flag gets one by
-one, in seq order, none lost or repeated; and a `lock_lost` overtakes a thousand events queued
-for a holder that stopped reading (uvicorn: daphne's `send` never waits, see docs/protocol.md).
+Batches and priority over real sockets (issue 17, realtime.connection.batching): a client that opts
+in with `?batch=1` gets the events that waited for it (a resume's replay, a burst the server read
+from the log at once) as `batch` frames holding exactly the frames a client without the flag gets
+one by one, in seq order, none lost or repeated; and a `lock_lost` overtakes a thousand events
+queued for a holder that stopped reading (uvicorn: daphne's `send` never waits, see
+docs/protocol.md).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from graphics.services import (
 )
 from locks.selectors import lock_state
 from locks.services import lock_acquire, lock_release
-from realtime.events import publish_event
+from realtime.delivery.events import publish_event
 from realtime.models import Event, EventType
 from tests.conftest import error_of, expire_lock, fencing_token_of, text_element, valid_canvas
 
@@ -228,7 +228,7 @@ def test_revert_is_published_when_it_commits(
         if getattr(callback, "func", None) is publish_event
     ]
     # Version 1 brings back the standings list that version 2 removed, so the graphic's
-    # standings follow its update (realtime.signals).
+    # standings follow its update (realtime.delivery.signals).
     assert [message["event_type"] for message in published] == [
         "graphic_update",
         "standings_update",

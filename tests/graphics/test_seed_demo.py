@@ -23,7 +23,7 @@ from gal_dashboard.access import (
 )
 from graphics.canvas import LIST_ELEMENT_TYPES, check_canvas_data
 from graphics.models import Graphic, GraphicViewKey
-from realtime.snapshots import graphic_snapshot
+from realtime.delivery.snapshots import graphic_snapshot
 from standings.models import Player, Result, ResultChange, Round, Tournament
 
 pytestmark = pytest.mark.django_db

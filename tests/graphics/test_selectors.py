@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from graphics.selectors import graphic_list
-from realtime.snapshots import list_snapshot
+from realtime.delivery.snapshots import list_snapshot
 
 pytestmark = pytest.mark.django_db
 

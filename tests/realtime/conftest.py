@@ -19,14 +19,15 @@ from django.db import connections
 from django.test import Client
 from rest_framework_simplejwt.tokens import AccessToken
 
-from realtime.hub import get_hub
-from realtime.supervisor import get_supervisor
+from realtime.connection.supervisor import get_supervisor
+from realtime.delivery.hub import get_hub
 
 ORIGIN = "http://127.0.0.1:8000"
 RECEIVE_TIMEOUT = 5
 
-# Presence frames (realtime.presence): ephemeral, and sent whenever anyone subscribes, so the
-# client keeps them apart (`presence`, `next_presence`) and tests of other things never see them.
+# Presence frames (realtime.presence.tracker): ephemeral, and sent whenever anyone subscribes, so
+# the client keeps them apart (`presence`, `next_presence`) and tests of other things never see
+# them.
 PRESENCE_FRAMES = frozenset({"user_activity", "presence_counts"})
 
 

@@ -18,10 +18,10 @@ from rest_framework_simplejwt.tokens import AccessToken
 from graphics.models import Graphic
 from graphics.services import graphic_archive, graphic_delete, graphic_update
 from locks.services import lock_acquire, lock_release
-from realtime.frames import EventFrames
+from realtime.delivery.frames import EventFrames
+from realtime.delivery.retention import events_prune
+from realtime.delivery.snapshots import graphic_snapshot, latest_seq, list_snapshot
 from realtime.models import Event
-from realtime.retention import events_prune
-from realtime.snapshots import graphic_snapshot, latest_seq, list_snapshot
 from tests.conftest import error_of
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from graphics.models import Graphic
-from realtime.consumers import GraphicsConsumer
+from realtime.connection.consumers import GraphicsConsumer
 from realtime.models import Event
 from tests.conftest import text_element, valid_canvas
 from tests.realtime.conftest import WsClient, token_for

@@ -19,9 +19,9 @@ from graphics.serialization import graphic_payload
 from locks.models import CanvasLock
 from locks.selectors import lock_state
 from locks.services import lock_acquire
-from realtime.events import HUB_GROUP, event_message, graphic_event_data
-from realtime.frames import ALL, SubscriptionKey
-from realtime.hub import get_hub
+from realtime.delivery.events import HUB_GROUP, event_message, graphic_event_data
+from realtime.delivery.frames import ALL, SubscriptionKey
+from realtime.delivery.hub import get_hub
 from realtime.models import Event, EventType
 from realtime.protocol import CLOSE_UNAUTHENTICATED
 

@@ -1,7 +1,7 @@
-"""The hub's channel-layer groups (realtime.hub, realtime.events): it joins a graphic's group
-when its first socket subscribes to that graphic and leaves when the last one goes, is in the
-list group while it has an "all" subscriber, and receives no message for a graphic none of its
-sockets watch. Runs on the in-memory channel layer, and on channels_redis when REDIS_URL is
+"""The hub's channel-layer groups (realtime.delivery.hub, realtime.delivery.events): it joins a
+graphic's group when its first socket subscribes to that graphic and leaves when the last one goes,
+is in the list group while it has an "all" subscriber, and receives no message for a graphic none of
+its sockets watch. Runs on the in-memory channel layer, and on channels_redis when REDIS_URL is
 set."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from django.db import transaction
 from graphics.models import Graphic
 from locks.selectors import lock_state
 from locks.services import lock_acquire, lock_release
-from realtime import observability
-from realtime.events import LIST_GROUP, event_groups, graphic_group_name, user_group_name
-from realtime.hub import get_hub
+from realtime.delivery.events import LIST_GROUP, event_groups, graphic_group_name, user_group_name
+from realtime.delivery.hub import get_hub
 from realtime.models import Event, EventType
+from realtime.ops import observability
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from realtime.limits import (
+from realtime.connection.limits import (
     FrameRateLimit,
     TokenBucket,
     check_subscription_room,

@@ -1,4 +1,4 @@
-"""Lock notices to a lock's holder (realtime.lock_notices): `lock_lost` when a Lock admin
+"""Lock notices to a lock's holder (realtime.delivery.lock_notices): `lock_lost` when a Lock admin
 overrides the lock or it expires, `lock_expiring` before it runs out, on every one of the
 holder's connections; and the WebSocket `lock_refresh` and `lock_override` requests."""
 
@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from locks.models import CanvasLock
 from locks.services import lock_acquire, lock_refresh
-from realtime.lock_notices import LockExpiringNotices
+from realtime.delivery.lock_notices import LockExpiringNotices
 from tests.conftest import expire_lock
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from graphics.models import Graphic
-from realtime.registry import server_id
+from realtime.ops.registry import server_id
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

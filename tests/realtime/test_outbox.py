@@ -10,8 +10,8 @@ from typing import Any
 
 from channels.layers import InMemoryChannelLayer
 
-from realtime.batching import WaitingReader, delivery_round
-from realtime.outbox import Outbox
+from realtime.connection.batching import WaitingReader, delivery_round
+from realtime.connection.outbox import Outbox
 from realtime.protocol import encode_frame
 
 
@@ -99,7 +99,8 @@ async def test_a_send_that_fails_does_not_reach_the_caller() -> None:
     assert outbox.backlog == 0
 
 
-# -- issue 17: batches and priority (realtime.batching) ----------------------------------------
+# -- issue 17: batches and priority (realtime.connection.batching)
+# ----------------------------------------
 
 
 def event(seq: int) -> dict[str, Any]:

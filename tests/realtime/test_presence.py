@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from graphics.models import Graphic
-from realtime.presence import get_presence
-from realtime.presence_store import MemoryPresenceStore, PresenceEntry
+from realtime.presence.store import MemoryPresenceStore, PresenceEntry
+from realtime.presence.tracker import get_presence
 from tests.realtime.conftest import WsClient
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from django.conf import settings
 
-from realtime.presence_store import (
+from realtime.presence.store import (
     EDITING,
     LEFT,
     VIEWING,

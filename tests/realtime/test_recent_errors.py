@@ -13,8 +13,8 @@ import pytest
 from django.conf import settings as django_settings
 from prometheus_client import REGISTRY
 
-from realtime import recent_errors
-from realtime.recent_errors import (
+from realtime.ops import recent_errors
+from realtime.ops.recent_errors import (
     BUFFER_FULL,
     ERROR,
     STORE_FAILED,
@@ -26,7 +26,7 @@ from realtime.recent_errors import (
     get_recent_error_writer,
     recent_errors_key,
 )
-from realtime.registry import server_id
+from realtime.ops.registry import server_id
 
 
 def dropped(reason: str) -> float:

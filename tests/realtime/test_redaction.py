@@ -18,8 +18,8 @@ from graphics.models import Graphic, GraphicViewKey
 from graphics.on_air import graphic_set_live
 from graphics.services import graphic_archive, graphic_create, graphic_update, view_key_rotate
 from locks.services import lock_acquire, lock_override
+from realtime.delivery.redaction import EVENT_REDACTIONS
 from realtime.models import Event, EventType
-from realtime.redaction import EVENT_REDACTIONS
 from standings.services import lobby_results_save
 from tests.conftest import lobby_results, valid_canvas
 from tests.realtime.conftest import WsClient

@@ -1,5 +1,5 @@
 """A Redis outage in the log: one line when it starts, one when it ends, and the failures in
-between counted rather than logged (realtime.redis_outage). The errors are real redis-py errors,
+between counted rather than logged (realtime.ops.redis_outage). The errors are real redis-py errors,
 from a client pointed at a port where nothing listens."""
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from prometheus_client import REGISTRY
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from realtime import redis_outage as redis_outage_module
-from realtime.redis_outage import (
+from realtime.ops import redis_outage as redis_outage_module
+from realtime.ops.redis_outage import (
     RECOVERY_GRACE_SECONDS,
     RedisOutageFilter,
     RedisOutageTracker,
     is_redis_unreachable,
 )
-from realtime.registry import server_id
+from realtime.ops.registry import server_id
 from tests.e2e.conftest import HOST, free_port
 
 UNREACHABLE = "Redis is unreachable"
@@ -61,7 +61,7 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(caplog: A
     """However many operations fail meanwhile: one WARNING naming the first failure, without a
     traceback, and one when an operation started after it succeeds, with the count of the
     failures that were not logged."""
-    caplog.set_level(logging.WARNING, logger="realtime.redis_outage")
+    caplog.set_level(logging.WARNING, logger="realtime.ops.redis_outage")
     clock = Clock()
     tracker = RedisOutageTracker(clock=clock)
     outages_before = metric("gal_redis_outages_total")
@@ -92,7 +92,7 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(caplog: A
 def test_a_failure_just_after_redis_returns_is_the_same_outage_and_a_later_one_a_new_one(
     caplog: Any,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="realtime.redis_outage")
+    caplog.set_level(logging.WARNING, logger="realtime.ops.redis_outage")
     clock = Clock()
     tracker = RedisOutageTracker(clock=clock)
     error = redis_error()
@@ -127,8 +127,10 @@ def test_the_log_filter_takes_redis_connection_errors_out_and_lets_the_rest_thro
 
     handler = Collect()
     handler.addFilter(RedisOutageFilter())
-    loggers = [logging.getLogger(name) for name in ("channels_redis.pubsub", "realtime.events")]
-    for logger in [*loggers, logging.getLogger("realtime.redis_outage")]:
+    loggers = [
+        logging.getLogger(name) for name in ("channels_redis.pubsub", "realtime.delivery.events")
+    ]
+    for logger in [*loggers, logging.getLogger("realtime.ops.redis_outage")]:
         logger.addHandler(handler)
         monkeypatch.setattr(logger, "propagate", False)
         monkeypatch.setattr(logger, "level", logging.INFO)
@@ -146,7 +148,7 @@ def test_the_log_filter_takes_redis_connection_errors_out_and_lets_the_rest_thro
             loggers[1].warning("could not publish event seq=1", exc_info=True)
         loggers[1].warning("no traceback at all")
     finally:
-        for logger in [*loggers, logging.getLogger("realtime.redis_outage")]:
+        for logger in [*loggers, logging.getLogger("realtime.ops.redis_outage")]:
             logger.removeHandler(handler)
 
     assert [record.getMessage()[:31] for record in written] == [

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from realtime.registry import (
+from realtime.ops.registry import (
     ConnectionEntry,
     ConnectionRegistry,
     MemoryConnectionRegistry,

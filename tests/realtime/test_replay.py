@@ -21,9 +21,9 @@ from django.utils import timezone
 from graphics.models import Graphic
 from graphics.services import graphic_delete, graphic_update
 from locks.services import lock_acquire, lock_release
+from realtime.delivery.retention import events_prune
+from realtime.delivery.snapshots import graphic_snapshot, latest_seq, list_snapshot
 from realtime.models import Event, EventLogHorizon
-from realtime.retention import events_prune
-from realtime.snapshots import graphic_snapshot, latest_seq, list_snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

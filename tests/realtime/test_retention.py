@@ -14,8 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from locks.selectors import lock_state
+from realtime.delivery.retention import events_pruned_through
 from realtime.models import Event, EventLogHorizon, EventType
-from realtime.retention import events_pruned_through
 
 pytestmark = pytest.mark.django_db
 

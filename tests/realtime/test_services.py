@@ -1,4 +1,4 @@
-"""realtime.services.connection_disconnect, called as an admin action or a command would: the
+"""realtime.ops.services.connection_disconnect, called as an admin action or a command would: the
 rule (Lock admin or superuser), its domain errors, and the close it sends."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connections
 
 from gal_dashboard.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
+from realtime.ops.services import connection_disconnect
 from realtime.protocol import CLOSE_BY_STAFF
-from realtime.services import connection_disconnect
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

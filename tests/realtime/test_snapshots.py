@@ -19,8 +19,8 @@ from graphics.patch import graphic_apply_event
 from graphics.services import graphic_archive, graphic_update
 from locks.models import CanvasLock
 from locks.services import lock_acquire, lock_refresh
+from realtime.delivery.snapshots import events_after, graphic_snapshot, latest_seq, list_snapshot
 from realtime.models import Event
-from realtime.snapshots import events_after, graphic_snapshot, latest_seq, list_snapshot
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from realtime.hub import get_hub
+from realtime.connection.supervisor import get_supervisor
+from realtime.delivery.hub import get_hub
+from realtime.ops.registry import open_registry
 from realtime.protocol import CLOSE_IDLE
-from realtime.registry import open_registry
-from realtime.supervisor import get_supervisor
 from tests.realtime.conftest import WsClient
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -22,13 +22,13 @@ from graphics.models import Graphic, GraphicViewKey
 from graphics.on_air import graphic_set_live
 from graphics.services import graphic_delete, graphic_update, view_key_revoke, view_key_rotate
 from locks.services import lock_acquire
+from realtime.connection.supervisor import get_supervisor
+from realtime.ops.registry import server_id
 from realtime.protocol import (
     CLOSE_MESSAGE_TOO_BIG,
     CLOSE_TOO_MANY_CONNECTIONS,
     CLOSE_UNAUTHENTICATED,
 )
-from realtime.registry import server_id
-from realtime.supervisor import get_supervisor
 from tests.conftest import error_of
 from tests.realtime.conftest import ORIGIN, WsClient, session_cookie_for, token_for
 

@@ -16,10 +16,10 @@ from django.db import connections
 from django.test import AsyncClient
 
 from gal_dashboard.access import EDITOR, LOCK_ADMIN
+from realtime.connection.supervisor import get_supervisor
+from realtime.ops.recent_errors import get_recent_error_writer, open_recent_errors
+from realtime.ops.registry import open_registry, server_id
 from realtime.protocol import CLOSE_BY_STAFF, CLOSE_IDLE, CLOSE_UNAUTHENTICATED
-from realtime.recent_errors import get_recent_error_writer, open_recent_errors
-from realtime.registry import open_registry, server_id
-from realtime.supervisor import get_supervisor
 from tests.realtime.conftest import WsClient
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

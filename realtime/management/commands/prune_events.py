@@ -1,6 +1,6 @@
 """
 `python manage.py prune_events [--dry-run]`: delete events older than EVENT_RETENTION_SECONDS
-that are not among the newest EVENT_RETENTION_MIN_EVENTS (see `realtime.retention`).
+that are not among the newest EVENT_RETENTION_MIN_EVENTS (see `realtime.delivery.retention`).
 
 Run it from cron or a timer, e.g. hourly. Clients that resume from a seq it removed get a fresh
 snapshot (`"recovered": false`) instead of a replay.
@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from realtime.retention import events_prune
+from realtime.delivery.retention import events_prune
 
 
 class Command(BaseCommand):
