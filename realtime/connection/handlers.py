@@ -20,6 +20,7 @@ from gal_dashboard.access import CHANGE_GRAPHIC, require_permission
 from gal_dashboard.errors import PermissionDenied, ValidationFailed
 from gal_dashboard.storable import BIGINT_MAX
 from graphics.models import Graphic
+from graphics.on_air import graphic_clear, graphic_set_live, graphic_take
 from graphics.serialization import graphic_payload
 from graphics.services import (
     UNSET,
@@ -33,7 +34,6 @@ from locks.models import CanvasLock
 from locks.selectors import lock_live, lock_state
 from locks.services import lock_acquire, lock_override, lock_refresh, lock_release
 from realtime.connection.auth import TokenRejected, authenticate_access_token, view_key_out_of_scope
-from realtime.connection.handlers_on_air import ON_AIR_HANDLERS
 from realtime.connection.limits import check_subscription_room
 from realtime.connection.session import ConnectionSession
 from realtime.connection.subscription import Subscription
@@ -301,6 +301,42 @@ async def on_auth(session: ConnectionSession, message: ClientMessage) -> dict[st
     return {"token_expires_at": identity.expires_at}
 
 
+# -- on air (issue 16): take, clear, set_live; the rules are graphics.on_air's ---------------
+
+
+async def on_take(session: ConnectionSession, message: ClientMessage) -> dict[str, Any]:
+    _allowed_keys(message, {"graphic_id", "expected_version", "reason"})
+    return await database_sync_to_async(_graphic_reply)(
+        graphic_take,
+        user=session.user,
+        graphic_id=message.data.get("graphic_id"),
+        expected_version=message.data.get("expected_version"),
+        reason=message.data.get("reason", ""),
+    )
+
+
+async def on_clear(session: ConnectionSession, message: ClientMessage) -> dict[str, Any]:
+    _allowed_keys(message, {"graphic_id", "reason"})
+    return await database_sync_to_async(_graphic_reply)(
+        graphic_clear,
+        user=session.user,
+        graphic_id=message.data.get("graphic_id"),
+        reason=message.data.get("reason", ""),
+    )
+
+
+async def on_set_live(session: ConnectionSession, message: ClientMessage) -> dict[str, Any]:
+    _allowed_keys(message, {"graphic_id", "live", "expected_version", "reason"})
+    return await database_sync_to_async(_graphic_reply)(
+        graphic_set_live,
+        user=session.user,
+        graphic_id=message.data.get("graphic_id"),
+        live=message.data.get("live"),
+        expected_version=message.data.get("expected_version"),
+        reason=message.data.get("reason", ""),
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     "subscribe": on_subscribe,
     "unsubscribe": on_unsubscribe,
@@ -315,5 +351,7 @@ HANDLERS: dict[str, Handler] = {
     "lock_override": on_lock_override,
     "auth": on_auth,
     "activity": on_activity,
-    **ON_AIR_HANDLERS,  # take, clear, set_live (issue 16)
+    "take": on_take,
+    "clear": on_clear,
+    "set_live": on_set_live,
 }
