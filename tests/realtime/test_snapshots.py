@@ -195,9 +195,15 @@ async def test_snapshot_and_stream_add_up_to_the_current_state_under_concurrent_
     concurrent = database_sync_to_async(lambda fn, **kwargs: fn(**kwargs), thread_sensitive=False)
     rounds = 20
     started = asyncio.Event()
+    # Set once the first follower has its snapshots: the writer waits for it halfway, so that
+    # at least one subscription lands mid-stream however slow the subscribes are (on SQLite a
+    # snapshot's IMMEDIATE transaction queues behind the writer's, and can lose every race).
+    first_subscribed = asyncio.Event()
 
     async def keep_changing() -> None:
         for version in range(1, rounds + 1):
+            if version == rounds // 2:
+                await asyncio.wait_for(first_subscribed.wait(), timeout=30)
             await concurrent(
                 graphic_update,
                 user=editor,
@@ -221,6 +227,7 @@ async def test_snapshot_and_stream_add_up_to_the_current_state_under_concurrent_
     await started.wait()
     for follower in followers:
         await follower.subscribe()
+        first_subscribed.set()
         await asyncio.sleep(0.03)
     await writer
 
