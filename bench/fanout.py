@@ -463,7 +463,7 @@ def format_row(
 BURST_REDIS_URL = "redis://127.0.0.1:6379/6"
 
 
-def run_burst(args: argparse.Namespace) -> None:
+def run_burst(args: argparse.Namespace) -> dict[str, Any]:
     """A burst of --burst-events edits, written back to back by another process
     (bench/burst_writer.py; `--burst-together`: in one transaction) and broadcast through Redis
     (db 6), to --subscribers on one server: the frames that carried them, the time until the
@@ -475,8 +475,9 @@ def run_burst(args: argparse.Namespace) -> None:
     event ever waits for the hub there and batching has nothing to group. Events do wait where
     they arrive from elsewhere: another server's edits (this scenario), or the log (a catch-up,
     a resume)."""
-    args.layer = "redis"
+    args = argparse.Namespace(**{**vars(args), "layer": "redis"})
     rows = []
+    frames: dict[bool, int] = {}
     for batch in (False, True):
         scenario = {
             "name": f"burst batch={'on' if batch else 'off'}",
@@ -516,6 +517,7 @@ def run_burst(args: argparse.Namespace) -> None:
         VAR_BENCH.mkdir(parents=True, exist_ok=True)
         with open(VAR_BENCH / "results.jsonl", "a") as results:
             results.write(json.dumps(record) + "\n")
+        frames[batch] = int(result["event_frames"])
         rows.append(
             f"{scenario['name']:<16} {result['subscribers']:>6} {result['deliveries']:>9} "
             f"{result['event_frames']:>9} {result['events_per_frame']!s:>8} "
@@ -530,6 +532,8 @@ def run_burst(args: argparse.Namespace) -> None:
     )
     print()
     print("\n".join([header, "-" * len(header), *rows]))
+    # The targets table's batching row: how many times fewer frames carried the same burst.
+    return {"frames_ratio": round(frames[False] / frames[True], 1) if frames[True] else None}
 
 
 def main() -> None:
@@ -567,6 +571,9 @@ def main() -> None:
         "--elements", type=int, default=300, help="compression: elements of the large canvas"
     )
     parser.add_argument("--no-compression", action="store_true")
+    parser.add_argument(
+        "--no-burst", action="store_true", help="standard: skip the burst (batching) scenario"
+    )
     parser.add_argument(
         "--only",
         default="",
@@ -691,9 +698,11 @@ def main() -> None:
                 f"{part['deflate']['wire_bytes']:>8} B "
                 f"{part['deflate']['server_cpu_ms_per_snapshot']:>6} ms   {part['ratio']}x smaller"
             )
+    batch = None
+    if args.scenario == "standard" and not args.no_burst:
+        print("running burst (batching off and on; Redis db 6) ...", flush=True)
+        batch = run_burst(args)
     if args.scenario == "standard":
-        # The batch scenario (issue 17 item 3) adds its figures as {"frames_ratio": ...}.
-        batch = next((o["batch"] for o in outcomes if o.get("batch")), None)
         print()
         print("issue 17 targets")
         print("\n".join(targets_table(outcomes, compression, batch)))
