@@ -205,7 +205,7 @@ class ReasonSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         allow_null=True,
-        help_text="Why; kept in the event log.",
+        help_text="Why; kept in the event log (and, for Take, Clear and live, in the history).",
     )
 
 
@@ -240,7 +240,7 @@ class ViewKeyRevokedSerializer(serializers.Serializer):
     revoked = serializers.BooleanField(help_text="false: the graphic had no active key.")
 
 
-class TakeSerializer(serializers.Serializer):
+class TakeSerializer(ReasonSerializer):
     expected_version = serializers.IntegerField(
         min_value=1,
         help_text=(
@@ -248,16 +248,9 @@ class TakeSerializer(serializers.Serializer):
             "version_conflict, never a take of something you did not see."
         ),
     )
-    reason = serializers.CharField(
-        max_length=REASON_MAX_LENGTH,
-        required=False,
-        allow_blank=True,
-        allow_null=True,
-        help_text="Why; kept in the on-air log, the history and the event log.",
-    )
 
 
-class LiveSerializer(serializers.Serializer):
+class LiveSerializer(ReasonSerializer):
     live = serializers.BooleanField(
         help_text="true: the current version goes to air, and every version saved after it."
     )
@@ -267,13 +260,6 @@ class LiveSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Optional (null or absent: not checked): checked as a take checks it when "
         "turning live mode on.",
-    )
-    reason = serializers.CharField(
-        max_length=REASON_MAX_LENGTH,
-        required=False,
-        allow_blank=True,
-        allow_null=True,
-        help_text="Why; kept in the history and the event log.",
     )
 
 
