@@ -39,6 +39,22 @@ Message = dict[str, Any]
 
 
 class Outbox:
+    # One per connection: slots instead of an instance dict (docs/performance.md).
+    __slots__ = (
+        "_backlog",
+        "_backlog_bytes",
+        "_control",
+        "_control_bytes",
+        "_drainer",
+        "_held",
+        "_limit_bytes",
+        "_on_overflow",
+        "_send",
+        "batch",
+        "batch_max_bytes",
+        "overflowed",
+    )
+
     def __init__(
         self,
         send: Callable[[Message], Awaitable[Any]],
@@ -56,8 +72,9 @@ class Outbox:
         # None while the socket keeps up; a queue while a suspended send is being finished.
         self._backlog: deque[Message] | None = None
         # Control frames waiting meanwhile: they go before the backlog
-        # (realtime.connection.batching).
-        self._control: deque[Message] = deque()
+        # (realtime.connection.batching). Made when the first one waits: an empty deque is
+        # 760 bytes, and most connections never need one.
+        self._control: deque[Message] | None = None
         # Frames held during a delivery round (batching outboxes only), None outside one.
         self._held: deque[Message] | None = None
         self._drainer: asyncio.Task[None] | None = None
@@ -67,8 +84,7 @@ class Outbox:
 
     @property
     def backlog(self) -> int:
-        waiting = len(self._control) + (len(self._held) if self._held is not None else 0)
-        return waiting + (len(self._backlog) if self._backlog is not None else 0)
+        return sum(len(queue) for queue in (self._control, self._held, self._backlog) if queue)
 
     def put(self, message: Message) -> None:
         """Send `message` after everything put before it (a control frame: after the control
@@ -108,6 +124,8 @@ class Outbox:
         if is_control(message):
             self._control_bytes += size
             if self._control_bytes <= self._limit_bytes:
+                if self._control is None:
+                    self._control = deque()
                 self._control.append(message)
                 return
         else:
@@ -154,14 +172,14 @@ class Outbox:
         finally:
             # No await between the emptiness check above and this line: nothing slips past.
             self._backlog = None
-            self._control.clear()
+            self._control = None
             self._drainer = None
 
     def cancel(self) -> None:
         """Drop what is queued (the connection is closing)."""
         if self._backlog is not None:
             self._backlog.clear()
-        self._control.clear()
+        self._control = None
         self._held = None
         if self._drainer is not None:
             self._drainer.cancel()
