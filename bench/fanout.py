@@ -411,7 +411,7 @@ def targets_table(
     add("uvicorn p99 at 1000 x 20/s, from send", "<= 100 ms",
         number(result, "latency_ms_p99"), 100, at_most=True, unit="ms")  # fmt: skip
     if batch and batch.get("frames_ratio") is not None:
-        add("frames for a 200-event burst, batching", ">= 5x fewer",
+        add("frames for a 200-event burst (one commit), batching", ">= 5x fewer",
             float(batch["frames_ratio"]), 5, at_most=False, unit="x fewer")  # fmt: skip
     else:
         rows.append(("frames for a 200-event burst, batching", ">= 5x fewer",
@@ -700,8 +700,13 @@ def main() -> None:
             )
     batch = None
     if args.scenario == "standard" and not args.no_burst:
-        print("running burst (batching off and on; Redis db 6) ...", flush=True)
-        batch = run_burst(args)
+        # The target's burst: 200 events committed together (an import, a batch of results),
+        # so that they wait for the hub at once. Written one commit at a time on an idle
+        # machine, each event reaches the hub before the next is written: nothing waits, and
+        # batching (which adds no delay) has nothing to group (`--scenario burst` shows that).
+        print("running burst (200 events in one commit; batching off and on; Redis db 6) ...",
+              flush=True)  # fmt: skip
+        batch = run_burst(argparse.Namespace(**{**vars(args), "burst_together": True}))
     if args.scenario == "standard":
         print()
         print("issue 17 targets")

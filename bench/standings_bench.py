@@ -308,6 +308,7 @@ def child_prepare(output: Path) -> None:
     from rest_framework_simplejwt.tokens import AccessToken
 
     from gal_dashboard.access import EDITOR
+    from graphics.on_air import graphic_take
     from graphics.services import graphic_create, view_key_rotate
 
     built = build_event(played_rounds=ROUNDS - 1)
@@ -344,6 +345,9 @@ def child_prepare(output: Path) -> None:
     }
     graphic = graphic_create(user=editor, title="Bench Top 8", event_name=BENCH_EVENT, data=canvas)
     view_key = view_key_rotate(graphic_id=graphic.pk, user=editor)
+    # On air, as during a show: overlays draw the program only (issue 16), and a new graphic
+    # starts off air.
+    graphic_take(user=editor, graphic_id=graphic.pk, expected_version=graphic.version)
     event = built["event"]
     event.refresh_from_db()
     output.write_text(
