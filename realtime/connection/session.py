@@ -58,31 +58,6 @@ class ConnectionSession:
     (SupervisedConnection), presence (PresenceMember) and the lock notices (NoticeRecipient)
     each take, in one object."""
 
-    # One per connection, thousands per process: slots keep each a few hundred bytes smaller
-    # than an instance dict would (docs/performance.md, "Issue 15 topology").
-    __slots__ = (
-        "_admitted",
-        "_attached",
-        "_closing_task",
-        "_expiry_task",
-        "_send_now",
-        "close_cause",
-        "close_code",
-        "connected_at",
-        "connection_id",
-        "last_received",
-        "outbox",
-        "rate_limit",
-        "scope",
-        "session_digest",
-        "subscriptions",
-        "token_family",
-        "user",
-        "user_id",
-        "view_key_graphic_id",
-        "view_key_id",
-    )
-
     def __init__(
         self,
         *,
