@@ -39,22 +39,6 @@ Message = dict[str, Any]
 
 
 class Outbox:
-    # One per connection: slots instead of an instance dict (docs/performance.md).
-    __slots__ = (
-        "_backlog",
-        "_backlog_bytes",
-        "_control",
-        "_control_bytes",
-        "_drainer",
-        "_held",
-        "_limit_bytes",
-        "_on_overflow",
-        "_send",
-        "batch",
-        "batch_max_bytes",
-        "overflowed",
-    )
-
     def __init__(
         self,
         send: Callable[[Message], Awaitable[Any]],
