@@ -273,11 +273,24 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 # so a connection kept per thread is never reused and they pile up until the database refuses
 # more (Django's documentation says as much). PostgreSQL gets a connection pool instead.
 CONN_MAX_AGE = env_int("CONN_MAX_AGE", 0)
+# The exception: the one thread per process where WebSocket handlers, the hub and the lock
+# timers reach the database keeps its connection this many seconds (0: closed after each
+# call, like the rest). Why and how: realtime/db.py.
+WS_DB_CONN_MAX_AGE = env_int("WS_DB_CONN_MAX_AGE", 60, minimum=0)
 # Connections per server process in the PostgreSQL pool (0: no pool). Several daphne processes
 # share the database's max_connections (100 by default): 8 each leaves room for 10 processes.
 DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 8)
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=CONN_MAX_AGE)}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=CONN_MAX_AGE,
+            # A connection kept between calls (realtime.db) is checked with a `SELECT 1` before
+            # its first query of each call, so one that a database restart or failover cut is
+            # replaced instead of failing that call.
+            conn_health_checks=True,
+        )
+    }
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and (
         DATABASE_POOL_MAX_SIZE > 0
     ):

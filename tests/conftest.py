@@ -127,6 +127,18 @@ def temporary_media_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
 
 
 @pytest.fixture(autouse=True)
+def close_the_realtime_threads_connection() -> Iterator[None]:
+    """The thread that WebSocket handlers share keeps its database connection between calls
+    (realtime.db): close it after each test, so that no test inherits one and the test
+    database can be dropped at the end (PostgreSQL refuses while a connection is open)."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+@pytest.fixture(autouse=True)
 def fresh_presence_and_registry() -> None:
     """Each test starts with no presence or connection-registry entries in Redis, and no
     recent errors (in Redis or this process's memory). Entries of an earlier test's connections

@@ -29,7 +29,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import get_user as get_session_user
-from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from channels.sessions import CookieMiddleware
 from django.conf import settings
@@ -43,6 +42,7 @@ from gal_dashboard.errors import DomainError, PermissionDenied
 from gal_dashboard.tokens import token_family, token_family_revoked
 from graphics.selectors import view_key_authenticate
 from realtime.connection.network import NetworkAllowlistMiddleware
+from realtime.db import database_sync_to_async
 
 TOKEN_QUERY_PARAMETER = "token"
 VIEW_KEY_QUERY_PARAMETER = "key"

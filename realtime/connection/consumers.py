@@ -23,7 +23,6 @@ import uuid
 from typing import Any
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -33,6 +32,7 @@ from gal_dashboard.errors import DomainError, clipped
 from realtime.connection.handlers import HANDLERS, VIEW_KEY_MESSAGE_TYPES, graphic_key, out_of_scope
 from realtime.connection.limits import message_too_large
 from realtime.connection.session import ConnectionSession
+from realtime.db import database_sync_to_async
 from realtime.ops import observability
 from realtime.protocol import (
     CLOSE_FORBIDDEN,

@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from channels.db import database_sync_to_async
-
 from gal_dashboard.access import CHANGE_GRAPHIC, require_permission
 from gal_dashboard.errors import PermissionDenied, ValidationFailed
 from gal_dashboard.storable import BIGINT_MAX
@@ -37,6 +35,7 @@ from realtime.connection.auth import TokenRejected, authenticate_access_token, v
 from realtime.connection.limits import check_subscription_room
 from realtime.connection.session import ConnectionSession
 from realtime.connection.subscription import Subscription
+from realtime.db import database_sync_to_async
 from realtime.delivery.frames import ALL, SubscriptionKey
 from realtime.delivery.hub import get_hub
 from realtime.delivery.replay import check_seq, subscription_start

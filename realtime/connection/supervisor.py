@@ -33,10 +33,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from graphics.selectors import view_keys_active_among
+from realtime.db import database_sync_to_async
 from realtime.ops import observability
 from realtime.ops.redis_outage import redis_outage
 from realtime.ops.registry import (

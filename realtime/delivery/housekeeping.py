@@ -16,10 +16,10 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from locks.services import lock_expire_due
+from realtime.db import database_sync_to_async
 from realtime.delivery.lock_notices import LockExpiringNotices, NoticeRecipient, lock_lost_notice
 
 logger = logging.getLogger(__name__)

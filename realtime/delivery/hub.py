@@ -32,11 +32,11 @@ import weakref
 from collections import defaultdict
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime.connection.batching import WaitingReader, delivery_round
+from realtime.db import database_sync_to_async
 from realtime.delivery.broadcast_probe import BroadcastProbe
 from realtime.delivery.commands import run_command
 from realtime.delivery.events import HUB_GROUP

@@ -23,12 +23,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from gal_dashboard.timestamps import iso_timestamp
 from locks.models import CanvasLock, LockAction
 from locks.selectors import locks_expiring_within
+from realtime.db import database_sync_to_async
 from realtime.protocol import encode_frame
 
 logger = logging.getLogger(__name__)

@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from channels.db import database_sync_to_async
-
 from gal_dashboard.access import OVERRIDE_LOCK, require_permission
 from gal_dashboard.errors import NotFound, Unavailable
 from locks.services import check_reason
+from realtime.db import database_sync_to_async
 from realtime.delivery.events import send_hub_command
 from realtime.ops import observability
 from realtime.ops.registry import ConnectionEntry, open_registry

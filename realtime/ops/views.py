@@ -14,7 +14,6 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -26,6 +25,7 @@ from django.views.decorators.http import require_POST
 from gal_dashboard.access import OVERRIDE_LOCK
 from gal_dashboard.errors import DomainError, NotAuthenticated
 from gal_dashboard.errors import PermissionDenied as DomainPermissionDenied
+from realtime.db import database_sync_to_async
 from realtime.ops.recent_errors import CLOSE, RecentError, open_recent_errors, recent_errors_max
 from realtime.ops.registry import ConnectionEntry, open_registry
 from realtime.ops.services import connection_disconnect
