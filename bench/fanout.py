@@ -38,8 +38,6 @@ PYTHON = sys.executable
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
 BENCH_SECRET_KEY = "bench-only-secret-key-0123456789abcdef0123456789"
-# uvicorn's WebSocket implementation: the websockets one measured fastest (docs/performance.md).
-UVICORN_WS = os.environ.get("BENCH_UVICORN_WS", "websockets")
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/gal_bench"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -68,6 +66,19 @@ def wait_for_port(
 def daphne_command(port: int) -> list[str]:
     """Our server as deployed: daphne through gal_dashboard.serve, quiet."""
     return [PYTHON, "-m", "gal_dashboard.serve", "-v", "0", "-b", "127.0.0.1", "-p", str(port),
+            "gal_dashboard.asgi:application"]  # fmt: skip
+
+
+def uvicorn_command(port: int, *, plain: bool) -> list[str]:
+    """uvicorn as `make run SERVER=uvicorn` runs it: through gal_dashboard.serve, with
+    gal_dashboard.uvicorn_fast's protocol; `plain`: uvicorn's own `websockets` protocol, without
+    gal_dashboard.serve (before/after)."""
+    options = ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+               "--no-access-log"]  # fmt: skip
+    if plain:
+        return [PYTHON, "-m", "uvicorn", *options, "--ws", "websockets",
+                "gal_dashboard.asgi:application"]  # fmt: skip
+    return [PYTHON, "-m", "gal_dashboard.serve", "uvicorn", *options,
             "gal_dashboard.asgi:application"]  # fmt: skip
 
 
@@ -156,22 +167,8 @@ def running_servers(kind: str, count: int, env: dict[str, str], workdir: Path):
             log = workdir / f"{kind}-server-{index}.log"
             if kind == "raw":
                 command = [PYTHON, str(ROOT / "bench" / "raw_server.py"), str(port)]
-            elif kind == "uvicorn":
-                command = [
-                    PYTHON,
-                    "-m",
-                    "uvicorn",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                    "--no-access-log",
-                    "--ws",
-                    "websockets",
-                    "gal_dashboard.asgi:application",
-                ]
+            elif kind in ("uvicorn", "uvicorn-plain"):
+                command = uvicorn_command(port, plain=kind == "uvicorn-plain")
             elif kind == "daphne-plain":
                 # daphne without gal_dashboard.serve: its own WebSocket protocol (before/after).
                 command = [PYTHON, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port),
@@ -557,7 +554,9 @@ def main() -> None:
     parser.add_argument("--pad", type=int, default=100, help="bytes of text changed per update")
     parser.add_argument("--layer", choices=["memory", "redis"], default="memory")
     parser.add_argument("--servers", type=int, default=1)
-    parser.add_argument("--server", choices=["daphne", "daphne-plain", "uvicorn"], default="daphne")
+    parser.add_argument(
+        "--server", choices=["daphne", "daphne-plain", "uvicorn", "uvicorn-plain"], default="daphne"
+    )
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--timeout", type=float, default=120)

@@ -36,42 +36,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import struct
-import zlib
 from typing import Any
 
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
 from daphne.ws_protocol import WebSocketProtocol
 
+from gal_dashboard.ws_frames import deflated_text_frame, text_frame
+
 STATE_OPEN = AutobahnProtocol.STATE_OPEN
 logger = logging.getLogger(__name__)
-
-
-def frame_header(opcode_byte: int, length: int) -> bytes:
-    """An unmasked (server-to-client) frame header: FIN|RSV|opcode, then the length."""
-    if length <= 125:
-        return bytes((opcode_byte, length))
-    if length <= 0xFFFF:
-        return struct.pack("!BBH", opcode_byte, 126, length)
-    return struct.pack("!BBQ", opcode_byte, 127, length)
-
-
-def text_frame(payload: bytes) -> bytes:
-    """A final text frame, uncompressed."""
-    return frame_header(0x81, len(payload)) + payload
-
-
-def deflated_text_frame(payload: bytes, *, window_bits: int, mem_level: int) -> bytes:
-    """A final text frame compressed with permessage-deflate (RFC 7692) and no context
-    takeover: the same bytes autobahn's PerMessageDeflate would send on any connection that
-    negotiated these parameters."""
-    compressor = zlib.compressobj(
-        zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -window_bits, mem_level
-    )
-    data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
-    data = data[:-4]  # the 00 00 ff ff that ends a sync flush; the receiver adds it back
-    return frame_header(0xC1, len(data)) + data
 
 
 class Turn:

@@ -2,8 +2,11 @@
 gal_dashboard.daphne_fast (and gal_dashboard.serve) rely on internals of daphne, autobahn and
 Twisted: daphne's `WebSocketProtocol.serverSend` and `Server.ws_factory`, autobahn's
 `sendData`, `_closeConnection`, `send_queue`, `_perMessageCompress` and its deflate parameters,
-Twisted's TCP transport buffers and `writeSomeData`. pyproject.toml pins the three exactly;
-this fails, naming the versions, when what is installed is not what was checked.
+Twisted's TCP transport buffers and `writeSomeData`. gal_dashboard.uvicorn_fast relies on
+uvicorn's `WebSocketProtocol.asgi_send` and its handshake events, and on the legacy websockets
+protocol's state, flow control (`_paused`, `drain`) and fragmentation guard. pyproject.toml pins
+the five exactly; this fails, naming the versions, when what is installed is not what was
+checked.
 """
 
 from __future__ import annotations
@@ -12,7 +15,13 @@ from importlib.metadata import version
 
 import pytest
 
-PINNED = {"daphne": "4.2.3", "autobahn": "26.11.1", "twisted": "26.10.0"}
+PINNED = {
+    "daphne": "4.2.3",
+    "autobahn": "26.11.1",
+    "twisted": "26.10.0",
+    "uvicorn": "0.55.0",
+    "websockets": "17.4",
+}
 
 
 @pytest.mark.parametrize("package", sorted(PINNED))
@@ -21,9 +30,10 @@ def test_the_server_stack_is_the_version_the_fast_protocol_was_checked_against(
 ) -> None:
     installed = version(package)
     assert installed == PINNED[package], (
-        f"{package} {installed} is installed, but gal_dashboard.daphne_fast was checked against "
+        f"{package} {installed} is installed, but the fast protocols (gal_dashboard.daphne_fast, "
+        f"gal_dashboard.uvicorn_fast) were checked against "
         f"{package} {PINNED[package]} (pinned in pyproject.toml). Re-run "
-        "tests/e2e/test_daphne_fast.py and `make bench`, check the internals listed in "
+        "tests/e2e/test_fast_protocols.py and `make bench`, check the internals listed in "
         "tests/test_server_pins.py, then update the pins there and in pyproject.toml."
     )
 
@@ -47,3 +57,23 @@ def test_the_internals_the_fast_protocol_uses_are_there() -> None:
     descriptor = inspect.getsource(FileDescriptor)
     assert "self._tempDataBuffer" in descriptor and "self.dataBuffer" in descriptor
     assert "self.ws_factory = " in inspect.getsource(Server.run)
+
+
+def test_the_internals_the_uvicorn_protocol_uses_are_there() -> None:
+    import inspect
+
+    from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
+    from websockets.legacy.protocol import WebSocketCommonProtocol
+
+    send = inspect.getsource(WebSocketProtocol.asgi_send)
+    for name in ("self.handshake_completed_event", "self.closed_event", "await self.send(data)"):
+        assert name in send, name
+    protocol = inspect.getsource(WebSocketCommonProtocol)
+    for name in (
+        "self._paused = True",
+        "self._fragmented_message_waiter",
+        "self.transfer_data_task",
+        "async def drain(self)",
+        "extensions=self.extensions",
+    ):
+        assert name in protocol, name

@@ -7,7 +7,9 @@ A broadcast reaches hundreds of sockets from one loop in the hub. Awaiting each 
 `send` waits for the transport to drain); giving each delivery its own task costs a task
 creation and a loop wake-up per socket per event, a large share of the per-delivery budget.
 
-So `Outbox.put` starts the ASGI `send` coroutine *eagerly*, in the caller: almost always it
+So `Outbox.put` writes through the server's synchronous write where its fast protocol offers
+one (gal_dashboard.uvicorn_fast), and otherwise starts the ASGI `send` coroutine *eagerly*, in
+the caller: almost always it
 completes without suspending (daphne never suspends; uvicorn only when the client is not
 reading) and that is the whole cost. Only when it does suspend does the outbox hand the rest of
 that send to a task and queue later messages behind it, in order, up to `limit_bytes` of frame
@@ -31,11 +33,20 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from gal_dashboard.ws_frames import WRITE_TEXT_EXTENSION
 from realtime.connection.batching import current_round, finish_suspended, is_control, take_batch
 
 logger = logging.getLogger(__name__)
 
 Message = dict[str, Any]
+WriteText = Callable[[str], bool]
+
+
+def direct_text_writer(scope: dict[str, Any]) -> WriteText | None:
+    """The server's synchronous text write, where its fast protocol offers one
+    (gal_dashboard.ws_frames.WRITE_TEXT_EXTENSION; uvicorn through gal_dashboard.serve)."""
+    extension = (scope.get("extensions") or {}).get(WRITE_TEXT_EXTENSION)
+    return extension.get("write") if extension else None
 
 
 class Outbox:
@@ -47,8 +58,10 @@ class Outbox:
         on_overflow: Callable[[], None],
         batch: bool = False,
         batch_max_bytes: int = 1024 * 1024,
+        write_text: WriteText | None = None,
     ):
         self._send = send
+        self._write_text = write_text
         self._limit_bytes = limit_bytes
         self._backlog_bytes = 0
         self._control_bytes = 0
@@ -124,6 +137,10 @@ class Outbox:
         self._on_overflow()
 
     def _send_now(self, message: Message) -> None:
+        if self._write_text is not None and message["type"] == "websocket.send":
+            text = message.get("text")
+            if text is not None and self._write_text(text):
+                return
         coroutine = self._send(message)
         try:
             awaiting = coroutine.send(None)  # type: ignore[attr-defined]

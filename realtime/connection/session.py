@@ -21,7 +21,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
@@ -30,9 +29,10 @@ from graphics.selectors import view_key_active
 from realtime.connection.auth import VIEW_KEY_REVOKED_MESSAGE
 from realtime.connection.batching import delivery_round, wants_batches
 from realtime.connection.limits import FrameRateLimit, message_too_large
-from realtime.connection.outbox import Message, Outbox
+from realtime.connection.outbox import Message, Outbox, direct_text_writer
 from realtime.connection.subscription import Subscription
 from realtime.connection.supervisor import get_supervisor
+from realtime.db import database_sync_to_async
 from realtime.delivery.frames import ALL, SubscriptionKey
 from realtime.delivery.hub import get_hub
 from realtime.ops import observability
@@ -97,6 +97,7 @@ class ConnectionSession:
             # `?batch=1` opts in to `batch` frames (realtime.connection.batching, issue 17).
             batch=wants_batches(scope),
             batch_max_bytes=settings.WS_MAX_MESSAGE_BYTES,
+            write_text=direct_text_writer(scope),
         )
 
     # -- lifecycle -----------------------------------------------------------------------------

@@ -233,17 +233,23 @@ class DaphneLauncher:
     def _spawn(
         self, overrides: dict[str, Any], *, port: int | None = None, args: Sequence[str] = ()
     ) -> DaphneServer:
-        # ASGI_SERVER=uvicorn runs the supported alternative server instead of daphne;
-        # ASGI_SERVER=daphne-plain runs daphne without gal_dashboard.serve (its own WebSocket
-        # protocol, no fast send path: tests/e2e/test_daphne_fast.py).
+        # ASGI_SERVER=uvicorn runs the supported alternative server instead of daphne, as
+        # `make run SERVER=uvicorn` does; ASGI_SERVER=daphne-plain and uvicorn-plain run either
+        # without gal_dashboard.serve's fast send path (their own WebSocket protocols:
+        # tests/e2e/test_fast_protocols.py).
         server_kind = overrides.pop("ASGI_SERVER", "daphne")
         log_path = self.log_dir / f"{server_kind}-{len(self.servers) + 1}.log"
         port = port or free_port()
         if server_kind == "uvicorn":
             command = [
                 sys.executable, "-m", "gal_dashboard.serve", "uvicorn", "--host", HOST,
-                "--port", str(port),
-                "--ws", "websockets", "--no-access-log", "--lifespan", "off",
+                "--port", str(port), "--no-access-log", "--lifespan", "off",
+                "gal_dashboard.asgi:application",
+            ]  # fmt: skip
+        elif server_kind == "uvicorn-plain":
+            command = [
+                sys.executable, "-m", "gal_dashboard.serve", "uvicorn", "--host", HOST,
+                "--port", str(port), "--ws", "websockets", "--no-access-log", "--lifespan", "off",
                 "gal_dashboard.asgi:application",
             ]  # fmt: skip
         elif server_kind == "daphne-plain":

@@ -70,6 +70,53 @@ async def test_a_socket_that_pushes_back_gets_everything_later_in_order() -> Non
     assert socket.sent[-1] == "5"
 
 
+class DirectSocket(Socket):
+    """A socket whose server also offers the synchronous write (gal_dashboard.uvicorn_fast):
+    it writes at once while the client reads, and declines while it does not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written_directly: list[str] = []
+
+    def write_text(self, text: str) -> bool:
+        if not self.reading.is_set():
+            return False
+        self.sent.append(text)
+        self.written_directly.append(text)
+        return True
+
+
+async def test_the_server_s_direct_write_carries_frames_while_the_socket_keeps_up() -> None:
+    socket = DirectSocket()
+    outbox = Outbox(
+        socket.send, limit_bytes=1000, on_overflow=lambda: None, write_text=socket.write_text
+    )
+    outbox.put(frame("0"))
+    outbox.put({"type": "websocket.close", "code": 4009})  # not text: the ASGI send
+    assert socket.written_directly == ["0"]
+    assert socket.closes == [4009]
+
+
+async def test_frames_behind_a_held_send_wait_for_it_even_when_the_direct_write_could_go() -> None:
+    """Once a send waits, later frames queue behind it in order: the direct write must not let
+    them overtake, even after the socket is writable again."""
+    socket = DirectSocket()
+    outbox = Outbox(
+        socket.send, limit_bytes=1000, on_overflow=lambda: None, write_text=socket.write_text
+    )
+    socket.reading.clear()
+    outbox.put(frame("0"))  # declined, then held in the ASGI send
+    socket.reading.set()  # writable again, before the held send is finished
+    outbox.put(frame("1"))
+    outbox.put(frame("2"))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert socket.sent == ["0", "1", "2"]
+    assert socket.written_directly == []
+    outbox.put(frame("3"))  # the backlog is gone: direct again
+    assert socket.written_directly == ["3"]
+
+
 async def test_a_client_that_stops_reading_overflows_once_and_is_dropped() -> None:
     """Past `limit_bytes` of queued frames the outbox calls `on_overflow` once, forgets the
     backlog and accepts nothing more: memory stays bounded."""

@@ -1,8 +1,10 @@
 """
-daphne through gal_dashboard.serve (gal_dashboard.daphne_fast: frames built once per loop turn,
-writes coalesced, permessage-deflate for large frames) against plain `daphne`: the same frames
-in the same order, for many subscribers, the same close codes; and compression negotiated by a
-real `websockets` client, checked on the wire through a byte-counting TCP proxy.
+Both servers through gal_dashboard.serve, with its fast send paths (gal_dashboard.daphne_fast:
+frames built once per loop turn, writes coalesced, permessage-deflate for large frames;
+gal_dashboard.uvicorn_fast: frames built once per loop turn, written without websockets' send
+layers, only large frames compressed) against their own protocols: the same frames in the same
+order, for many subscribers, the same close codes; and compression negotiated by a real
+`websockets` client, checked on the wire through a byte-counting TCP proxy.
 """
 
 from __future__ import annotations
@@ -92,14 +94,26 @@ async def run_session(
     return [watcher.events_of(graphic.pk) for watcher in watchers]
 
 
-async def test_the_fast_protocol_delivers_what_plain_daphne_delivers(
-    daphne_server: Any, ws_connect: Any, editor: Any, make_user: Any, graphic: Any
+# Each server through gal_dashboard.serve, then on its own protocol.
+FAST_AND_PLAIN = [("daphne", "daphne-plain"), ("uvicorn", "uvicorn-plain")]
+FAST_SERVERS = [fast for fast, _ in FAST_AND_PLAIN]
+
+
+@pytest.mark.parametrize(("fast", "plain"), FAST_AND_PLAIN)
+async def test_the_fast_protocol_delivers_what_the_plain_server_delivers(
+    daphne_server: Any,
+    ws_connect: Any,
+    editor: Any,
+    make_user: Any,
+    graphic: Any,
+    fast: str,
+    plain: str,
 ) -> None:
-    """The same 12-update burst (plus lock and unlock) on plain daphne and through
+    """The same 12-update burst (plus lock and unlock) on the plain server and through
     gal_dashboard.serve: every subscriber of a server gets the same frames, in seq order, and
     the two servers send the same sequence of frames."""
     sessions = {}
-    for kind in ("daphne-plain", "daphne"):
+    for kind in (plain, fast):
         await graphic.arefresh_from_db()
         start = graphic.version
         # A viewer per server: with Redis the connection count outlives a stopped server.
@@ -110,14 +124,17 @@ async def test_the_fast_protocol_delivers_what_plain_daphne_delivers(
         seqs = [event["data"]["seq"] for event in first]
         assert seqs == sorted(set(seqs)), kind
         sessions[kind] = [outline(event, start) for event in first]
-    assert len(sessions["daphne"]) == 14  # lock_status, 12 graphic_update, lock_status
-    assert sessions["daphne"] == sessions["daphne-plain"]
+    assert len(sessions[fast]) == 14  # lock_status, 12 graphic_update, lock_status
+    assert sessions[fast] == sessions[plain]
 
 
+@pytest.mark.parametrize("server_kind", FAST_SERVERS)
 async def test_many_subscribers_get_every_event_once_in_order(
-    daphne_server: Any, ws_connect: Any, editor: Any, viewer: Any, graphic: Any
+    daphne_server: Any, ws_connect: Any, editor: Any, viewer: Any, graphic: Any, server_kind: str
 ) -> None:
-    server = daphne_server(WS_MAX_CONNECTIONS_PER_USER=200, WS_RATE_LIMIT_BURST=1000)
+    server = daphne_server(
+        ASGI_SERVER=server_kind, WS_MAX_CONNECTIONS_PER_USER=200, WS_RATE_LIMIT_BURST=1000
+    )
     watchers = await asyncio.gather(
         *(ws_connect(server, viewer, name=f"viewer-{i}") for i in range(80))
     )
@@ -218,11 +235,12 @@ def big_canvas(elements: int) -> dict[str, Any]:
     )
 
 
+@pytest.mark.parametrize("server_kind", FAST_SERVERS)
 async def test_large_frames_arrive_compressed_and_intact_small_ones_plain(
-    daphne_server: Any, editor: Any, make_graphic: Any
+    daphne_server: Any, editor: Any, make_graphic: Any, server_kind: str
 ) -> None:
     graphic = await database_sync_to_async(make_graphic)(data=big_canvas(150), by=editor)
-    server = daphne_server()
+    server = daphne_server(ASGI_SERVER=server_kind)
     async with (
         proxied_client(server, editor, compression="deflate") as (deflated, deflated_proxy),
         proxied_client(server, editor, compression=None) as (plain, plain_proxy),
@@ -267,11 +285,12 @@ async def test_large_frames_arrive_compressed_and_intact_small_ones_plain(
         assert deflated.events_of(graphic.pk) == plain.events_of(graphic.pk)
 
 
+@pytest.mark.parametrize("server_kind", FAST_SERVERS)
 async def test_compression_off_is_never_negotiated(
-    daphne_server: Any, editor: Any, make_graphic: Any
+    daphne_server: Any, editor: Any, make_graphic: Any, server_kind: str
 ) -> None:
     graphic = await database_sync_to_async(make_graphic)(data=big_canvas(150), by=editor)
-    server = daphne_server(WS_COMPRESSION="off")
+    server = daphne_server(ASGI_SERVER=server_kind, WS_COMPRESSION="off")
     async with proxied_client(server, editor, compression="deflate") as (client, proxy):
         assert client.connection.protocol.extensions == []
         size, reply = await wire_bytes(client, proxy, "subscribe", {"graphic_id": graphic.pk})

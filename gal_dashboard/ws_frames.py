@@ -1,0 +1,42 @@
+"""
+WebSocket frames built once and written as bytes: shared by the two servers' fast send paths
+(gal_dashboard.daphne_fast, gal_dashboard.uvicorn_fast). Neither imports the other's server.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+# An ASGI extension a fast protocol puts in the WebSocket scope (gal_dashboard.uvicorn_fast):
+# scope["extensions"][WRITE_TEXT_EXTENSION]["write"](text) writes `text` as a frame at once and
+# returns True, or returns False when it cannot (the socket is busy or closing) and the
+# application must use the ASGI `send`. No coroutine per frame: realtime.connection.outbox uses
+# it for every delivery it can.
+WRITE_TEXT_EXTENSION = "gal.write_text"
+
+
+def frame_header(opcode_byte: int, length: int) -> bytes:
+    """An unmasked (server-to-client) frame header: FIN|RSV|opcode, then the length."""
+    if length <= 125:
+        return bytes((opcode_byte, length))
+    if length <= 0xFFFF:
+        return struct.pack("!BBH", opcode_byte, 126, length)
+    return struct.pack("!BBQ", opcode_byte, 127, length)
+
+
+def text_frame(payload: bytes) -> bytes:
+    """A final text frame, uncompressed."""
+    return frame_header(0x81, len(payload)) + payload
+
+
+def deflated_text_frame(payload: bytes, *, window_bits: int, mem_level: int) -> bytes:
+    """A final text frame compressed with permessage-deflate (RFC 7692) and no context
+    takeover: the same bytes autobahn's PerMessageDeflate would send on any connection that
+    negotiated these parameters."""
+    compressor = zlib.compressobj(
+        zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -window_bits, mem_level
+    )
+    data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    data = data[:-4]  # the 00 00 ff ff that ends a sync flush; the receiver adds it back
+    return frame_header(0xC1, len(data)) + data
