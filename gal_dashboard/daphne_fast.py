@@ -2,7 +2,8 @@
 daphne's WebSocket protocol with a cheaper send path, and permessage-deflate where it pays.
 `gal_dashboard.serve` installs it (`make run`, production, `make bench`); plain
 `daphne gal_dashboard.asgi:application` works without it, only slower per delivery. Nothing in
-the application depends on it: the consumers send the same ASGI messages either way.
+the application depends on it: the outbox uses its synchronous write where the scope offers one
+and the ASGI `send` otherwise, with the same frames either way.
 
 Where daphne spends a delivery (docs/performance.md, "Issue 17"): for every socket it encodes
 the frame's text to UTF-8, frames it in autobahn's `sendMessage` (type checks, stats, header),
@@ -16,12 +17,15 @@ that
    object's identity for the rest of the loop turn, so the second to the thousandth socket
    reuse them (autobahn's prepared-message idea, without an API change: no ASGI extension is
    needed, and any application sending a shared text benefits).
-2. **Coalesces writes per reactor turn.** Frames for a socket collect in a list; once per loop
+2. **Writes without a coroutine.** gal_dashboard.serve puts `write_text_now` in each WebSocket
+   scope (gal_dashboard.ws_frames.WRITE_TEXT_EXTENSION); realtime.connection.outbox calls it
+   instead of awaiting daphne's `handle_reply` for each frame.
+3. **Coalesces writes per reactor turn.** Frames for a socket collect in a list; once per loop
    turn they are joined and written with one `send` straight to the socket when Twisted has
    nothing buffered for it (otherwise through Twisted's transport, which keeps the order).
    Anything autobahn writes itself (pings, close frames) first flushes what is pending, so the
    order on the wire is the order of the sends.
-3. **Compresses where it pays.** With WS_COMPRESSION = "auto" the server accepts a client's
+4. **Compresses where it pays.** With WS_COMPRESSION = "auto" the server accepts a client's
    permessage-deflate offer, without server context takeover, so that a compressed frame does
    not depend on the connection and is built once per turn as well. Only frames of at least
    WS_COMPRESSION_MIN_BYTES are compressed; smaller ones go out plain (RSV1 clear), which the
@@ -83,6 +87,16 @@ class FastWebSocketProtocol(WebSocketProtocol):
     """daphne's WebSocket protocol with the send path described in the module docstring."""
 
     compression_min_bytes = 1024
+
+    def write_text_now(self, text: str) -> bool:
+        """The synchronous write the application finds in its scope
+        (gal_dashboard.ws_frames.WRITE_TEXT_EXTENSION, put there by gal_dashboard.serve): what
+        daphne's `handle_reply` does for a `websocket.send` of `text`, without its coroutine.
+        False (send through ASGI) unless the socket is open."""
+        if self.state != STATE_OPEN:
+            return False
+        self.serverSend(text)
+        return True
 
     def serverSend(self, content: Any, binary: bool = False) -> None:
         if (

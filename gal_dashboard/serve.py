@@ -57,6 +57,7 @@ from twisted.web import http
 
 from gal_dashboard.daphne_fast import configure_factory
 from gal_dashboard.logging import StructuredLine, redact_secrets
+from gal_dashboard.ws_frames import WRITE_TEXT_EXTENSION
 
 
 class RedactingStream(io.TextIOBase):
@@ -255,6 +256,14 @@ class TimedServer(Server):
         factory.timeOut = self.idle_timeout
         factory.protocol = partial(HeaderDeadlineChannel, header_timeout=self.header_timeout)
         self._http_factory = factory
+
+    def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
+        # The fast protocol's synchronous write, offered to the application as an ASGI
+        # extension (gal_dashboard.ws_frames.WRITE_TEXT_EXTENSION).
+        write_text = getattr(protocol, "write_text_now", None)
+        if write_text is not None:
+            scope.setdefault("extensions", {})[WRITE_TEXT_EXTENSION] = {"write": write_text}
+        return super().create_application(protocol, scope)
 
     # The WebSocket factory likewise (issue 17): the fast protocol, and compression.
     @property
