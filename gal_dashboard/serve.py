@@ -39,9 +39,11 @@ without websockets' per-send layers, and compresses only texts of WS_COMPRESSION
 from __future__ import annotations
 
 import atexit
+import importlib
 import io
 import logging
 import os
+import re
 import socket
 import sys
 from functools import partial
@@ -56,6 +58,7 @@ from twisted.python.failure import Failure
 from twisted.web import http
 
 from gal_dashboard.daphne_fast import configure_factory
+from gal_dashboard.gc_tuning import tune_for_serving
 from gal_dashboard.logging import StructuredLine, redact_secrets
 from gal_dashboard.ws_frames import WRITE_TEXT_EXTENSION
 
@@ -143,6 +146,19 @@ def default_server_id(args: list[str]) -> None:
     port = listening_port(args)
     if port and not os.environ.get("SERVER_ID"):
         os.environ["SERVER_ID"] = f"{socket.gethostname()}:{port}"
+
+
+APPLICATION_PATH = re.compile(r"^[\w.]+:[\w.]+$")
+
+
+def load_application_and_tune_gc(args: list[str]) -> None:
+    """Import the application the command line names (the server would, and then finds it
+    imported), then tune garbage collection for serving (gal_dashboard.gc_tuning): what loading
+    made is frozen, and full collections, which stop the event loop, come less often."""
+    application = next((arg for arg in reversed(args) if APPLICATION_PATH.match(arg)), None)
+    if application is not None:
+        importlib.import_module(application.split(":")[0])
+    tune_for_serving(_settings().GC_FULL_COLLECTION_THRESHOLD)
 
 
 def leave_the_metrics_on_exit() -> None:
@@ -299,6 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     sys.stderr = RedactingStream(sys.stderr)
     default_server_id(args)
     leave_the_metrics_on_exit()
+    load_application_and_tune_gc(args)
     if args[:1] == ["uvicorn"]:
         import uvicorn.main
 
