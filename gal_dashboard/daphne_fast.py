@@ -59,7 +59,11 @@ class Turn:
     def __init__(self) -> None:
         # id(text) -> (text, frame). The text is held so its id cannot be reused meanwhile.
         self.frames: dict[Any, tuple[str, bytes]] = {}
-        self.pending: dict[FastWebSocketProtocol, list[bytes]] = {}
+        # A socket's frames: one frame as it is, several as a list. Not a list per socket: a
+        # broadcast to thousands would make thousands of containers that live until the turn
+        # ends, survive the young collections meanwhile, and bring the next full collection
+        # (which stops the loop, gal_dashboard/gc_tuning.py) seconds nearer.
+        self.pending: dict[FastWebSocketProtocol, bytes | list[bytes]] = {}
         self._scheduled = False
 
     def schedule(self) -> None:
@@ -134,8 +138,10 @@ class FastWebSocketProtocol(WebSocketProtocol):
         self.trafficStats.outgoingWebSocketMessages += 1
         chunks = turn.pending.get(self)
         if chunks is None:
-            turn.pending[self] = [frame]
+            turn.pending[self] = frame
             turn.schedule()
+        elif isinstance(chunks, bytes):
+            turn.pending[self] = [chunks, frame]
         else:
             chunks.append(frame)
 
@@ -159,8 +165,8 @@ class FastWebSocketProtocol(WebSocketProtocol):
         TURN.pending.pop(self, None)
         super().connectionLost(reason)
 
-    def _write_through(self, chunks: list[bytes]) -> None:
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    def _write_through(self, chunks: bytes | list[bytes]) -> None:
+        data = chunks if isinstance(chunks, bytes) else b"".join(chunks)
         transport = self.transport
         if self.send_queue:  # autobahn's own synchronous queue: stay behind it
             super().sendData(data)
