@@ -517,8 +517,9 @@ LOCK_EXPIRING_NOTICE_SECONDS = env_int("LOCK_EXPIRING_NOTICE_SECONDS", 60)
 WS_SEND_BACKLOG_BYTES = env_int("WS_SEND_BACKLOG_BYTES", 16 * 1024 * 1024, minimum=65536)
 # A server process (gal_dashboard.serve) runs a full garbage collection after this many
 # collections of the middle generation (CPython: 10): each one stops the event loop for as long
-# as it takes to walk every object, 60-300 ms at 1,000 connections (gal_dashboard/gc_tuning.py).
-GC_FULL_COLLECTION_THRESHOLD = env_int("GC_FULL_COLLECTION_THRESHOLD", 100, minimum=1)
+# as it takes to walk every object: 60-300 ms at 1,000 connections, about a second at 5,000
+# (gal_dashboard/gc_tuning.py).
+GC_FULL_COLLECTION_THRESHOLD = env_int("GC_FULL_COLLECTION_THRESHOLD", 1000, minimum=1)
 
 # Retention of the event log (`manage.py prune_events`). A day covers any reconnect of a show
 # day; the newest 10,000 events are kept whatever their age, so a quiet week still lets a
