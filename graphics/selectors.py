@@ -59,7 +59,12 @@ def graphic_get_for_update(*, graphic_id: Any, without_canvas: bool = False) -> 
     serialise writers.) Lock operations pass `without_canvas`: they never read the canvas,
     which can be up to GRAPHIC_DATA_MAX_BYTES."""
     graphic_id = check_graphic_id(graphic_id)
-    graphics = Graphic.objects.select_for_update()
+    # Its authors come in the same query: the change's event names them. Only the graphic's row
+    # is locked (an author's row is not the graphic's to lock, and PostgreSQL refuses to lock
+    # the nullable side of an outer join).
+    graphics = Graphic.objects.select_for_update(of=("self",)).select_related(
+        "created_by", "updated_by", "archived_by"
+    )
     if without_canvas:
         graphics = graphics.defer("data")
     try:

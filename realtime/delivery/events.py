@@ -89,6 +89,16 @@ def _username(user_id: int | None) -> str | None:
     return User.objects.filter(pk=user_id).values_list("username", flat=True).first()
 
 
+def _actor_username(actor_id: int | None, payload: dict[str, Any]) -> str | None:
+    """The actor's username, from the payload where it names them (the last author, or the
+    archiver), without a query."""
+    for field in ("updated_by", "archived_by"):
+        author = payload.get(field)
+        if author is not None and author["id"] == actor_id:
+            return str(author["username"])
+    return _username(actor_id)
+
+
 def graphic_event_data(
     *, graphic: Graphic, change: GraphicChange, payload: dict[str, Any], at: Any
 ) -> dict[str, Any]:
@@ -100,7 +110,7 @@ def graphic_event_data(
         "changed_fields": list(change.changed_fields),
         "reason": change.reason,
         "timestamp": iso_timestamp(at),
-        "user": _username(change.actor_id),
+        "user": _actor_username(change.actor_id, payload),
         "user_id": change.actor_id,
         # Whether this version went to air as it was saved (live mode): only then do overlays
         # receive it (realtime.delivery.redaction.event_for_view_key).

@@ -176,6 +176,32 @@ def test_the_lock_holder_updates_with_the_current_version(
     assert fresh.updated_by == editor
 
 
+def test_an_update_names_its_authors_without_reading_their_rows_again(
+    locked_graphic: Graphic, editor: Any, make_user: Callable[..., Any]
+) -> None:
+    """The write path of every edit: the graphic's authors come with its row, and the event
+    names its actor from them, so no user row is read again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from realtime.models import Event
+
+    Graphic.objects.filter(pk=locked_graphic.pk).update(created_by=make_user("founder"))
+    with CaptureQueriesContext(connection) as queries:
+        graphic_update(
+            user=editor,
+            graphic_id=locked_graphic.pk,
+            version=1,
+            data=valid_canvas(elements=[text_element(content="Round 2")]),
+        )
+    user_reads = [q["sql"] for q in queries.captured_queries if 'FROM "auth_user"' in q["sql"]]
+    assert user_reads == []
+    event = Event.objects.filter(graphic_id=locked_graphic.pk).latest("id")
+    assert (event.data["user"], event.data["user_id"]) == (editor.username, editor.pk)
+    summary = event.data.get("summary") or event.data["payload"]
+    assert summary["created_by"]["username"] == "founder"
+
+
 def test_successive_updates_each_need_the_latest_version(
     locked_graphic: Graphic, editor: Any
 ) -> None:
