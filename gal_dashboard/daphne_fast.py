@@ -18,7 +18,7 @@ that
    reuse them (autobahn's prepared-message idea, without an API change: no ASGI extension is
    needed, and any application sending a shared text benefits).
 2. **Writes without a coroutine.** gal_dashboard.serve puts `write_text_now` in each WebSocket
-   scope (gal_dashboard.ws_frames.WRITE_TEXT_EXTENSION); realtime.connection.outbox calls it
+   scope (gal_dashboard.ws_frames.WRITE_TEXT_SCOPE_KEY); realtime.connection.outbox calls it
    instead of awaiting daphne's `handle_reply` for each frame.
 3. **Coalesces writes per reactor turn.** Frames for a socket collect in a list; once per loop
    turn they are joined and written with one `send` straight to the socket when Twisted has
@@ -94,7 +94,7 @@ class FastWebSocketProtocol(WebSocketProtocol):
 
     def write_text_now(self, text: str) -> bool:
         """The synchronous write the application finds in its scope
-        (gal_dashboard.ws_frames.WRITE_TEXT_EXTENSION, put there by gal_dashboard.serve): what
+        (gal_dashboard.ws_frames.WRITE_TEXT_SCOPE_KEY, put there by gal_dashboard.serve): what
         daphne's `handle_reply` does for a `websocket.send` of `text`, without its coroutine.
         False (send through ASGI) unless the socket is open."""
         if self.state != STATE_OPEN:

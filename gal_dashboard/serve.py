@@ -60,7 +60,7 @@ from twisted.web import http
 from gal_dashboard.daphne_fast import configure_factory
 from gal_dashboard.gc_tuning import tune_for_serving
 from gal_dashboard.logging import StructuredLine, redact_secrets
-from gal_dashboard.ws_frames import WRITE_TEXT_EXTENSION
+from gal_dashboard.ws_frames import WRITE_TEXT_SCOPE_KEY
 
 
 class RedactingStream(io.TextIOBase):
@@ -274,11 +274,11 @@ class TimedServer(Server):
         self._http_factory = factory
 
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> Any:
-        # The fast protocol's synchronous write, offered to the application as an ASGI
-        # extension (gal_dashboard.ws_frames.WRITE_TEXT_EXTENSION).
+        # The fast protocol's synchronous write, offered to the application in the scope
+        # (gal_dashboard.ws_frames.WRITE_TEXT_SCOPE_KEY).
         write_text = getattr(protocol, "write_text_now", None)
         if write_text is not None:
-            scope.setdefault("extensions", {})[WRITE_TEXT_EXTENSION] = {"write": write_text}
+            scope[WRITE_TEXT_SCOPE_KEY] = write_text
         return super().create_application(protocol, scope)
 
     # The WebSocket factory likewise (issue 17): the fast protocol, and compression.

@@ -14,7 +14,7 @@ serializes it, writes it and awaits a drain: half a dozen coroutine and method l
    *same* `str` object (realtime.delivery.frames.EventFrames); its frame bytes are cached by that
    object's identity until the turn ends, and each socket gets one `transport.write`.
 2. **Writes without a coroutine.** It offers the application a synchronous write in the scope
-   (gal_dashboard.ws_frames.WRITE_TEXT_EXTENSION), which realtime.connection.outbox uses for
+   (gal_dashboard.ws_frames.WRITE_TEXT_SCOPE_KEY), which realtime.connection.outbox uses for
    each frame while the socket keeps up; ASGI `send` stays for everything else.
 3. **Waits only when it must.** After the write it awaits websockets' flow control only when
    the transport asked to pause (a client that does not read), so the backpressure that bounds a
@@ -39,7 +39,7 @@ from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from gal_dashboard.ws_frames import WRITE_TEXT_EXTENSION, text_frame
+from gal_dashboard.ws_frames import WRITE_TEXT_SCOPE_KEY, text_frame
 
 
 class TurnFrames:
@@ -70,7 +70,7 @@ class FastWebSocketProtocol(WebSocketProtocol):
 
     async def run_asgi(self) -> None:
         # The application finds the direct write in its scope (realtime.connection.outbox).
-        self.scope["extensions"][WRITE_TEXT_EXTENSION] = {"write": self.write_text_now}
+        self.scope[WRITE_TEXT_SCOPE_KEY] = self.write_text_now  # type: ignore[literal-required]
         await super().run_asgi()
 
     def write_text_now(self, text: str) -> bool:

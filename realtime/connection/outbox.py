@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from gal_dashboard.ws_frames import WRITE_TEXT_EXTENSION
+from gal_dashboard.ws_frames import WRITE_TEXT_SCOPE_KEY
 from realtime.connection.batching import current_round, finish_suspended, is_control, take_batch
 
 logger = logging.getLogger(__name__)
@@ -44,9 +44,9 @@ WriteText = Callable[[str], bool]
 
 def direct_text_writer(scope: dict[str, Any]) -> WriteText | None:
     """The server's synchronous text write, where its fast protocol offers one
-    (gal_dashboard.ws_frames.WRITE_TEXT_EXTENSION; uvicorn through gal_dashboard.serve)."""
-    extension = (scope.get("extensions") or {}).get(WRITE_TEXT_EXTENSION)
-    return extension.get("write") if extension else None
+    (gal_dashboard.ws_frames.WRITE_TEXT_SCOPE_KEY; either server through gal_dashboard.serve)."""
+    write: WriteText | None = scope.get(WRITE_TEXT_SCOPE_KEY)
+    return write
 
 
 class Outbox:
