@@ -3,7 +3,7 @@ Garbage collection for a server process that holds thousands of WebSockets (issu
 
 CPython's full collection (its oldest generation) walks every object it tracks, and stops the
 event loop while it does. A server with 1,000 connections tracks about 370,000 objects, one with
-5,000 about 1.4 million: in `make bench`, gc callbacks timed full collections of 60 to 300 ms at
+5,000 over 800,000: in `make bench`, gc callbacks timed full collections of 60 to 300 ms at
 1,000 connections and about 1.1 s at 5,000, every 10 to 25 seconds under load. The p99 latency
 of the rate rows was that pause and the updates queued behind it: at 1,000 x 20/s, from the
 editor's send, about 300 ms with them and 40 ms without.
