@@ -375,8 +375,8 @@ if REDIS_URL:
     }
 else:
     # Channels' in-memory layer, without its 24-hour group expiry and with a cheaper sweep
-    # (realtime/memory_layer.py).
-    CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.memory_layer.InMemoryChannelLayer"}}
+    # (realtime/delivery/memory_layer.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.delivery.memory_layer.InMemoryChannelLayer"}}
 
 # First the login throttle (django-axes: refuses a locked-out account or address before any
 # password is checked), then Django's ModelBackend with a user's permissions read in one query.

@@ -171,7 +171,7 @@ def test_redis_timeouts_are_settings() -> None:
 def test_without_redis_url_the_channel_layer_is_in_memory() -> None:
     """Without REDIS_URL, one server process uses the in-memory channel layer."""
     settings = loaded_settings(SECRET_KEY=TEST_SECRET_KEY)
-    assert settings["CHANNEL_BACKEND"] == "realtime.memory_layer.InMemoryChannelLayer"
+    assert settings["CHANNEL_BACKEND"] == "realtime.delivery.memory_layer.InMemoryChannelLayer"
 
 
 def test_integer_settings_are_read_from_the_environment() -> None:

@@ -10,5 +10,6 @@ filling gaps from the log and never twice, as frames encoded once per audience (
 redaction.py for view keys). Replay and snapshots (replay.py, snapshots.py) let a client
 catch up; retention.py prunes the log; the broadcast probe and lock housekeeping
 (broadcast_probe.py, housekeeping.py, lock_notices.py) run beside the hub; commands.py
-carries commands to connections on every server. The next step is realtime/connection/.
+carries commands to connections on every server; memory_layer.py is the channel layer of a
+single process (no REDIS_URL). The next step is realtime/connection/.
 """

@@ -1,7 +1,7 @@
 """
-realtime.memory_layer: the single-process channel layer keeps the hub's group memberships for as
-long as the process runs (Channels' default drops them after a day, cutting the process off from
-its own broadcasts), and still drops a message nobody read in time.
+realtime.delivery.memory_layer: the single-process channel layer keeps the hub's group
+memberships for as long as the process runs (Channels' default drops them after a day, cutting
+the process off from its own broadcasts), and still drops a message nobody read in time.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from channels.layers import get_channel_layer
 
-from realtime.memory_layer import SWEEP_INTERVAL_SECONDS, InMemoryChannelLayer
+from realtime.delivery.memory_layer import SWEEP_INTERVAL_SECONDS, InMemoryChannelLayer
 
 A_DAY_AND_A_BIT = 86400 + 3600
 
