@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 import pytest
-from channels.layers import get_channel_layer
 
 from realtime.delivery.memory_layer import SWEEP_INTERVAL_SECONDS, InMemoryChannelLayer
 
@@ -29,10 +28,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
-
-
-def test_the_settings_use_it_without_redis() -> None:
-    assert isinstance(get_channel_layer(), InMemoryChannelLayer)
 
 
 async def test_a_group_membership_outlives_a_day(monkeypatch: pytest.MonkeyPatch) -> None:
