@@ -13,18 +13,19 @@ it when the socket is writable (an `add_writer`, then a loop turn, a `send`, and
 
 1. **Frames each text once per reactor turn.** A broadcast hands every socket of an audience
    the *same* `str` object (realtime.delivery.frames.EventFrames). The frame bytes are cached by
-that
-   object's identity for the rest of the loop turn, so the second to the thousandth socket
+   that object's identity for the rest of the loop turn, so the second to the thousandth socket
    reuse them (autobahn's prepared-message idea, without an API change: no ASGI extension is
    needed, and any application sending a shared text benefits).
 2. **Writes without a coroutine.** gal_dashboard.serve puts `write_text_now` in each WebSocket
    scope (gal_dashboard.ws_frames.WRITE_TEXT_SCOPE_KEY); realtime.connection.outbox calls it
    instead of awaiting daphne's `handle_reply` for each frame.
-3. **Coalesces writes per reactor turn.** Frames for a socket collect in a list; once per loop
-   turn they are joined and written with one `send` straight to the socket when Twisted has
-   nothing buffered for it (otherwise through Twisted's transport, which keeps the order).
-   Anything autobahn writes itself (pings, close frames) first flushes what is pending, so the
-   order on the wire is the order of the sends.
+3. **Writes at once, straight to the socket.** When neither autobahn nor Twisted holds anything
+   for the socket, the frame goes to it with one `send`, in the call; what the kernel does not
+   take (and every frame while something is held) goes through Twisted's transport, which
+   keeps the order and waits for writability. Issue 17's first round held each socket's frames
+   until the turn ended and joined them: that saved nothing measurable (a broadcast gives each
+   socket one frame per turn; a burst is joined by the outbox's batches) and cost a dict entry
+   per socket and a second pass over them, about 3 µs per delivery (docs/performance.md).
 4. **Compresses where it pays.** With WS_COMPRESSION = "auto" the server accepts a client's
    permessage-deflate offer, without server context takeover, so that a compressed frame does
    not depend on the connection and is built once per turn as well. Only frames of at least
@@ -37,60 +38,26 @@ by tests/test_server_pins.py.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from typing import Any
 
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
 from daphne.ws_protocol import WebSocketProtocol
+from twisted.internet import tcp
 
-from gal_dashboard.ws_frames import deflated_text_frame, text_frame
+from gal_dashboard.ws_frames import TURN_FRAMES, deflated_text_frame, text_frame
 
 STATE_OPEN = AutobahnProtocol.STATE_OPEN
-logger = logging.getLogger(__name__)
-
-
-class Turn:
-    """What lives for one loop turn: frames cached by text identity, and sockets with writes
-    waiting. One callback per turn ends it."""
-
-    def __init__(self) -> None:
-        # id(text) -> (text, frame). The text is held so its id cannot be reused meanwhile.
-        self.frames: dict[Any, tuple[str, bytes]] = {}
-        # A socket's frames: one frame as it is, several as a list. Not a list per socket: a
-        # broadcast to thousands would make thousands of containers that live until the turn
-        # ends, survive the young collections meanwhile, and bring the next full collection
-        # (which stops the loop, gal_dashboard/gc_tuning.py) seconds nearer.
-        self.pending: dict[FastWebSocketProtocol, bytes | list[bytes]] = {}
-        self._scheduled = False
-
-    def schedule(self) -> None:
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_event_loop().call_soon(self.end)
-
-    def end(self) -> None:
-        self._scheduled = False
-        self.frames.clear()
-        pending, self.pending = self.pending, {}
-        for protocol, chunks in pending.items():
-            try:
-                protocol._write_through(chunks)
-            except Exception:  # one broken socket must not keep the others' frames
-                logger.exception("write failed on a WebSocket; dropping it")
-                with contextlib.suppress(Exception):
-                    protocol.transport.abortConnection()
-
-
-TURN = Turn()
 
 
 class FastWebSocketProtocol(WebSocketProtocol):
     """daphne's WebSocket protocol with the send path described in the module docstring."""
 
     compression_min_bytes = 1024
+    # The socket of a plain TCP transport, written to directly while Twisted buffers nothing
+    # for it; None when the transport is anything else (TLS, a test's), or not looked at yet.
+    _direct_socket: Any = None
+    _direct_checked = False
 
     def write_text_now(self, text: str) -> bool:
         """The synchronous write the application finds in its scope
@@ -120,11 +87,8 @@ class FastWebSocketProtocol(WebSocketProtocol):
             key = (key, window_bits, mem_level)
         else:
             compress = None
-        turn = TURN
-        cached = turn.frames.get(key)
-        if cached is not None and cached[0] is content:
-            frame = cached[1]
-        else:
+        frame = TURN_FRAMES.get(key, content)
+        if frame is None:
             payload = content.encode("utf8")
             if 0 < self.maxMessagePayloadSize < len(payload):
                 # What plain daphne does: autobahn refuses with PayloadExceededError.
@@ -134,59 +98,44 @@ class FastWebSocketProtocol(WebSocketProtocol):
                 frame = deflated_text_frame(payload, window_bits=window_bits, mem_level=mem_level)
             else:
                 frame = text_frame(payload)
-            turn.frames[key] = (content, frame)
+            TURN_FRAMES.put(key, content, frame)
         self.trafficStats.outgoingWebSocketMessages += 1
-        chunks = turn.pending.get(self)
-        if chunks is None:
-            turn.pending[self] = frame
-            turn.schedule()
-        elif isinstance(chunks, bytes):
-            turn.pending[self] = [chunks, frame]
-        else:
-            chunks.append(frame)
+        self._write_frame(frame)
 
-    # -- keeping the order on the wire ----------------------------------------------------------
-
-    def _flush_pending(self) -> None:
-        chunks = TURN.pending.pop(self, None)
-        if chunks:
-            self._write_through(chunks)
-
-    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
-        # autobahn's own frames (pings, pongs, close) go after what this socket already sent.
-        self._flush_pending()
-        super().sendData(data, sync, chopsize)
-
-    def _closeConnection(self, abort: bool = False) -> None:
-        self._flush_pending()
-        super()._closeConnection(abort)
-
-    def connectionLost(self, reason: Any) -> None:
-        TURN.pending.pop(self, None)
-        super().connectionLost(reason)
-
-    def _write_through(self, chunks: bytes | list[bytes]) -> None:
-        data = chunks if isinstance(chunks, bytes) else b"".join(chunks)
-        transport = self.transport
+    def _write_frame(self, data: bytes) -> None:
+        """Write `data` after everything sent before it: straight to the socket when neither
+        autobahn nor Twisted holds anything for it, otherwise (and for what the kernel did not
+        take) through them, which keep the order."""
         if self.send_queue:  # autobahn's own synchronous queue: stay behind it
             super().sendData(data)
             return
+        transport = self.transport
+        sock = self._plain_tcp_socket()
         if (
-            getattr(transport, "connected", False)
+            sock is not None
+            and transport.connected
             and not transport.disconnecting
-            # A plain TCP transport with nothing buffered (a TLS wrapper has neither buffer).
-            and not getattr(transport, "dataBuffer", True)
-            and not getattr(transport, "_tempDataBuffer", True)
+            and not transport.dataBuffer
+            and not transport._tempDataBuffer
         ):
-            # Straight to the socket when nothing is buffered before it; the rest (if the
-            # kernel took only part) through the transport, which then waits for writability.
-            written = transport.writeSomeData(data)
-            if isinstance(written, int):
-                if written == len(data):
-                    self.trafficStats.outgoingOctetsWireLevel += written
-                    return
-                data = data[written:]
+            try:
+                written = sock.send(data)
+            except OSError:
+                # EWOULDBLOCK (the kernel's buffer is full) and the rest alike: Twisted's write
+                # buffers the data and, on a broken socket, finds the error and closes.
+                written = 0
+            if written == len(data):
+                self.trafficStats.outgoingOctetsWireLevel += written
+                return
+            data = data[written:]
         transport.write(data)
+
+    def _plain_tcp_socket(self) -> Any:
+        if not self._direct_checked:
+            self._direct_checked = True
+            if isinstance(self.transport, tcp.Connection):
+                self._direct_socket = self.transport.socket
+        return self._direct_socket
 
 
 def accept_deflate(offers: list[Any]) -> PerMessageDeflateOfferAccept | None:

@@ -30,7 +30,6 @@ pyproject.toml and checked by tests/test_server_pins.py.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from django.conf import settings
@@ -39,28 +38,7 @@ from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from gal_dashboard.ws_frames import WRITE_TEXT_SCOPE_KEY, text_frame
-
-
-class TurnFrames:
-    """Frame bytes of the texts sent during this loop turn, by the text object's identity."""
-
-    def __init__(self) -> None:
-        # id(text) -> (text, frame). The text is held so its id cannot be reused meanwhile.
-        self._frames: dict[int, tuple[str, bytes]] = {}
-
-    def frame(self, text: str) -> bytes:
-        cached = self._frames.get(id(text))
-        if cached is not None and cached[0] is text:
-            return cached[1]
-        frame = text_frame(text.encode("utf-8"))
-        if not self._frames:
-            asyncio.get_running_loop().call_soon(self._frames.clear)
-        self._frames[id(text)] = (text, frame)
-        return frame
-
-
-TURN_FRAMES = TurnFrames()
+from gal_dashboard.ws_frames import TURN_FRAMES, WRITE_TEXT_SCOPE_KEY
 
 
 class FastWebSocketProtocol(WebSocketProtocol):
@@ -78,7 +56,7 @@ class FastWebSocketProtocol(WebSocketProtocol):
         ASGI instead (a client that does not read, a closing socket, a text to compress)."""
         if self._paused or not self._can_write_directly(text):
             return False
-        self.transport.write(TURN_FRAMES.frame(text))
+        self.transport.write(TURN_FRAMES.text_frame(text))
         return True
 
     async def asgi_send(self, message: Any) -> None:
@@ -89,7 +67,7 @@ class FastWebSocketProtocol(WebSocketProtocol):
             and message.get("bytes") is None
             and self._can_write_directly(text)
         ):
-            self.transport.write(TURN_FRAMES.frame(text))
+            self.transport.write(TURN_FRAMES.text_frame(text))
             if self._paused:  # the transport's buffer is over its high-water mark
                 try:
                     await self.drain()

@@ -1,8 +1,8 @@
 """
 gal_dashboard.daphne_fast (and gal_dashboard.serve) rely on internals of daphne, autobahn and
 Twisted: daphne's `WebSocketProtocol.serverSend` and `Server.ws_factory`, autobahn's
-`sendData`, `_closeConnection`, `send_queue`, `_perMessageCompress` and its deflate parameters,
-Twisted's TCP transport buffers and `writeSomeData`. gal_dashboard.uvicorn_fast relies on
+`sendData`, `send_queue`, `_perMessageCompress` and its deflate parameters, Twisted's TCP
+transport buffers, its `disconnecting` flag and its `socket`. gal_dashboard.uvicorn_fast relies on
 uvicorn's `WebSocketProtocol.asgi_send` and its handshake events, and on the legacy websockets
 protocol's state, flow control (`_paused`, `drain`) and fragmentation guard. pyproject.toml pins
 the five exactly; this fails, naming the versions, when what is installed is not what was
@@ -49,13 +49,15 @@ def test_the_internals_the_fast_protocol_uses_are_there() -> None:
     from twisted.internet.tcp import Connection
 
     assert callable(WebSocketProtocol.serverSend)
-    assert callable(WebSocketProtocol._closeConnection) and callable(Autobahn.sendData)
-    assert callable(Connection.writeSomeData)
+    assert callable(Autobahn.sendData)
+    # The socket a plain TCP transport writes to, which the fast protocol writes to directly.
+    assert "self.socket: socket.socket = skt" in inspect.getsource(Connection.__init__)
     deflate = inspect.getsource(PerMessageDeflate)
     for name in ("self.server_max_window_bits", "self.mem_level", "server_no_context_takeover"):
         assert name in deflate, name
     descriptor = inspect.getsource(FileDescriptor)
     assert "self._tempDataBuffer" in descriptor and "self.dataBuffer" in descriptor
+    assert FileDescriptor.disconnecting == 0 and FileDescriptor.connected == 0
     assert "self.ws_factory = " in inspect.getsource(Server.run)
 
 
