@@ -155,7 +155,10 @@ class Graphic(models.Model):
         """
         using = kwargs.get("using")
         update_fields = kwargs.get("update_fields")
-        with transaction.atomic(using=using):
+        # Its own transaction when called outside one; inside the caller's (every service) no
+        # savepoint, as Django's save_base does for a model's parents: two queries fewer on
+        # every edit, and an error still rolls the caller's transaction back whole.
+        with transaction.atomic(using=using, savepoint=False):
             adding = self._state.adding
             saved = None if adding else (self._saved_state or self._stored_state(using))
             changed: tuple[str, ...] = ()
