@@ -8,14 +8,14 @@ A broadcast reaches hundreds of sockets from one loop in the hub. Awaiting each 
 creation and a loop wake-up per socket per event, a large share of the per-delivery budget.
 
 So `Outbox.put` writes through the server's synchronous write where its fast protocol offers
-one (gal_dashboard.uvicorn_fast), and otherwise starts the ASGI `send` coroutine *eagerly*, in
-the caller: almost always it
-completes without suspending (daphne never suspends; uvicorn only when the client is not
-reading) and that is the whole cost. Only when it does suspend does the outbox hand the rest of
-that send to a task and queue later messages behind it, in order, up to `limit_bytes` of frame
-text; past that the socket is a slow consumer and `on_overflow` decides (the consumer closes
-it with 4009 and the client resumes from its last seq). Python 3.12's eager task factory does
-the first half of this for every task; this project runs on 3.11.
+one (gal_dashboard.daphne_fast, gal_dashboard.uvicorn_fast), and otherwise starts the ASGI `send`
+coroutine *eagerly*, in the caller: almost always it completes without suspending (daphne never
+suspends; uvicorn only when the client is not reading) and that is the whole cost. Only when it
+does suspend does the outbox hand the rest of that send to a task and queue later messages
+behind it, in order, up to `limit_bytes` of frame text; past that the socket is a slow consumer
+and `on_overflow` decides (the consumer closes it with 4009 and the client resumes from its last
+seq). Python 3.12's eager task factory does the first half of this for every task; this project
+runs on 3.11.
 
 Issue 17 adds batching and priority (realtime.connection.batching). While frames wait, control
 frames (errors, lock notices, notices, the close) go first, in their own order, and the rest in
@@ -86,6 +86,11 @@ class Outbox:
     def put(self, message: Message) -> None:
         """Send `message` after everything put before it (a control frame: after the control
         frames put before it, ahead of the rest). Never blocks, never raises."""
+        if self._backlog is None and self._held is None and not self.batch:
+            # The common case, first: a socket that keeps up, not batching.
+            if not self.overflowed:
+                self._send_now(message)
+            return
         if self.overflowed:
             return
         if self._held is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any
 
 from graphics.serialization import summary_from_payload
 from realtime.delivery.redaction import event_for_view_key
@@ -25,13 +25,6 @@ ALL = "all"
 # The on-air events (realtime.delivery.events.record_air_change).
 AIR_EVENT_TYPES = frozenset({"graphic_take", "graphic_clear", "graphic_live"})
 SubscriptionKey = int | str  # a graphic id, or "all"
-
-
-class FrameReader(Protocol):
-    """Who reads a graphic's frame: staff, or an overlay's view key
-    (realtime.delivery.member.HubMember)."""
-
-    view_key_id: int | None
 
 
 class EventFrames:
@@ -58,11 +51,6 @@ class EventFrames:
         identities, notes or reasons, and None for a draft overlays never get
         (realtime.delivery.redaction)."""
         return self._view_key_message
-
-    def for_member(self, member: FrameReader) -> dict[str, Any] | None:
-        """The graphic subscribers' frame for this member: staff, or a view key (None: not
-        for it; the hub skips it)."""
-        return self.for_graphic() if member.view_key_id is None else self.for_view_key()
 
     def for_list(self) -> dict[str, Any]:
         return self._list_message

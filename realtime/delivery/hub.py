@@ -277,18 +277,13 @@ class EventHub:
             self._cursors[frames.graphic_id] = seq
             graphic_members = self.subscriptions.get(frames.graphic_id)
             if graphic_members:
-                for member in list(graphic_members):
-                    message = frames.for_member(member)
-                    if message is not None:  # None: a draft, not for an overlay (issue 16)
-                        self._deliver_to(member, frames.graphic_id, seq, message)
+                self._deliver_to_audience(graphic_members, frames.graphic_id, seq, frames)
                 recipients += len(graphic_members)
         if self._cursors.get(ALL, seq) < seq:
             self._cursors[ALL] = seq
             list_members = self.subscriptions.get(ALL)
             if list_members:
-                message = frames.for_list()
-                for member in list(list_members):
-                    self._deliver_to(member, ALL, seq, message)
+                self._deliver_to_audience(list_members, ALL, seq, frames)
                 recipients += len(list_members)
         if not self._first_handling(seq):
             return
@@ -319,6 +314,26 @@ class EventHub:
                 closing = asyncio.ensure_future(member.close_revoked_view_key())
                 self._closing.add(closing)
                 closing.add_done_callback(self._closing.discard)
+
+    def _deliver_to_audience(
+        self, members: set[HubMember], key: SubscriptionKey, seq: int, frames: EventFrames
+    ) -> None:
+        """One event to one audience (a graphic's subscribers, or the list's). The hot loop of
+        every broadcast, one pass per socket, so it calls each member once and nothing else."""
+        list_audience = key == ALL
+        staff_message = frames.for_list() if list_audience else frames.for_graphic()
+        for member in list(members):
+            message = staff_message
+            if not list_audience and member.view_key_id is not None:
+                overlay_message = frames.for_view_key()
+                if overlay_message is None:  # a draft, not for an overlay (issue 16)
+                    continue
+                message = overlay_message
+            # One broken connection must not stop delivery to the others.
+            try:
+                member.deliver(key, seq, message)
+            except Exception:
+                logger.exception("delivery to connection %s failed", member.connection_id)
 
     def _deliver_to(
         self, member: HubMember, key: SubscriptionKey, seq: int | None, message: dict[str, Any]
