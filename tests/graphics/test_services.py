@@ -176,25 +176,31 @@ def test_the_lock_holder_updates_with_the_current_version(
     assert fresh.updated_by == editor
 
 
+def statements_of_an_edit(graphic: Graphic, editor: Any) -> list[str]:
+    """The SQL of one canvas edit by `editor`, who holds the graphic's lock at version 1."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        graphic_update(
+            user=editor,
+            graphic_id=graphic.pk,
+            version=1,
+            data=valid_canvas(elements=[text_element(content="Round 2")]),
+        )
+    return [query["sql"] for query in queries.captured_queries]
+
+
 def test_an_update_names_its_authors_without_reading_their_rows_again(
     locked_graphic: Graphic, editor: Any, make_user: Callable[..., Any]
 ) -> None:
     """The write path of every edit: the graphic's authors come with its row, and the event
     names its actor from them, so no user row is read again."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     from realtime.models import Event
 
     Graphic.objects.filter(pk=locked_graphic.pk).update(created_by=make_user("founder"))
-    with CaptureQueriesContext(connection) as queries:
-        graphic_update(
-            user=editor,
-            graphic_id=locked_graphic.pk,
-            version=1,
-            data=valid_canvas(elements=[text_element(content="Round 2")]),
-        )
-    user_reads = [q["sql"] for q in queries.captured_queries if 'FROM "auth_user"' in q["sql"]]
+    statements = statements_of_an_edit(locked_graphic, editor)
+    user_reads = [sql for sql in statements if 'FROM "auth_user"' in sql]
     assert user_reads == []
     event = Event.objects.filter(graphic_id=locked_graphic.pk).latest("id")
     assert (event.data["user"], event.data["user_id"]) == (editor.username, editor.pk)
@@ -209,17 +215,7 @@ def test_an_update_takes_no_savepoint_and_reads_the_last_seqs_once(
     """Every edit's write path (issue 17): Graphic.save joins the service's transaction without a
     savepoint, and the event's predecessors (the log's last seq and the graphic's) come in one
     read (on SQLite an edit is 9 statements from BEGIN to COMMIT; it was 12)."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as queries:
-        graphic_update(
-            user=editor,
-            graphic_id=locked_graphic.pk,
-            version=1,
-            data=valid_canvas(elements=[text_element(content="Round 2")]),
-        )
-    statements = [q["sql"] for q in queries.captured_queries]
+    statements = statements_of_an_edit(locked_graphic, editor)
     assert not [sql for sql in statements if "SAVEPOINT" in sql]
     event_reads = [
         sql for sql in statements if sql.startswith("SELECT") and '"realtime_event"' in sql
