@@ -1,7 +1,8 @@
 """
-uvicorn, the supported alternative to daphne (it measured about twice as fast per delivery,
-docs/performance.md): the same protocol end to end, and the slow-consumer rule, which only a
-server whose `send` waits for the socket (uvicorn does, daphne buffers) can exercise.
+uvicorn, the supported alternative to daphne (through gal_dashboard.serve the two measure within
+about 10% of each other per delivery, docs/performance.md): the same protocol end to end, and the
+slow-consumer rule, which only a server whose `send` waits for the socket (uvicorn does, daphne
+buffers) can exercise.
 """
 
 from __future__ import annotations
