@@ -318,8 +318,8 @@ class EventHub:
     def _deliver_to_audience(
         self, members: set[HubMember], key: SubscriptionKey, seq: int, frames: EventFrames
     ) -> None:
-        """One event to one audience (a graphic's subscribers, or the list's). The hot loop of
-        every broadcast, one pass per socket, so it calls each member once and nothing else."""
+        """One event to one audience (a graphic's subscribers, or the list's): the hot loop of
+        every broadcast, one call per socket. One broken connection must not stop the others."""
         list_audience = key == ALL
         staff_message = frames.for_list() if list_audience else frames.for_graphic()
         for member in list(members):
@@ -329,21 +329,16 @@ class EventHub:
                 if overlay_message is None:  # a draft, not for an overlay (issue 16)
                     continue
                 message = overlay_message
-            # One broken connection must not stop delivery to the others.
             try:
                 member.deliver(key, seq, message)
             except Exception:
                 logger.exception("delivery to connection %s failed", member.connection_id)
 
-    def _deliver_to(
-        self, member: HubMember, key: SubscriptionKey, seq: int | None, message: dict[str, Any]
+    def _deliver_ephemeral(
+        self, member: HubMember, key: SubscriptionKey, message: dict[str, Any]
     ) -> None:
-        # One broken connection must not stop delivery to the others.
-        try:
-            if seq is None:
-                member.deliver_ephemeral(key, message)
-            else:
-                member.deliver(key, seq, message)
+        try:  # one broken connection must not stop delivery to the others
+            member.deliver_ephemeral(key, message)
         except Exception:
             logger.exception("delivery to connection %s failed", member.connection_id)
 
@@ -362,12 +357,12 @@ class EventHub:
             staff = [member for member in graphic_members if member.view_key_id is None]
             for frame in user_activity_messages({**message, "changes": changes}):
                 for member in staff:
-                    self._deliver_to(member, message["graphic_id"], None, frame)
+                    self._deliver_ephemeral(member, message["graphic_id"], frame)
         list_members = self.subscriptions.get(ALL)
         if list_members:
             frame = presence_counts_message(message)
             for member in list(list_members):
-                self._deliver_to(member, ALL, None, frame)
+                self._deliver_ephemeral(member, ALL, frame)
 
     # -- background loops ----------------------------------------------------------------------
 
